@@ -1,0 +1,404 @@
+"""Repositories: the only code that writes SQL. They speak rows and domain objects, never policy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, Row, and_, delete, func, insert, select, update
+
+from dmp.adapters.db import tables as t
+from dmp.domain.model import Establishment, Professional, RecordFacts, RecordState
+
+RowMap = Mapping[str, Any]
+
+
+class _Repository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def _one(self, stmt: Any) -> RowMap | None:
+        row = self.conn.execute(stmt).mappings().first()
+        return row
+
+
+class DirectoryRepository(_Repository):
+    """Professionals, establishments and the API tokens bound to professionals."""
+
+    def add_establishment(self, values: dict[str, Any]) -> None:
+        self.conn.execute(insert(t.establishments).values(**values))
+
+    def add_professional(self, values: dict[str, Any], establishment_ids: Iterable[UUID]) -> None:
+        self.conn.execute(insert(t.professionals).values(**values))
+        self.link(values["id"], establishment_ids)
+
+    def link(self, professional_id: UUID, establishment_ids: Iterable[UUID]) -> None:
+        rows = [{"professional_id": professional_id, "establishment_id": e} for e in establishment_ids]
+        if rows:
+            self.conn.execute(insert(t.professional_establishments), rows)
+
+    def professional(self, professional_id: UUID) -> Professional | None:
+        return self._professional(t.professionals.c.id == professional_id)
+
+    def professional_by_rpps(self, rpps: str) -> Professional | None:
+        return self._professional(t.professionals.c.rpps == rpps)
+
+    def _professional(self, where: Any) -> Professional | None:
+        row = self._one(select(t.professionals).where(where))
+        if row is None:
+            return None
+        links = self.conn.execute(
+            select(t.professional_establishments.c.establishment_id).where(
+                t.professional_establishments.c.professional_id == row["id"]
+            )
+        ).scalars()
+        return Professional(
+            id=row["id"], rpps=row["rpps"], family_name=row["family_name"],
+            given_name=row["given_name"], profession=row["profession"],
+            specialty=row["specialty"], occupational_health=row["occupational_health"],
+            samu_regulator=row["samu_regulator"], establishment_ids=frozenset(links),
+            active=row["active"],
+        )
+
+    def professionals(self) -> list[Professional]:
+        ids = self.conn.execute(select(t.professionals.c.id).order_by(t.professionals.c.rpps))
+        return [p for i in ids.scalars() if (p := self.professional(i)) is not None]
+
+    def establishment(self, establishment_id: UUID) -> Establishment | None:
+        return self._establishment(t.establishments.c.id == establishment_id)
+
+    def establishment_by_finess(self, finess: str) -> Establishment | None:
+        return self._establishment(t.establishments.c.finess == finess)
+
+    def _establishment(self, where: Any) -> Establishment | None:
+        row = self._one(select(t.establishments).where(where))
+        if row is None:
+            return None
+        return Establishment(row["id"], row["finess"], row["name"], row["kind"], row["excluded"])
+
+    def establishments(self) -> list[Establishment]:
+        rows = self.conn.execute(select(t.establishments).order_by(t.establishments.c.finess))
+        return [Establishment(r.id, r.finess, r.name, r.kind, r.excluded) for r in rows]
+
+    def add_token(self, values: dict[str, Any]) -> None:
+        self.conn.execute(insert(t.api_tokens).values(**values))
+
+    def token(self, token_hash: str) -> RowMap | None:
+        return self._one(select(t.api_tokens).where(t.api_tokens.c.token_hash == token_hash))
+
+    def revoke_token(self, token_id: UUID, at: datetime) -> bool:
+        result = self.conn.execute(
+            update(t.api_tokens)
+            .where(t.api_tokens.c.id == token_id, t.api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        return result.rowcount > 0
+
+
+class RecordRepository(_Repository):
+    """DMP records, their accounts, consents, authorizations, blocks and tombstones."""
+
+    def add_account(self, values: dict[str, Any]) -> None:
+        self.conn.execute(insert(t.accounts).values(**values))
+
+    def account(self, account_id: UUID) -> RowMap | None:
+        return self._one(select(t.accounts).where(t.accounts.c.id == account_id))
+
+    def login_taken(self, login: str) -> bool:
+        return self._one(select(t.accounts.c.id).where(t.accounts.c.login == login)) is not None
+
+    def add(self, values: dict[str, Any]) -> None:
+        self.conn.execute(insert(t.records).values(**values))
+
+    def get(self, dmp_id: UUID, *, for_update: bool = False) -> RowMap | None:
+        stmt = select(t.records).where(t.records.c.dmp_id == dmp_id)
+        return self._one(stmt.with_for_update() if for_update else stmt)
+
+    def by_ins(self, ins: str, *, for_update: bool = False) -> RowMap | None:
+        stmt = select(t.records).where(t.records.c.ins == ins)
+        return self._one(stmt.with_for_update() if for_update else stmt)
+
+    def by_account(self, account_id: UUID) -> list[UUID]:
+        own = select(t.records.c.dmp_id).where(t.records.c.patient_account_id == account_id)
+        represented = select(t.representatives.c.dmp_id).where(
+            t.representatives.c.account_id == account_id
+        )
+        return list(self.conn.execute(own.union(represented)).scalars())
+
+    def update(self, dmp_id: UUID, **values: Any) -> None:
+        self.conn.execute(update(t.records).where(t.records.c.dmp_id == dmp_id).values(**values))
+
+    def facts(self, row: RowMap, *, patient_is_minor: bool) -> RecordFacts:
+        dmp_id = row["dmp_id"]
+        auths = self.conn.execute(
+            select(t.authorizations.c.subject_kind, t.authorizations.c.subject_id).where(
+                t.authorizations.c.dmp_id == dmp_id
+            )
+        ).all()
+        blocked = self.conn.execute(
+            select(t.blocks.c.professional_id).where(t.blocks.c.dmp_id == dmp_id)
+        ).scalars()
+        reps = self.conn.execute(
+            select(t.representatives.c.account_id).where(t.representatives.c.dmp_id == dmp_id)
+        ).scalars()
+        return RecordFacts(
+            dmp_id=dmp_id,
+            state=RecordState(row["state"]),
+            patient_account_id=row["patient_account_id"],
+            representative_account_ids=frozenset(reps),
+            patient_is_minor=patient_is_minor,
+            medecin_traitant_id=row["medecin_traitant_id"],
+            authorized_professionals=frozenset(i for k, i in auths if k == "professional"),
+            authorized_establishments=frozenset(i for k, i in auths if k == "establishment"),
+            blocked_professionals=frozenset(blocked),
+            oppose_emergency=row["oppose_emergency"],
+            oppose_samu=row["oppose_samu"],
+        )
+
+    def add_consent(self, values: dict[str, Any]) -> None:
+        self.conn.execute(insert(t.consents).values(**values))
+
+    def consents(self, dmp_id: UUID) -> Sequence[Row[Any]]:
+        stmt = select(t.consents).where(t.consents.c.dmp_id == dmp_id)
+        return self.conn.execute(stmt.order_by(t.consents.c.collected_at)).all()
+
+    def authorizations(self, dmp_id: UUID) -> Sequence[Row[Any]]:
+        stmt = select(t.authorizations).where(t.authorizations.c.dmp_id == dmp_id)
+        return self.conn.execute(stmt.order_by(t.authorizations.c.granted_at)).all()
+
+    def authorize(self, dmp_id: UUID, kind: str, subject_id: UUID, source: str, at: datetime) -> bool:
+        exists = self._one(
+            select(t.authorizations.c.source).where(
+                t.authorizations.c.dmp_id == dmp_id,
+                t.authorizations.c.subject_kind == kind,
+                t.authorizations.c.subject_id == subject_id,
+            )
+        )
+        if exists is not None:
+            return False
+        self.conn.execute(
+            insert(t.authorizations).values(
+                dmp_id=dmp_id, subject_kind=kind, subject_id=subject_id, source=source, granted_at=at
+            )
+        )
+        return True
+
+    def revoke(self, dmp_id: UUID, kind: str, subject_id: UUID) -> bool:
+        result = self.conn.execute(
+            delete(t.authorizations).where(
+                t.authorizations.c.dmp_id == dmp_id,
+                t.authorizations.c.subject_kind == kind,
+                t.authorizations.c.subject_id == subject_id,
+            )
+        )
+        return result.rowcount > 0
+
+    def blocked(self, dmp_id: UUID) -> Sequence[Row[Any]]:
+        return self.conn.execute(select(t.blocks).where(t.blocks.c.dmp_id == dmp_id)).all()
+
+    def block(self, dmp_id: UUID, professional_id: UUID, at: datetime) -> bool:
+        if self._one(
+            select(t.blocks).where(
+                t.blocks.c.dmp_id == dmp_id, t.blocks.c.professional_id == professional_id
+            )
+        ):
+            return False
+        self.conn.execute(
+            insert(t.blocks).values(dmp_id=dmp_id, professional_id=professional_id, blocked_at=at)
+        )
+        return True
+
+    def unblock(self, dmp_id: UUID, professional_id: UUID) -> bool:
+        result = self.conn.execute(
+            delete(t.blocks).where(
+                t.blocks.c.dmp_id == dmp_id, t.blocks.c.professional_id == professional_id
+            )
+        )
+        return result.rowcount > 0
+
+    def add_representative(self, values: dict[str, Any]) -> None:
+        self.conn.execute(insert(t.representatives).values(**values))
+
+    def representatives(self, dmp_id: UUID) -> Sequence[Row[Any]]:
+        stmt = select(t.representatives).where(t.representatives.c.dmp_id == dmp_id)
+        return self.conn.execute(stmt).all()
+
+    def first_access(self, dmp_id: UUID, professional_id: UUID) -> RowMap | None:
+        return self._one(
+            select(t.accessors).where(
+                t.accessors.c.dmp_id == dmp_id, t.accessors.c.professional_id == professional_id
+            )
+        )
+
+    def add_accessor(self, dmp_id: UUID, professional_id: UUID, at: datetime) -> None:
+        self.conn.execute(
+            insert(t.accessors).values(
+                dmp_id=dmp_id, professional_id=professional_id, first_access_at=at
+            )
+        )
+
+    def set_emergency_notice(self, dmp_id: UUID, professional_id: UUID, at: datetime) -> None:
+        self.conn.execute(
+            update(t.accessors)
+            .where(t.accessors.c.dmp_id == dmp_id, t.accessors.c.professional_id == professional_id)
+            .values(last_emergency_notice_at=at)
+        )
+
+    def closed_before(self, cutoff: datetime, limit: int = 500) -> list[UUID]:
+        stmt = (
+            select(t.records.c.dmp_id)
+            .where(t.records.c.state == RecordState.CLOSED.value, t.records.c.closed_at < cutoff)
+            .limit(limit)
+        )
+        return list(self.conn.execute(stmt).scalars())
+
+    def add_tombstone(self, values: dict[str, Any]) -> None:
+        self.conn.execute(insert(t.tombstones).values(**values))
+
+    def tombstone(self, ins: str) -> RowMap | None:
+        stmt = select(t.tombstones).where(t.tombstones.c.ins == ins)
+        return self._one(stmt.order_by(t.tombstones.c.destroyed_at.desc()))
+
+    def purge(self, dmp_id: UUID) -> None:
+        """Delete every row of a DMP (total destruction), its audit chain included."""
+        self.conn.execute(insert(t.audit_purges).values(dmp_id=dmp_id))
+        for table in (t.audit_entries, t.audit_heads, t.document_contents, t.documents,
+                      t.accessors, t.authorizations, t.blocks, t.consents):
+            self.conn.execute(delete(table).where(table.c.dmp_id == dmp_id))
+        self.conn.execute(delete(t.outbox).where(t.outbox.c.dmp_id == dmp_id))
+        accounts = [self.get(dmp_id)["patient_account_id"]]  # type: ignore[index]
+        accounts += [r.account_id for r in self.representatives(dmp_id)]
+        self.conn.execute(delete(t.representatives).where(t.representatives.c.dmp_id == dmp_id))
+        self.conn.execute(delete(t.records).where(t.records.c.dmp_id == dmp_id))
+        for account_id in accounts:
+            if not self.by_account(account_id):
+                self.conn.execute(delete(t.accounts).where(t.accounts.c.id == account_id))
+        self.conn.execute(delete(t.audit_purges).where(t.audit_purges.c.dmp_id == dmp_id))
+
+
+class DocumentRepository(_Repository):
+    def add(self, values: dict[str, Any], contents: list[dict[str, Any]]) -> None:
+        self.conn.execute(insert(t.documents).values(**values))
+        self.conn.execute(insert(t.document_contents), contents)
+
+    def get(self, dmp_id: UUID, document_id: UUID, *, for_update: bool = False) -> RowMap | None:
+        stmt = select(t.documents).where(
+            t.documents.c.dmp_id == dmp_id, t.documents.c.id == document_id
+        )
+        return self._one(stmt.with_for_update() if for_update else stmt)
+
+    def master_identifier_taken(self, dmp_id: UUID, master_identifier: str) -> bool:
+        stmt = select(t.documents.c.id).where(
+            t.documents.c.dmp_id == dmp_id, t.documents.c.master_identifier == master_identifier
+        )
+        return self._one(stmt) is not None
+
+    def of_record(self, dmp_id: UUID) -> Sequence[RowMap]:
+        stmt = select(t.documents).where(t.documents.c.dmp_id == dmp_id)
+        return self.conn.execute(stmt.order_by(t.documents.c.submitted_at.desc())).mappings().all()
+
+    def contents(self, dmp_id: UUID, document_ids: Sequence[UUID]) -> dict[UUID, list[RowMap]]:
+        found: dict[UUID, list[RowMap]] = {i: [] for i in document_ids}
+        if not document_ids:
+            return found
+        stmt = (
+            select(t.document_contents)
+            .where(
+                t.document_contents.c.dmp_id == dmp_id,
+                t.document_contents.c.document_id.in_(document_ids),
+            )
+            .order_by(t.document_contents.c.document_id, t.document_contents.c.position)
+        )
+        for row in self.conn.execute(stmt).mappings():
+            found[row["document_id"]].append(row)
+        return found
+
+    def update(self, dmp_id: UUID, document_id: UUID, **values: Any) -> None:
+        self.conn.execute(
+            update(t.documents)
+            .where(t.documents.c.dmp_id == dmp_id, t.documents.c.id == document_id)
+            .values(**values)
+        )
+
+    def hidden_since_before(self, cutoff: datetime, *, unnoticed: bool) -> list[RowMap]:
+        conditions = [t.documents.c.invisible_patient.is_(True), t.documents.c.hidden_since < cutoff]
+        if unnoticed:
+            conditions.append(t.documents.c.hidden_notice_at.is_(None))
+        stmt = select(t.documents.c.dmp_id, t.documents.c.id).where(and_(*conditions))
+        return list(self.conn.execute(stmt.limit(1000)).mappings())
+
+    def destroy(self, dmp_id: UUID, document_ids: Sequence[UUID]) -> list[str]:
+        """Physically delete documents; returns the blob keys to delete after commit."""
+        keys = [c["blob_key"] for rows in self.contents(dmp_id, document_ids).values() for c in rows]
+        self.conn.execute(
+            delete(t.document_contents).where(
+                t.document_contents.c.dmp_id == dmp_id,
+                t.document_contents.c.document_id.in_(document_ids),
+            )
+        )
+        self.conn.execute(
+            delete(t.documents).where(
+                t.documents.c.dmp_id == dmp_id, t.documents.c.id.in_(document_ids)
+            )
+        )
+        return keys
+
+    def blob_key_exists(self, blob_key: str) -> bool:
+        stmt = select(t.document_contents.c.blob_key).where(t.document_contents.c.blob_key == blob_key)
+        return self._one(stmt) is not None
+
+
+class AuditRepository(_Repository):
+    def head(self, dmp_id: UUID, *, for_update: bool = False) -> RowMap | None:
+        stmt = select(t.audit_heads).where(t.audit_heads.c.dmp_id == dmp_id)
+        return self._one(stmt.with_for_update() if for_update else stmt)
+
+    def append(self, entry: dict[str, Any], head: dict[str, Any], *, new_chain: bool) -> None:
+        self.conn.execute(insert(t.audit_entries).values(**entry))
+        if new_chain:
+            self.conn.execute(insert(t.audit_heads).values(**head))
+        else:
+            self.conn.execute(
+                update(t.audit_heads).where(t.audit_heads.c.dmp_id == head["dmp_id"]).values(**head)
+            )
+
+    def chain(self, dmp_id: UUID) -> Iterator[RowMap]:
+        stmt = select(t.audit_entries).where(t.audit_entries.c.dmp_id == dmp_id)
+        result = self.conn.execution_options(yield_per=1000).execute(
+            stmt.order_by(t.audit_entries.c.seq, t.audit_entries.c.at)
+        )
+        yield from result.mappings()
+
+    def chains(self) -> list[UUID]:
+        heads = select(t.audit_heads.c.dmp_id)
+        entries = select(t.audit_entries.c.dmp_id).distinct()
+        return sorted(self.conn.execute(heads.union(entries)).scalars(), key=str)
+
+    def page(self, dmp_id: UUID, *, before_seq: int | None, limit: int) -> list[RowMap]:
+        stmt = select(t.audit_entries).where(t.audit_entries.c.dmp_id == dmp_id)
+        if before_seq is not None:
+            stmt = stmt.where(t.audit_entries.c.seq < before_seq)
+        stmt = stmt.order_by(t.audit_entries.c.seq.desc()).limit(limit)
+        return list(self.conn.execute(stmt).mappings())
+
+    def count(self, dmp_id: UUID) -> int:
+        stmt = select(func.count()).where(t.audit_entries.c.dmp_id == dmp_id)
+        return int(self.conn.execute(stmt).scalar_one())
+
+
+class OutboxRepository(_Repository):
+    def add(self, values: dict[str, Any]) -> None:
+        self.conn.execute(insert(t.outbox).values(**values))
+
+    def pending(self, limit: int = 100) -> list[RowMap]:
+        stmt = select(t.outbox).where(t.outbox.c.sent_at.is_(None)).order_by(t.outbox.c.created_at)
+        return list(self.conn.execute(stmt.limit(limit)).mappings())
+
+    def for_recipient(self, recipient_id: UUID) -> list[RowMap]:
+        stmt = select(t.outbox).where(t.outbox.c.recipient_id == recipient_id)
+        return list(self.conn.execute(stmt.order_by(t.outbox.c.created_at)).mappings())
+
+    def mark_sent(self, outbox_id: UUID, at: datetime) -> None:
+        self.conn.execute(update(t.outbox).where(t.outbox.c.id == outbox_id).values(sent_at=at))

@@ -1,0 +1,54 @@
+"""The unit of work: one database transaction that rolls back unless ``commit()`` is called."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine
+
+from dmp.adapters.db.repositories import (
+    AuditRepository,
+    DirectoryRepository,
+    DocumentRepository,
+    OutboxRepository,
+    RecordRepository,
+)
+
+
+class UnitOfWork:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> UnitOfWork:
+        self._connection = self._engine.connect()
+        self._transaction = self._connection.begin()
+        conn = self._connection
+        self.directory = DirectoryRepository(conn)
+        self.records = RecordRepository(conn)
+        self.documents = DocumentRepository(conn)
+        self.audit = AuditRepository(conn)
+        self.outbox = OutboxRepository(conn)
+        return self
+
+    @property
+    def connection(self) -> Connection:
+        assert self._connection is not None, "unit of work used outside its with-block"
+        return self._connection
+
+    def commit(self) -> None:
+        self._transaction.commit()
+
+    def rollback(self) -> None:
+        if self._transaction.is_active:
+            self._transaction.rollback()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+        self.connection.close()
+        self._connection = None

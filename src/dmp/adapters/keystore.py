@@ -1,0 +1,286 @@
+"""Where the wrapped data keys live: a key store kept APART from the data (SPEC §2, §7).
+
+Design
+------
+Each DMP's data (document contents, free-text metadata, identity) is encrypted under its own random
+data key (``crypto``). That data key is stored only here, *wrapped* by the master key, which itself
+lives only in configuration. The key store is a **separate database**: its own SQLAlchemy engine
+and URL (:func:`ensure_separate` refuses the data database's), by default a SQLite file
+``keys.sqlite3`` beside the data database, never inside it nor inside its backups (a backup of the
+data directory must leave ``keys.sqlite3`` out).
+
+Destroying a DMP deletes its key row (**crypto-shredding**). A backup of the data taken before the
+destruction holds only ciphertext whose key no longer exists anywhere: it cannot be decrypted,
+even by an operator holding the master key. Hence these operating rules:
+
+* back the key store up on its own schedule with a **short retention** (a destroyed DMP stays
+  recoverable from a key-store backup until that backup expires; the retention is the delay after
+  which destruction is complete in backups too), and never restore it wholesale over the live one
+  (it would resurrect destroyed keys);
+* on SQLite, ``PRAGMA secure_delete=ON`` (set on every connection here) overwrites deleted rows in
+  the file; keep the default rollback journal (a WAL file would hold old pages until checkpoint);
+* on PostgreSQL, deleted tuples stay in the heap until ``VACUUM`` and in the WAL archive until it
+  rotates: the same short-retention rule applies to them.
+
+Order of operations with the data database (two databases, so no shared transaction):
+
+* creation: ``DataKeys.create`` first, then the DMP rows. A failure in between leaves an unused key
+  row, harmless, which a sweeper may delete;
+* destruction: ``DataKeys.destroy`` first (the irreversible step), then the tombstone. A failure
+  in between leaves a DMP whose data are already unreadable (``KeyDestroyed``); the destruction job
+  completes it. Processes other than the one that destroyed the key may keep the unwrapped key in
+  their cache until evicted; the tombstone is what stops access, the shredding what stops recovery.
+
+The key store has no Alembic migrations of its own: it is one table, created by
+:meth:`KeyStore.create_schema`; should it ever change, its migration will be a single script.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    URL,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    LargeBinary,
+    MetaData,
+    Row,
+    String,
+    Table,
+    Uuid,
+    create_engine,
+    delete,
+    event,
+    insert,
+    make_url,
+    select,
+    update,
+)
+from sqlalchemy import exc as sa_exc
+
+from dmp.adapters.crypto import KeyRing, WrappedKey
+from dmp.errors import ConfigurationError, Conflict, DmpError, IntegrityError
+
+KEYSTORE_FILENAME = "keys.sqlite3"
+
+metadata = MetaData()  # the key store's own metadata: never mixed with the data database's
+
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("dmp_id", Uuid, primary_key=True),
+    Column("key_id", String(64), nullable=False),
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("rotated_at", DateTime(timezone=True), nullable=True),
+)
+
+
+class KeyDestroyed(IntegrityError):
+    """The DMP's data key is gone: its data were destroyed (crypto-shredding)."""
+
+    code = "destroyed"
+    status = 410
+    message = "Les données de ce DMP ont été détruites."
+
+
+class KeyStoreUnavailable(DmpError):
+    code = "keystore-unavailable"
+    status = 503
+    message = "Le magasin de clés est indisponible."
+
+
+def keystore_url_beside(data_dir: Path) -> str:
+    """The default key store: a SQLite file beside (not inside) the data database."""
+    return f"sqlite:///{data_dir / KEYSTORE_FILENAME}"
+
+
+def ensure_separate(data_url: str, keystore_url: str) -> None:
+    """Refuse a configuration that would put the keys in the data database (and its backups)."""
+    data, keys = _database_identity(data_url), _database_identity(keystore_url)
+    if data == keys and data[-1] not in ("", ":memory:"):
+        raise ConfigurationError(
+            "Le magasin de clés doit être une base distincte de la base des données."
+        )
+
+
+def _database_identity(url: str) -> tuple[str, str | None, int | None, str]:
+    """Which database a URL designates, whatever the driver, user or password."""
+    parsed = _parse_url(url)
+    backend, database = parsed.get_backend_name(), parsed.database or ""
+    if backend == "sqlite" and database not in ("", ":memory:"):
+        database = str(Path(database).resolve())
+    return backend, parsed.host, parsed.port, database
+
+
+def _parse_url(url: str) -> URL:
+    try:
+        return make_url(url)
+    except sa_exc.ArgumentError:
+        raise ConfigurationError("URL de base de données invalide.") from None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _secure_delete(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")
+    cursor.close()
+
+
+class KeyStore:
+    """Rows of wrapped data keys, one per DMP, in their own database."""
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _now) -> None:
+        self.engine = engine
+        self._clock = clock
+        self._sqlite = engine.dialect.name == "sqlite"
+        if self._sqlite and not event.contains(engine, "connect", _secure_delete):
+            event.listen(engine, "connect", _secure_delete)
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> KeyStore:
+        try:
+            engine = create_engine(_parse_url(url))
+        except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError) as error:
+            raise ConfigurationError("Magasin de clés: URL ou pilote invalide.") from error
+        return cls(engine, **kwargs)
+
+    def create_schema(self) -> None:
+        with self._begin() as conn:
+            metadata.create_all(conn)
+
+    def put(self, dmp_id: UUID, wrapped: WrappedKey) -> None:
+        """Store a DMP's key; never replaces one (that would make its data unreadable)."""
+        row = {"dmp_id": dmp_id, "key_id": wrapped.key_id, "wrapped": wrapped.blob}
+        try:
+            with self._begin() as conn:
+                conn.execute(insert(data_keys).values(**row, created_at=self._clock()))
+        except sa_exc.IntegrityError:
+            raise Conflict("Ce DMP a déjà une clé de chiffrement.") from None
+
+    def get(self, dmp_id: UUID) -> WrappedKey | None:
+        query = select(data_keys.c.key_id, data_keys.c.wrapped).where(data_keys.c.dmp_id == dmp_id)
+        with self._begin() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else WrappedKey(row.key_id, bytes(row.wrapped))
+
+    def delete(self, dmp_id: UUID) -> bool:
+        with self._begin() as conn:
+            if self._sqlite:  # also on a pooled connection opened before this store was built
+                conn.exec_driver_sql("PRAGMA secure_delete=ON")
+            result = conn.execute(delete(data_keys).where(data_keys.c.dmp_id == dmp_id))
+        return result.rowcount > 0
+
+    def iter_ids(self, batch_size: int = 1000) -> Iterator[UUID]:
+        """Every DMP id with a key, by pages (no cursor held open between pages)."""
+        after: UUID | None = None
+        while page := self._page(select(data_keys.c.dmp_id), after, batch_size):
+            yield from (row.dmp_id for row in page)
+            after = page[-1].dmp_id
+
+    def rewrap_all(self, keyring: KeyRing, batch_size: int = 500) -> int:
+        """Re-wrap with ``keyring.current`` every key wrapped by another master key.
+
+        Batch by batch, each batch one transaction: an interrupted rotation resumes where it
+        stopped. Returns how many keys were re-wrapped. Run it once every process wraps with the
+        new current key; afterwards the old master keys may be removed from the configuration.
+        """
+        done, after = 0, None
+        stale = select(data_keys).where(data_keys.c.key_id != keyring.current.key_id)
+        while page := self._page(stale, after, batch_size):
+            done += self._rewrap_batch(keyring, page)
+            after = page[-1].dmp_id
+        return done
+
+    def _rewrap_batch(self, keyring: KeyRing, rows: Sequence[Row[Any]]) -> int:
+        count, now = 0, self._clock()
+        with self._begin() as conn:
+            for row in rows:
+                data_key = keyring.unwrap(row.dmp_id, WrappedKey(row.key_id, bytes(row.wrapped)))
+                fresh = keyring.wrap(row.dmp_id, data_key)
+                # Matching the old key_id too: a key destroyed meanwhile is not resurrected.
+                result = conn.execute(
+                    update(data_keys)
+                    .where(data_keys.c.dmp_id == row.dmp_id, data_keys.c.key_id == row.key_id)
+                    .values(key_id=fresh.key_id, wrapped=fresh.blob, rotated_at=now)
+                )
+                count += result.rowcount
+        return count
+
+    def _page(self, query: Any, after: UUID | None, size: int) -> Sequence[Row[Any]]:
+        if after is not None:
+            query = query.where(data_keys.c.dmp_id > after)
+        with self._begin() as conn:
+            return conn.execute(query.order_by(data_keys.c.dmp_id).limit(size)).all()
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        """One transaction; database failures surface as ``KeyStoreUnavailable``."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except sa_exc.IntegrityError:
+            raise  # a constraint violation: the caller turns it into a domain error
+        except sa_exc.SQLAlchemyError as error:
+            raise KeyStoreUnavailable() from error
+
+
+class DataKeys:
+    """Per-DMP data keys: created, unwrapped (with a bounded LRU cache), destroyed."""
+
+    def __init__(self, keystore: KeyStore, keyring: KeyRing, *, cache_size: int = 1024) -> None:
+        self._store = keystore
+        self._keyring = keyring
+        self._cache: OrderedDict[UUID, bytes] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self._destructions = 0  # bumped by destroy(): a get() racing it must not cache the key
+
+    def create(self, dmp_id: UUID) -> bytes:
+        data_key = self._keyring.new_data_key()
+        self._store.put(dmp_id, self._keyring.wrap(dmp_id, data_key))
+        self._remember(dmp_id, data_key)
+        return data_key
+
+    def get(self, dmp_id: UUID) -> bytes:
+        """The DMP's data key; ``KeyDestroyed`` if it was destroyed (or never created)."""
+        with self._lock:
+            if (cached := self._cache.get(dmp_id)) is not None:
+                self._cache.move_to_end(dmp_id)
+                return cached
+            generation = self._destructions
+        wrapped = self._store.get(dmp_id)
+        if wrapped is None:
+            raise KeyDestroyed()
+        data_key = self._keyring.unwrap(dmp_id, wrapped)
+        self._remember(dmp_id, data_key, generation)
+        return data_key
+
+    def destroy(self, dmp_id: UUID) -> bool:
+        """Crypto-shred the DMP: forget its key here and delete it from the store."""
+        with self._lock:
+            self._destructions += 1
+            self._cache.pop(dmp_id, None)
+        return self._store.delete(dmp_id)
+
+    def _remember(self, dmp_id: UUID, data_key: bytes, generation: int | None = None) -> None:
+        with self._lock:
+            if generation is not None and generation != self._destructions:
+                return  # a destroy() ran meanwhile: do not cache what may be a destroyed key
+            self._cache[dmp_id] = data_key
+            self._cache.move_to_end(dmp_id)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)

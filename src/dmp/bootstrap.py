@@ -1,0 +1,64 @@
+"""The one place that picks the adapters and builds the context of the use cases."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dmp.adapters.blobs import LocalBlobStore
+from dmp.adapters.crypto import generate_master_key_spec, parse_master_keys
+from dmp.adapters.db.engine import make_engine
+from dmp.adapters.db.migrate import upgrade
+from dmp.adapters.keystore import DataKeys, KeyStore, ensure_separate
+from dmp.adapters.notify.base import DevOutbox, Notifier
+from dmp.domain.valuesets import load_matrix, load_valuesets
+from dmp.services.audit import AuditSigner
+from dmp.services.brochure import current_brochure
+from dmp.services.context import Clock, Context, system_clock
+from dmp.settings import Settings
+
+DEMO_SECRETS = "demo-secrets.env"
+
+
+def demo_secrets(settings: Settings) -> Settings:
+    """Demo mode only: generate the master and audit keys once, kept in the data folder."""
+    path = settings.data_dir / DEMO_SECRETS
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        content = (f"DMP_MASTER_KEYS={generate_master_key_spec('demo-1')}\n"
+                   f"DMP_AUDIT_SIGNING_KEY={AuditSigner.generate()}\n")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(content)
+    values = dict(line.split("=", 1) for line in path.read_text().split())
+    return settings.with_(
+        master_keys=settings.master_keys or values["DMP_MASTER_KEYS"],
+        audit_signing_key=settings.audit_signing_key or values["DMP_AUDIT_SIGNING_KEY"],
+    )
+
+
+def build(settings: Settings, *, clock: Clock = system_clock, migrate: bool = False) -> Context:
+    if settings.demo:
+        settings = demo_secrets(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_separate(settings.database_url, settings.keystore_url)
+    engine = make_engine(settings.database_url)
+    if migrate:
+        upgrade(engine)
+    keystore = KeyStore(make_engine(settings.keystore_url), clock=clock)
+    keystore.create_schema()
+    return Context(
+        settings=settings,
+        engine=engine,
+        keys=DataKeys(keystore, parse_master_keys(settings.master_keys)),
+        blobs=LocalBlobStore(settings.blob_dir),
+        signer=AuditSigner(settings.audit_signing_key),
+        valuesets=load_valuesets(),
+        matrix=load_matrix(),
+        brochure=current_brochure(),
+        clock=clock,
+    )
+
+
+def notifier(settings: Settings) -> Notifier:
+    return DevOutbox(Path(settings.data_dir) / "outbox")

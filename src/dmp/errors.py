@@ -1,0 +1,76 @@
+"""One error model: every failure a user can meet is a ``DmpError`` with a code, an HTTP status
+and a French message. Entrypoints translate it in exactly one place each."""
+
+from __future__ import annotations
+
+
+class DmpError(Exception):
+    code = "error"
+    status = 400
+    message = "La demande n'a pas pu être traitée."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
+        self.message = message or self.message
+        if code:
+            self.code = code
+        super().__init__(self.message)
+
+
+class InvalidInput(DmpError):
+    code = "invalid"
+    status = 400
+    message = "Donnée invalide."
+
+
+class NotFound(DmpError):
+    """Also raised when access is refused: "not allowed" and "does not exist" look the same."""
+
+    code = "not-found"
+    status = 404
+    message = "Ressource introuvable."
+
+
+class Forbidden(DmpError):
+    """For refusals the caller may learn about (its own rights), never for hidden objects."""
+
+    code = "forbidden"
+    status = 403
+    message = "Action non autorisée."
+
+
+class Unauthenticated(DmpError):
+    code = "unauthenticated"
+    status = 401
+    message = "Authentification requise."
+
+
+class Conflict(DmpError):
+    code = "conflict"
+    status = 409
+    message = "L'état actuel ne permet pas cette action."
+
+
+class TooLarge(DmpError):
+    code = "too-large"
+    status = 413
+    message = "Le fichier dépasse la taille autorisée."
+
+
+class UnsupportedContent(DmpError):
+    code = "unsupported-content"
+    status = 415
+    message = "Le contenu ne correspond pas au type déclaré ou n'est pas accepté."
+
+
+class ConfigurationError(DmpError):
+    code = "configuration"
+    status = 500
+    message = "Configuration invalide."
+
+
+class IntegrityError(DmpError):
+    """Stored data failed an integrity check (tampered ciphertext, broken audit chain)."""
+
+    code = "integrity"
+    status = 500
+    message = "Contrôle d'intégrité en échec."

@@ -1,0 +1,42 @@
+"""The DMP's access rules, as pure functions: facts in, a decision and its reason out.
+
+No database, clock or request here: the services gather the facts, ask, then act and write the
+audit entry. See SPEC §2–3.
+"""
+
+from dmp.policy.access import Access, open_record, read_document
+from dmp.policy.authorizations import (
+    declare_authorization,
+    designate_medecin_traitant,
+    grant,
+    manage_authorizations,
+)
+from dmp.policy.credentials import may_hold_credentials
+from dmp.policy.decision import REASONS, Decision, allow, deny
+from dmp.policy.documents import DocumentChange, add_document, change_document
+from dmp.policy.history import history_entry_visible, read_history
+from dmp.policy.lifecycle import close_record, create_record, destroy, reactivate_record
+
+__all__ = [
+    "REASONS",
+    "Access",
+    "Decision",
+    "DocumentChange",
+    "add_document",
+    "allow",
+    "change_document",
+    "close_record",
+    "create_record",
+    "declare_authorization",
+    "deny",
+    "designate_medecin_traitant",
+    "destroy",
+    "grant",
+    "history_entry_visible",
+    "manage_authorizations",
+    "may_hold_credentials",
+    "open_record",
+    "reactivate_record",
+    "read_document",
+    "read_history",
+]

@@ -1,0 +1,64 @@
+"""The life of a DMP: creation, closure, reactivation, destruction (SPEC §2)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from dmp.domain.model import AccessMode, Actor, ProfessionalActor, RecordState
+from dmp.policy.access import Access, as_holder, open_for_writing, open_record, professional_barred
+from dmp.policy.decision import Decision, allow, deny
+from dmp.policy.relations import is_excluded, is_holder, refuse_actor
+
+
+def create_record(actor: Actor, existing: RecordState | None) -> Decision:
+    """May this person create a DMP for this patient? Any health professional not excluded by law,
+    at the patient's request, if the patient has no DMP yet or only a destroyed one (after a total
+    destruction the patient may start again with an empty DMP)."""
+    if not isinstance(actor, ProfessionalActor):
+        return refuse_actor(actor, "professional-only")
+    if is_excluded(actor):
+        return deny("excluded-actor")
+    if existing is None or existing is RecordState.DESTROYED:
+        return allow("create")
+    return deny("record-exists")
+
+
+def close_record(access: Access) -> Decision:
+    """May this person close the DMP? The patient or a legal representative; or, at the patient's
+    request, a professional who may open it in normal access. Only an active DMP closes."""
+    return open_for_writing(access)
+
+
+def reactivate_record(access: Access) -> Decision:
+    """May this professional reactivate this closed DMP? Any professional not excluded by law and
+    not blocked, in normal access: the patient is present and consents again, so no prior
+    authorization is needed. Only a closed DMP is reactivated; a destroyed one is gone."""
+    state = access.record.state
+    if state is RecordState.DESTROYED:
+        return deny("record-destroyed")
+    if state is not RecordState.CLOSED:
+        return deny("record-not-closed")
+    actor = access.actor
+    if not isinstance(actor, ProfessionalActor):
+        return refuse_actor(actor, "professional-only")
+    barred = professional_barred(actor, access.record)
+    if barred is not None:
+        return barred
+    return allow("reactivate") if access.mode is AccessMode.NORMAL else deny("read-only-mode")
+
+
+def destroy(access: Access, now: datetime, max_step_up_age: timedelta) -> Decision:
+    """May this person destroy the DMP, or documents of it, for good? The patient or a legal
+    representative, on an active or closed DMP, having just entered a fresh one-time code: the
+    destruction cannot be undone, so a session left open must not be enough."""
+    opened = as_holder(access, open_record)
+    if not opened:
+        return opened
+    if not _fresh_step_up(access.actor, now, max_step_up_age):
+        return deny("step-up-required")
+    return opened
+
+
+def _fresh_step_up(actor: Actor, now: datetime, max_age: timedelta) -> bool:
+    step_up_at = actor.step_up_at if is_holder(actor) else None
+    return step_up_at is not None and now - step_up_at <= max_age

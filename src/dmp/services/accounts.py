@@ -1,0 +1,75 @@
+"""Patient and representative accounts: login identifiers, temporary passwords, contact channels."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from dmp.adapters.db.uow import UnitOfWork
+from dmp.domain.model import ContactChannels
+from dmp.errors import InvalidInput
+from dmp.services.context import Context
+
+# No 0/O, 1/I/L: the identifier is read aloud and copied from paper.
+_LOGIN_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+_PASSWORD_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+_PHONE = re.compile(r"^\+\d{8,15}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Shown once, on the hand-out given to the patient; only a hash of the password is kept."""
+
+    account_id: UUID
+    login: str
+    temporary_password: str
+
+
+def check_contacts(contacts: ContactChannels) -> ContactChannels:
+    email = (contacts.email or "").strip() or None
+    phone = re.sub(r"[\s.-]", "", contacts.phone or "") or None
+    if phone and phone.startswith("0") and len(phone) == 10:
+        phone = "+33" + phone[1:]
+    if email is None and phone is None:
+        raise InvalidInput(
+            "Un courriel ou un numéro de téléphone mobile est nécessaire pour envoyer les codes "
+            "de connexion.", code="contact")
+    if email is not None and not _EMAIL.match(email):
+        raise InvalidInput(f"Adresse électronique invalide : {email}", code="contact")
+    if phone is not None and not _PHONE.match(phone):
+        raise InvalidInput(f"Numéro de téléphone invalide : {phone}", code="contact")
+    return ContactChannels(email, phone)
+
+
+def _new_login(uow: UnitOfWork) -> str:
+    while True:
+        login = "".join(secrets.choice(_LOGIN_ALPHABET) for _ in range(10))
+        if not uow.records.login_taken(login):
+            return login
+
+
+def open_account(
+    ctx: Context, uow: UnitOfWork, kind: str, contacts: ContactChannels, now: datetime
+) -> Credentials:
+    """Create an account with a fresh login and a temporary password to change at first login."""
+    password = "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(12))
+    credentials = Credentials(uuid4(), _new_login(uow), password)
+    uow.records.add_account(
+        {
+            "id": credentials.account_id,
+            "login": credentials.login,
+            "password_hash": ctx.password_hasher.hash(password),
+            "must_change_password": True,
+            "kind": kind,
+            "email": contacts.email,
+            "phone": contacts.phone,
+            "notify_email": True,
+            "notify_sms": True,
+            "created_at": now,
+        }
+    )
+    return credentials

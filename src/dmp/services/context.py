@@ -1,0 +1,50 @@
+"""What every use case needs, gathered once by ``dmp.bootstrap``: the unit of work, the key and
+blob stores, the clock, the data tables. Use cases take it as their first argument."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+
+from argon2 import PasswordHasher
+from sqlalchemy import Engine
+
+from dmp.adapters.blobs import BlobStore
+from dmp.adapters.db.uow import UnitOfWork
+from dmp.adapters.keystore import DataKeys
+from dmp.domain.valuesets import ProfessionMatrix, ValueSets
+from dmp.services.audit import AuditSigner
+from dmp.services.brochure import Brochure
+from dmp.settings import Settings
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Context:
+    settings: Settings
+    engine: Engine
+    keys: DataKeys
+    blobs: BlobStore
+    signer: AuditSigner
+    valuesets: ValueSets
+    matrix: ProfessionMatrix
+    brochure: Brochure
+    clock: Clock = system_clock
+    password_hasher: PasswordHasher = PasswordHasher()
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.engine)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    @cached_property
+    def max_content_bytes(self) -> int:
+        return self.settings.max_content_bytes

@@ -1,0 +1,180 @@
+"""The directory the operator keeps: establishments, professionals, and their API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID, uuid4
+
+from dmp import policy
+from dmp.domain.identifiers import parse_finess, parse_rpps
+from dmp.domain.model import Establishment, Professional, ProfessionalActor, SystemActor
+from dmp.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from dmp.services import audit
+from dmp.services.context import Context
+
+OPERATOR = SystemActor("operator")
+TOKEN_PREFIX = "dmp_"
+
+
+@dataclass(frozen=True, slots=True)
+class NewProfessional:
+    rpps: str
+    family_name: str
+    given_name: str
+    profession: str
+    specialty: str | None = None
+    occupational_health: bool = False
+    samu_regulator: bool = False
+    email: str | None = None
+    establishment_finess: tuple[str, ...] = ()
+
+
+def add_establishment(ctx: Context, finess: str, name: str, kind: str) -> Establishment:
+    finess = parse_finess(finess)
+    if not name.strip():
+        raise InvalidInput("Le nom de l'établissement est obligatoire.")
+    _label, excluded = ctx.valuesets.establishment_kind(kind)
+    establishment = Establishment(uuid4(), finess, name.strip(), kind, excluded)
+    with ctx.uow() as uow:
+        if uow.directory.establishment_by_finess(finess):
+            raise Conflict(f"Un établissement porte déjà le FINESS {finess}.")
+        uow.directory.add_establishment({
+            "id": establishment.id, "finess": finess, "name": establishment.name, "kind": kind,
+            "excluded": excluded, "created_at": ctx.now()})
+        audit.append(uow, ctx.signer, ctx.now(), None, OPERATOR, audit.Event(
+            "directory.establishment.add", True, kind, "establishment", finess))
+        uow.commit()
+    return establishment
+
+
+def add_professional(ctx: Context, new: NewProfessional) -> Professional:
+    rpps = parse_rpps(new.rpps)
+    ctx.valuesets.check_profession(new.profession)
+    if not new.family_name.strip() or not new.given_name.strip():
+        raise InvalidInput("Le nom et le prénom du professionnel sont obligatoires.")
+    if new.samu_regulator and new.profession != "10":
+        raise InvalidInput("Seul un médecin peut être régulateur du SAMU.")
+    with ctx.uow() as uow:
+        if uow.directory.professional_by_rpps(rpps):
+            raise Conflict(f"Un professionnel porte déjà le RPPS {rpps}.")
+        establishments = []
+        for finess in new.establishment_finess:
+            found = uow.directory.establishment_by_finess(parse_finess(finess))
+            if found is None:
+                raise NotFound(f"Établissement inconnu : {finess}")
+            establishments.append(found.id)
+        professional = Professional(
+            uuid4(), rpps, new.family_name.strip(), new.given_name.strip(), new.profession,
+            new.specialty, new.occupational_health, new.samu_regulator, frozenset(establishments))
+        uow.directory.add_professional({
+            "id": professional.id, "rpps": rpps, "family_name": professional.family_name,
+            "given_name": professional.given_name, "profession": new.profession,
+            "specialty": new.specialty, "occupational_health": new.occupational_health,
+            "samu_regulator": new.samu_regulator, "email": new.email, "active": True,
+            "created_at": ctx.now()}, establishments)
+        audit.append(uow, ctx.signer, ctx.now(), None, OPERATOR, audit.Event(
+            "directory.professional.add", True,
+            "excluded-actor" if new.occupational_health else new.profession, "professional", rpps))
+        uow.commit()
+    return professional
+
+
+def professional_actor(
+    ctx: Context, professional: Professional, establishment: Establishment | None = None
+) -> ProfessionalActor:
+    """The acting identity of a professional (for one of their establishments, or alone)."""
+    if establishment is not None and establishment.id not in professional.establishment_ids:
+        raise Forbidden("Ce professionnel n'exerce pas dans cet établissement.")
+    return ProfessionalActor(
+        professional_id=professional.id, rpps=professional.rpps,
+        profession=professional.profession,
+        occupational_health=professional.occupational_health,
+        samu_regulator=professional.samu_regulator,
+        establishment_id=establishment.id if establishment else None,
+        establishment_excluded=establishment.excluded if establishment else False,
+        establishment_finess=establishment.finess if establishment else None,
+    )
+
+
+def find_professional(ctx: Context, rpps: str) -> Professional:
+    with ctx.uow() as uow:
+        found = uow.directory.professional_by_rpps(parse_rpps(rpps))
+    if found is None:
+        raise NotFound(f"Aucun professionnel avec le RPPS {rpps}.")
+    return found
+
+
+def find_establishment(ctx: Context, finess: str) -> Establishment:
+    with ctx.uow() as uow:
+        found = uow.directory.establishment_by_finess(parse_finess(finess))
+    if found is None:
+        raise NotFound(f"Aucun établissement avec le FINESS {finess}.")
+    return found
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    id: UUID
+    token: str  # shown once
+    expires_at: datetime
+
+
+def issue_token(
+    ctx: Context, rpps: str, *, finess: str | None = None, days: int = 90, label: str | None = None
+) -> IssuedToken:
+    """A bearer token bound to one professional (acting for one establishment, optionally).
+    Only its hash is kept. An excluded actor never gets one."""
+    professional = find_professional(ctx, rpps)
+    establishment = find_establishment(ctx, finess) if finess else None
+    decision = policy.may_hold_credentials(professional, establishment)
+    now = ctx.now()
+    if not 1 <= days <= 366:
+        raise InvalidInput("La durée de validité d'un jeton va de 1 à 366 jours.")
+    with ctx.uow() as uow:
+        audit.append(uow, ctx.signer, now, None, OPERATOR, audit.Event(
+            "directory.token.issue", bool(decision), decision.reason, "professional", rpps))
+        if not decision:
+            uow.commit()
+            raise Forbidden(decision.message)
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        issued = IssuedToken(uuid4(), token, now + timedelta(days=days))
+        uow.directory.add_token({
+            "id": issued.id, "token_hash": _hash_token(token), "professional_id": professional.id,
+            "establishment_id": establishment.id if establishment else None, "label": label,
+            "created_at": now, "expires_at": issued.expires_at, "revoked_at": None})
+        uow.commit()
+    return issued
+
+
+def authenticate(ctx: Context, token: str) -> ProfessionalActor:
+    """The professional a bearer token stands for; refused if unknown, expired, revoked, or if
+    the professional may no longer hold credentials (excluded, inactive)."""
+    invalid = Unauthenticated("Jeton d'accès invalide, expiré ou révoqué.")
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        raise invalid
+    with ctx.uow() as uow:
+        row = uow.directory.token(_hash_token(token))
+        if row is None or row["revoked_at"] is not None or row["expires_at"] <= ctx.now():
+            raise invalid
+        professional = uow.directory.professional(row["professional_id"])
+        establishment = (uow.directory.establishment(row["establishment_id"])
+                         if row["establishment_id"] else None)
+    if professional is None or not policy.may_hold_credentials(professional, establishment):
+        raise invalid
+    return professional_actor(ctx, professional, establishment)
+
+
+def revoke_token(ctx: Context, token_id: UUID) -> None:
+    with ctx.uow() as uow:
+        if not uow.directory.revoke_token(token_id, ctx.now()):
+            raise NotFound("Jeton inconnu ou déjà révoqué.")
+        audit.append(uow, ctx.signer, ctx.now(), None, OPERATOR, audit.Event(
+            "directory.token.revoke", True, "revoked", "token", token_id))
+        uow.commit()

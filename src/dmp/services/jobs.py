@@ -1,0 +1,153 @@
+"""Scheduled jobs, run together by ``dmp jobs run`` (e.g. every hour from cron or a timer).
+
+- destroy the DMPs closed for more than ten years, and finish destructions cut short by a crash;
+- tell the patient, after 14 days, that a document hidden from them awaits a consultation;
+- reveal such a document one month after it was submitted;
+- remove content and keys that no committed row refers to (left by a crash mid-submission);
+- send the queued notifications.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy import select
+
+from dmp.adapters.db import tables as t
+from dmp.adapters.notify.base import Notifier
+from dmp.domain.model import SystemActor
+from dmp.services import audit
+from dmp.services.common import DESTROYING, french_date, load_by_id, notify, record_audit
+from dmp.services.context import Context
+from dmp.services.notifications import dispatch
+from dmp.services.records import finish_destruction
+
+RETENTION_YEARS = 10
+HIDDEN_NOTICE_AFTER = timedelta(days=14)
+ORPHAN_GRACE = timedelta(hours=1)  # longer than any upload may take
+JOBS = SystemActor("jobs")
+
+
+@dataclass(frozen=True, slots=True)
+class JobReport:
+    destroyed: int
+    notices: int
+    revealed: int
+    orphans: int
+    sent: int
+
+    def lines(self) -> list[str]:
+        return [
+            f"DMP détruits (fermés depuis plus de {RETENTION_YEARS} ans) : {self.destroyed}",
+            f"Patients prévenus d'un document en attente d'annonce : {self.notices}",
+            f"Documents rendus visibles au patient après un mois : {self.revealed}",
+            f"Contenus et clés orphelins supprimés : {self.orphans}",
+            f"Notifications envoyées : {self.sent}",
+        ]
+
+
+def months_before(moment: datetime, months: int) -> datetime:
+    """The same day ``months`` calendar months earlier (the 31st falls back to the month's end)."""
+    year, month = divmod(moment.year * 12 + moment.month - 1 - months, 12)
+    day = moment.day
+    while True:
+        try:
+            return moment.replace(year=year, month=month + 1, day=day)
+        except ValueError:
+            day -= 1
+
+
+def _years_before(moment: datetime, years: int) -> datetime:
+    return months_before(moment, 12 * years)
+
+
+def destroy_expired(ctx: Context) -> int:
+    cutoff = _years_before(ctx.now(), RETENTION_YEARS)
+    with ctx.uow() as uow:
+        expired = uow.records.closed_before(cutoff)
+        pending = list(uow.connection.execute(
+            select(t.records.c.dmp_id).where(t.records.c.state == DESTROYING)).scalars())
+        for dmp_id in expired:
+            audit.append(uow, ctx.signer, ctx.now(), dmp_id, JOBS, audit.Event(
+                "record.destroy", True, "retention-expired", "record", dmp_id))
+            uow.records.update(dmp_id, state=DESTROYING)
+        uow.commit()
+    for dmp_id in expired:
+        finish_destruction(ctx, dmp_id, "retention")
+    for dmp_id in pending:
+        finish_destruction(ctx, dmp_id, "patient")
+    return len(expired) + len(pending)
+
+
+def hidden_documents(ctx: Context) -> tuple[int, int]:
+    """Notices after 14 days, automatic reveal after one month."""
+    now = ctx.now()
+    notices = revealed = 0
+    with ctx.uow() as uow:
+        for doc in uow.documents.hidden_since_before(now - HIDDEN_NOTICE_AFTER, unnoticed=True):
+            loaded = load_by_id(ctx, uow, doc["dmp_id"])
+            if loaded is None:
+                continue
+            uow.documents.update(doc["dmp_id"], doc["id"], hidden_notice_at=now)
+            notify(uow, now, doc["dmp_id"], "account", loaded.row["patient_account_id"],
+                   "hidden_document_pending")
+            record_audit(ctx, uow, loaded, JOBS, audit.Event(
+                "document.hidden-notice", True, "14-days", "document", doc["id"]))
+            notices += 1
+        for doc in uow.documents.hidden_since_before(months_before(now, 1), unnoticed=False):
+            loaded = load_by_id(ctx, uow, doc["dmp_id"])
+            if loaded is None:
+                continue
+            uow.documents.update(doc["dmp_id"], doc["id"], invisible_patient=False,
+                                 hidden_since=None, updated_at=now)
+            notify(uow, now, doc["dmp_id"], "account", loaded.row["patient_account_id"],
+                   "document_added", date=french_date(now))
+            record_audit(ctx, uow, loaded, JOBS, audit.Event(
+                "document.reveal", True, "one-month", "document", doc["id"]))
+            revealed += 1
+        uow.commit()
+    return notices, revealed
+
+
+def sweep_orphans(ctx: Context) -> int:
+    """Content files and keys that no committed row refers to, older than the grace period."""
+    cutoff = ctx.now() - ORPHAN_GRACE
+    removed = 0
+    with ctx.uow() as uow:
+        for blob_key in list(ctx.blobs.list_older_than(cutoff)):
+            if not uow.documents.blob_key_exists(blob_key):
+                ctx.blobs.delete(blob_key)
+                removed += 1
+    batch: list[UUID] = []
+    for key_id in ctx.keys.store.ids_created_before(cutoff):
+        batch.append(key_id)
+        if len(batch) == 500:
+            removed += _drop_unused_keys(ctx, batch)
+            batch = []
+    return removed + _drop_unused_keys(ctx, batch)
+
+
+def _drop_unused_keys(ctx: Context, key_ids: list[UUID]) -> int:
+    if not key_ids:
+        return 0
+    with ctx.uow() as uow:
+        conn = uow.connection
+        used = set(conn.execute(
+            select(t.records.c.dmp_id).where(t.records.c.dmp_id.in_(key_ids))).scalars())
+        used |= set(conn.execute(
+            select(t.documents.c.id).where(t.documents.c.id.in_(key_ids))).scalars())
+    unused = [k for k in key_ids if k not in used]
+    for key_id in unused:
+        ctx.keys.destroy(key_id)
+    return len(unused)
+
+
+def run_jobs(ctx: Context, notifier: Notifier) -> JobReport:
+    destroyed = destroy_expired(ctx)
+    notices, revealed = hidden_documents(ctx)
+    orphans = sweep_orphans(ctx)
+    sent = dispatch(ctx, notifier)
+    return JobReport(destroyed, notices, revealed, orphans, sent)
+

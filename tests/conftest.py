@@ -1,0 +1,145 @@
+"""Shared fixtures: the storage backends (SQLite always, PostgreSQL when reachable, mandatory
+when CI=true), a test context with a movable clock, and the named personas."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+from dmp.adapters.db.engine import make_engine
+from dmp.adapters.db.migrate import upgrade
+from dmp.adapters.db.tables import metadata
+from dmp.bootstrap import build
+from dmp.services.context import Context
+from dmp.settings import Settings
+
+PG_ADMIN_URL = os.environ.get("DMP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+class FakeClock:
+    """A clock the tests move by hand."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def _pg_reachable() -> str | None:
+    try:
+        engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # any driver error means "not here"
+        return f"{type(exc).__name__}: {exc}"
+
+
+def require_postgres() -> None:
+    problem = _pg_reachable()
+    if problem is None:
+        return
+    message = f"PostgreSQL unreachable at {PG_ADMIN_URL} ({problem})"
+    if IN_CI:
+        pytest.fail(f"{message}: PostgreSQL tests are mandatory when CI=true")
+    pytest.skip(f"{message}: start PostgreSQL to run these tests (mandatory in CI)")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "dmp.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    require_postgres()
+    name = f"dmp_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        # Bypass the append-only triggers of the audit trail: this is the test harness, not dmp.
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each storage test runs on both backends: SQLite (a fresh copy of a migrated file) and
+    PostgreSQL (a migrated database emptied after the test)."""
+    if request.param == "sqlite":
+        path = tmp_path / "dmp.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_url")
+    yield url
+    _empty_postgres(url)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    from dmp.adapters.crypto import generate_master_key_spec
+    from dmp.services.audit import AuditSigner
+
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        keystore_url=f"sqlite:///{tmp_path / 'keys.sqlite3'}",
+        blob_dir=tmp_path / "blobs",
+        master_keys=generate_master_key_spec("test-1"),
+        audit_signing_key=AuditSigner.generate(),
+        max_content_bytes=2 * 1024 * 1024,
+    )
+
+
+@pytest.fixture
+def ctx(settings: Settings, clock: FakeClock) -> Iterator[Context]:
+    context = build(settings, clock=clock)
+    # Cheap Argon2id parameters: the tests check behaviour, the benchmarks measure cost.
+    context.password_hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield context
+    context.engine.dispose()
+
+
+@pytest.fixture
+def engine(ctx: Context) -> Engine:
+    return ctx.engine
