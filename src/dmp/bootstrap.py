@@ -25,8 +25,10 @@ def demo_secrets(settings: Settings) -> Settings:
     path = settings.data_dir / DEMO_SECRETS
     if not path.exists():
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        content = (f"DMP_MASTER_KEYS={generate_master_key_spec('demo-1')}\n"
-                   f"DMP_AUDIT_SIGNING_KEY={AuditSigner.generate()}\n")
+        content = (
+            f"DMP_MASTER_KEYS={generate_master_key_spec('demo-1')}\n"
+            f"DMP_AUDIT_SIGNING_KEY={AuditSigner.generate()}\n"
+        )
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(content)
@@ -45,7 +47,7 @@ def build(settings: Settings, *, clock: Clock = system_clock, migrate: bool = Fa
     engine = make_engine(settings.database_url)
     if migrate:
         upgrade(engine)
-    keystore = KeyStore(make_engine(settings.keystore_url), clock=clock)
+    keystore = KeyStore.from_url(settings.keystore_url, clock=clock)
     keystore.create_schema()
     return Context(
         settings=settings,

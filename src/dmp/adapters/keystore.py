@@ -191,6 +191,22 @@ class KeyStore:
             yield from (row.dmp_id for row in page)
             after = page[-1].dmp_id
 
+    def ids_created_before(self, cutoff: datetime, batch_size: int = 1000) -> Iterator[UUID]:
+        """Ids of keys created before ``cutoff`` (the orphan sweep leaves younger ones alone)."""
+        last: UUID | None = None
+        while True:
+            stmt = select(data_keys.c.dmp_id).where(data_keys.c.created_at < cutoff)
+            if last is not None:
+                stmt = stmt.where(data_keys.c.dmp_id > last)
+            with self._begin() as conn:
+                batch = list(
+                    conn.execute(stmt.order_by(data_keys.c.dmp_id).limit(batch_size)).scalars()
+                )
+            yield from batch
+            if len(batch) < batch_size:
+                return
+            last = batch[-1]
+
     def rewrap_all(self, keyring: KeyRing, batch_size: int = 500) -> int:
         """Re-wrap with ``keyring.current`` every key wrapped by another master key.
 
@@ -248,6 +264,10 @@ class DataKeys:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._destructions = 0  # bumped by destroy(): a get() racing it must not cache the key
+
+    @property
+    def store(self) -> KeyStore:
+        return self._store
 
     def create(self, dmp_id: UUID) -> bytes:
         data_key = self._keyring.new_data_key()

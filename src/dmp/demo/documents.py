@@ -99,8 +99,10 @@ def advance_directives_text(
 
     ``when`` is the signing day; without it, a day of the three years before ``REFERENCE_DAY``.
     """
-    signed = when.date() if isinstance(when, datetime) else when or _signed_on(
-        rng, patient.birth_date)
+    if when is None:
+        signed = _signed_on(rng, patient.birth_date)
+    else:
+        signed = when.date() if isinstance(when, datetime) else when
     one = "e" if patient.gender == "female" else ""
     trust_gender = rng.choice(("male", "female"))
     trust_given = rng.choice(MALE_GIVEN_NAMES if trust_gender == "male" else FEMALE_GIVEN_NAMES)
@@ -149,6 +151,10 @@ def _need(author: AuthorLike | None) -> AuthorLike:
     return author
 
 
+def _ecg(rng: random.Random, author: AuthorLike) -> bytes:
+    return ecg_png(rng)  # a tracing carries no name: the author only goes into the metadata
+
+
 def _signer(author: AuthorLike | None) -> str:
     author = _need(author)
     specialty = f" ({author.specialty})" if author.specialty else ""
@@ -191,7 +197,7 @@ CATALOGUE: tuple[DocumentKind, ...] = (
     ),
     DocumentKind(
         "ecg", "11488-4", "image/png", MIME_SUFFICIENT_FORMAT,
-        lambda rng, p, a, w: ecg_png(rng),
+        lambda rng, p, a, w: _ecg(rng, _need(a)),
         lambda a, w: f"Tracé ECG du {w:%d/%m/%Y}",
         specialty="Cardiologie",
     ),

@@ -116,7 +116,9 @@ def inspect(mime_type: str, chunks: Iterable[bytes], max_bytes: int) -> Iterator
             continue
         inspector.size += len(chunk)
         if inspector.size > max_bytes:
-            raise TooLarge(f"Le fichier dépasse la taille autorisée ({max_bytes // (1024 * 1024)} Mio).")
+            raise TooLarge(
+                f"Le fichier dépasse la taille autorisée ({max_bytes // (1024 * 1024)} Mio)."
+            )
         inspector.feed(chunk)
         yield chunk
     inspector.finish()

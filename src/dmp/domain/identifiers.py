@@ -40,7 +40,9 @@ class Ins:
         if system not in (INS_NIR_SYSTEM, INS_NIA_SYSTEM):
             raise InvalidInput(f"Système d'identifiant inconnu pour l'INS : {system}", code="ins")
         if len(value) != 15 or not _NIR.match(value[:13]) or not value[13:].isdigit():
-            raise InvalidInput("INS invalide : 13 caractères suivis d'une clé de 2 chiffres.", code="ins")
+            raise InvalidInput(
+                "INS invalide : 13 caractères suivis d'une clé de 2 chiffres.", code="ins"
+            )
         if nir_key(value[:13]) != int(value[13:]):
             raise InvalidInput("INS invalide : la clé de contrôle ne correspond pas.", code="ins")
         return cls(value, system)
@@ -74,5 +76,7 @@ def parse_rpps(raw: str) -> str:
 def parse_finess(raw: str) -> str:
     value = (raw or "").strip().upper()
     if not _FINESS.match(value):
-        raise InvalidInput("FINESS invalide : 9 caractères (département puis 7 chiffres).", code="finess")
+        raise InvalidInput(
+            "FINESS invalide : 9 caractères (département puis 7 chiffres).", code="finess"
+        )
     return value

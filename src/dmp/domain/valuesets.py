@@ -57,7 +57,9 @@ class ValueSets:
         try:
             return self.types[code]
         except KeyError:
-            raise InvalidInput(f"Type de document inconnu (JDV_J66) : {code}", code="type") from None
+            raise InvalidInput(
+                f"Type de document inconnu (JDV_J66) : {code}", code="type"
+            ) from None
 
     def check_format(self, code: str, mime_type: str) -> None:
         fmt = self.formats.get(code)
@@ -129,9 +131,23 @@ def parse_valuesets(raw: dict[str, Any]) -> ValueSets:
             for k, v in raw["establishment_kinds"].items()
         }
         return ValueSets(
-            str(raw["version"]), class_system, classes, types, conf_system, confidentiality,
-            flags_system, flags, formats, mime_types, ps_system, practice_settings, ft_system,
-            facility_types, prof_system, professions, kinds,
+            str(raw["version"]),
+            class_system,
+            classes,
+            types,
+            conf_system,
+            confidentiality,
+            flags_system,
+            flags,
+            formats,
+            mime_types,
+            ps_system,
+            practice_settings,
+            ft_system,
+            facility_types,
+            prof_system,
+            professions,
+            kinds,
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ConfigurationError(f"valuesets.yaml is malformed: {exc!r}") from exc
@@ -145,7 +161,9 @@ def parse_matrix(raw: dict[str, Any], valuesets: ValueSets) -> ProfessionMatrix:
             codes = frozenset(str(c) for c in classes)
             unknown = codes - set(valuesets.classes) - {ALL_CLASSES}
             if unknown:
-                raise ConfigurationError(f"matrix: profession {profession}: unknown classes {unknown}")
+                raise ConfigurationError(
+                    f"matrix: profession {profession}: unknown classes {unknown}"
+                )
             readable[str(profession)] = codes
         return ProfessionMatrix(str(raw["version"]), raw["status"] != "official", readable)
     except (KeyError, TypeError, AttributeError, InvalidInput) as exc:

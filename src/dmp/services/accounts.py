@@ -15,7 +15,7 @@ from dmp.services.context import Context
 
 # No 0/O, 1/I/L: the identifier is read aloud and copied from paper.
 _LOGIN_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-_PASSWORD_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"
+_PASSWORD_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"  # noqa: S105 (an alphabet)
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _PHONE = re.compile(r"^\+\d{8,15}$")
 
@@ -37,7 +37,9 @@ def check_contacts(contacts: ContactChannels) -> ContactChannels:
     if email is None and phone is None:
         raise InvalidInput(
             "Un courriel ou un numéro de téléphone mobile est nécessaire pour envoyer les codes "
-            "de connexion.", code="contact")
+            "de connexion.",
+            code="contact",
+        )
     if email is not None and not _EMAIL.match(email):
         raise InvalidInput(f"Adresse électronique invalide : {email}", code="contact")
     if phone is not None and not _PHONE.match(phone):

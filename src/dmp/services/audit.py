@@ -101,16 +101,40 @@ def actor_fields(actor: Actor) -> dict[str, Any]:
         }
     if isinstance(actor, PatientActor | RepresentativeActor):
         kind = "patient" if isinstance(actor, PatientActor) else "representative"
-        return {"actor_kind": kind, "actor_id": str(actor.account_id), "actor_rpps": None,
-                "profession": None, "establishment": None}
-    return {"actor_kind": "system", "actor_id": actor.name, "actor_rpps": None,
-            "profession": None, "establishment": None}
+        return {
+            "actor_kind": kind,
+            "actor_id": str(actor.account_id),
+            "actor_rpps": None,
+            "profession": None,
+            "establishment": None,
+        }
+    return {
+        "actor_kind": "system",
+        "actor_id": actor.name,
+        "actor_rpps": None,
+        "profession": None,
+        "establishment": None,
+    }
 
 
 _HASHED = (
-    "dmp_id", "seq", "at", "actor_kind", "actor_id", "actor_rpps", "profession", "establishment",
-    "mode", "action", "target_kind", "target_id", "outcome", "reason", "justification_enc",
-    "secret", "prev_hash",
+    "dmp_id",
+    "seq",
+    "at",
+    "actor_kind",
+    "actor_id",
+    "actor_rpps",
+    "profession",
+    "establishment",
+    "mode",
+    "action",
+    "target_kind",
+    "target_id",
+    "outcome",
+    "reason",
+    "justification_enc",
+    "secret",
+    "prev_hash",
 )
 
 
@@ -165,8 +189,13 @@ def append(
         "prev_hash": head["hash"] if head else GENESIS,
     }
     entry["hash"] = entry_hash(entry)
-    signed = {"dmp_id": chain, "seq": seq, "hash": entry["hash"], "signed_at": now,
-              "signature": signer.sign(chain, seq, entry["hash"])}
+    signed = {
+        "dmp_id": chain,
+        "seq": seq,
+        "hash": entry["hash"],
+        "signed_at": now,
+        "signature": signer.sign(chain, seq, entry["hash"]),
+    }
     uow.audit.append(entry, signed, new_chain=head is None)
     return seq
 
@@ -184,7 +213,7 @@ class Break:
         return f"DMP {self.dmp_id}, {where} : {self.problem}"
 
 
-def verify_chain(
+def verify_chain(  # noqa: PLR0911 (one return per kind of break, in order)
     entries: Iterator[Any], head: Any, signer: AuditSigner, dmp_id: UUID
 ) -> tuple[int, Break | None]:
     """Check one chain; returns how many entries were read and the first break, if any."""
@@ -192,9 +221,13 @@ def verify_chain(
     for entry in entries:
         count += 1
         if entry["seq"] != expected_seq:
-            return count, Break(dmp_id, expected_seq, f"entrée manquante ou déplacée (trouvé n° {entry['seq']})")
+            return count, Break(
+                dmp_id, expected_seq, f"entrée manquante ou déplacée (trouvé n° {entry['seq']})"
+            )
         if entry["prev_hash"] != prev_hash:
-            return count, Break(dmp_id, entry["seq"], "le chaînage avec l'entrée précédente est rompu")
+            return count, Break(
+                dmp_id, entry["seq"], "le chaînage avec l'entrée précédente est rompu"
+            )
         if entry_hash(entry) != entry["hash"]:
             return count, Break(dmp_id, entry["seq"], "le contenu de l'entrée a été modifié")
         prev_hash, expected_seq = entry["hash"], expected_seq + 1
@@ -203,7 +236,10 @@ def verify_chain(
     if not signer.valid(dmp_id, head["seq"], head["hash"], head["signature"]):
         return count, Break(dmp_id, None, "la signature de la tête de chaîne est invalide")
     if (head["seq"], head["hash"]) != (expected_seq - 1, prev_hash):
-        return count, Break(dmp_id, expected_seq if head["seq"] >= expected_seq else head["seq"],
-                            f"la chaîne s'arrête au n° {expected_seq - 1} mais la tête signée "
-                            f"annonce le n° {head['seq']} (entrées supprimées en fin de chaîne)")
+        return count, Break(
+            dmp_id,
+            expected_seq if head["seq"] >= expected_seq else head["seq"],
+            f"la chaîne s'arrête au n° {expected_seq - 1} mais la tête signée "
+            f"annonce le n° {head['seq']} (entrées supprimées en fin de chaîne)",
+        )
     return count, None

@@ -1,4 +1,5 @@
-"""Who may enter the DMP: authorizations, declarations, blocks, the médecin traitant, oppositions."""
+"""Who may enter the DMP: authorizations, declarations, blocks, the médecin traitant and the
+patient's oppositions."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ from dmp.domain.model import Actor, Establishment, Professional, ProfessionalAct
 from dmp.errors import Forbidden, NotFound
 from dmp.policy import Decision
 from dmp.services import audit
-from dmp.services.common import Loaded, french_date, hidden, load_by_id, notify, record_audit, refuse
+from dmp.services.common import (
+    Loaded,
+    french_date,
+    hidden,
+    load_by_id,
+    notify,
+    record_audit,
+    refuse,
+)
 from dmp.services.context import Context
 
 
@@ -44,12 +53,26 @@ def _run(
         if not decision:
             can_see = policy.open_record(policy.Access(actor, loaded.facts))
             error = Forbidden(decision.message) if can_see else hidden()
-            refuse(ctx, uow, loaded, actor, action, decision, error,
-                   target_kind=target[0], target_id=target[1])
+            refuse(
+                ctx,
+                uow,
+                loaded,
+                actor,
+                action,
+                decision,
+                error,
+                target_kind=target[0],
+                target_id=target[1],
+            )
         now = ctx.now()
         apply(uow, loaded, now)
-        record_audit(ctx, uow, loaded, actor,
-                     audit.Event(action, True, decision.reason, target[0], target[1]))
+        record_audit(
+            ctx,
+            uow,
+            loaded,
+            actor,
+            audit.Event(action, True, decision.reason, target[0], target[1]),
+        )
         uow.commit()
 
 
@@ -69,16 +92,24 @@ def _establishment(ctx: Context, establishment_id: UUID) -> Establishment:
     return found
 
 
-def authorize(ctx: Context, actor: Actor, dmp_id: UUID, target: Professional | Establishment) -> None:
+def authorize(
+    ctx: Context, actor: Actor, dmp_id: UUID, target: Professional | Establishment
+) -> None:
     """The patient authorizes a professional or an establishment (its care team)."""
     kind = "professional" if isinstance(target, Professional) else "establishment"
 
     def apply(uow: UnitOfWork, loaded: Loaded, now: datetime) -> None:
         uow.records.authorize(dmp_id, kind, target.id, "patient", now)
 
-    _run(ctx, actor, dmp_id, "authorization.grant",
-         lambda loaded: policy.grant(policy.Access(actor, loaded.facts), target), apply,
-         (kind, target.id))
+    _run(
+        ctx,
+        actor,
+        dmp_id,
+        "authorization.grant",
+        lambda loaded: policy.grant(policy.Access(actor, loaded.facts), target),
+        apply,
+        (kind, target.id),
+    )
 
 
 def declare_authorization(ctx: Context, actor: ProfessionalActor, dmp_id: UUID) -> None:
@@ -86,13 +117,26 @@ def declare_authorization(ctx: Context, actor: ProfessionalActor, dmp_id: UUID) 
 
     def apply(uow: UnitOfWork, loaded: Loaded, now: datetime) -> None:
         if uow.records.authorize(dmp_id, "professional", actor.professional_id, "declared", now):
-            notify(uow, now, dmp_id, "account", loaded.row["patient_account_id"],
-                   "authorization_declared", professional=_label(ctx, actor.professional_id),
-                   date=french_date(now))
+            notify(
+                uow,
+                now,
+                dmp_id,
+                "account",
+                loaded.row["patient_account_id"],
+                "authorization_declared",
+                professional=_label(ctx, uow, actor.professional_id),
+                date=french_date(now),
+            )
 
-    _run(ctx, actor, dmp_id, "authorization.declare",
-         lambda loaded: policy.declare_authorization(policy.Access(actor, loaded.facts)), apply,
-         ("professional", actor.professional_id))
+    _run(
+        ctx,
+        actor,
+        dmp_id,
+        "authorization.declare",
+        lambda loaded: policy.declare_authorization(policy.Access(actor, loaded.facts)),
+        apply,
+        ("professional", actor.professional_id),
+    )
 
 
 def revoke(ctx: Context, actor: Actor, dmp_id: UUID, kind: str, subject_id: UUID) -> None:
@@ -100,9 +144,15 @@ def revoke(ctx: Context, actor: Actor, dmp_id: UUID, kind: str, subject_id: UUID
         if not uow.records.revoke(dmp_id, kind, subject_id):
             raise NotFound("Cette autorisation n'existe pas.")
 
-    _run(ctx, actor, dmp_id, "authorization.revoke",
-         lambda loaded: policy.manage_authorizations(policy.Access(actor, loaded.facts)), apply,
-         (kind, subject_id))
+    _run(
+        ctx,
+        actor,
+        dmp_id,
+        "authorization.revoke",
+        lambda loaded: policy.manage_authorizations(policy.Access(actor, loaded.facts)),
+        apply,
+        (kind, subject_id),
+    )
 
 
 def block(ctx: Context, actor: Actor, dmp_id: UUID, professional_id: UUID) -> None:
@@ -115,9 +165,15 @@ def block(ctx: Context, actor: Actor, dmp_id: UUID, professional_id: UUID) -> No
         if loaded.facts.medecin_traitant_id == professional_id:
             uow.records.update(dmp_id, medecin_traitant_id=None)
 
-    _run(ctx, actor, dmp_id, "authorization.block",
-         lambda loaded: policy.manage_authorizations(policy.Access(actor, loaded.facts)), apply,
-         ("professional", professional_id))
+    _run(
+        ctx,
+        actor,
+        dmp_id,
+        "authorization.block",
+        lambda loaded: policy.manage_authorizations(policy.Access(actor, loaded.facts)),
+        apply,
+        ("professional", professional_id),
+    )
 
 
 def unblock(ctx: Context, actor: Actor, dmp_id: UUID, professional_id: UUID) -> None:
@@ -125,12 +181,20 @@ def unblock(ctx: Context, actor: Actor, dmp_id: UUID, professional_id: UUID) -> 
         if not uow.records.unblock(dmp_id, professional_id):
             raise NotFound("Ce professionnel n'est pas bloqué.")
 
-    _run(ctx, actor, dmp_id, "authorization.unblock",
-         lambda loaded: policy.manage_authorizations(policy.Access(actor, loaded.facts)), apply,
-         ("professional", professional_id))
+    _run(
+        ctx,
+        actor,
+        dmp_id,
+        "authorization.unblock",
+        lambda loaded: policy.manage_authorizations(policy.Access(actor, loaded.facts)),
+        apply,
+        ("professional", professional_id),
+    )
 
 
-def designate_medecin_traitant(ctx: Context, actor: Actor, dmp_id: UUID, professional_id: UUID) -> None:
+def designate_medecin_traitant(
+    ctx: Context, actor: Actor, dmp_id: UUID, professional_id: UUID
+) -> None:
     """The patient designates (or changes) their médecin traitant; or the médecin declares it
     with the patient's agreement."""
     candidate = _professional(ctx, professional_id)
@@ -138,32 +202,52 @@ def designate_medecin_traitant(ctx: Context, actor: Actor, dmp_id: UUID, profess
     def apply(uow: UnitOfWork, loaded: Loaded, now: datetime) -> None:
         uow.records.update(dmp_id, medecin_traitant_id=professional_id)
 
-    _run(ctx, actor, dmp_id, "medecin-traitant.designate",
-         lambda loaded: policy.designate_medecin_traitant(
-             policy.Access(actor, loaded.facts), candidate), apply,
-         ("professional", professional_id))
+    _run(
+        ctx,
+        actor,
+        dmp_id,
+        "medecin-traitant.designate",
+        lambda loaded: policy.designate_medecin_traitant(
+            policy.Access(actor, loaded.facts), candidate
+        ),
+        apply,
+        ("professional", professional_id),
+    )
 
 
 def set_oppositions(
-    ctx: Context, actor: Actor, dmp_id: UUID, *, emergency: bool | None = None,
+    ctx: Context,
+    actor: Actor,
+    dmp_id: UUID,
+    *,
+    emergency: bool | None = None,
     samu: bool | None = None,
 ) -> None:
     """The patient opposes (or no longer opposes) emergency access and SAMU access."""
-    values = {k: v for k, v in (("oppose_emergency", emergency), ("oppose_samu", samu))
-              if v is not None}
+    values = {
+        k: v for k, v in (("oppose_emergency", emergency), ("oppose_samu", samu)) if v is not None
+    }
 
     def apply(uow: UnitOfWork, loaded: Loaded, now: datetime) -> None:
         if values:
             uow.records.update(dmp_id, **values)
 
     target = ",".join(f"{k}={v}" for k, v in values.items())
-    _run(ctx, actor, dmp_id, "oppositions.set",
-         lambda loaded: policy.manage_authorizations(policy.Access(actor, loaded.facts)), apply,
-         ("oppositions", target))
+    _run(
+        ctx,
+        actor,
+        dmp_id,
+        "oppositions.set",
+        lambda loaded: policy.manage_authorizations(policy.Access(actor, loaded.facts)),
+        apply,
+        ("oppositions", target),
+    )
 
 
-def _label(ctx: Context, professional_id: UUID) -> str:
-    professional = _professional(ctx, professional_id)
+def _label(ctx: Context, uow: UnitOfWork, professional_id: UUID) -> str:
+    professional = uow.directory.professional(professional_id)
+    if professional is None:
+        return "?"
     profession = ctx.valuesets.professions.get(professional.profession, "")
     return f"{professional.display_name} ({profession})"
 
@@ -185,9 +269,17 @@ def list_authorizations(ctx: Context, actor: Actor, dmp_id: UUID) -> list[Author
             else:
                 est = uow.directory.establishment(row.subject_id)
                 label = est.name if est else "?"
-            views.append(AuthorizationView(row.subject_kind, row.subject_id, label, row.source,
-                                           row.granted_at))
-        record_audit(ctx, uow, loaded, actor,
-                     audit.Event("authorization.list", True, "holder", "record", dmp_id))
+            views.append(
+                AuthorizationView(
+                    row.subject_kind, row.subject_id, label, row.source, row.granted_at
+                )
+            )
+        record_audit(
+            ctx,
+            uow,
+            loaded,
+            actor,
+            audit.Event("authorization.list", True, "holder", "record", dmp_id),
+        )
         uow.commit()
     return views

@@ -59,8 +59,11 @@ def identity_from_json(text: str) -> PatientIdentity:
 
     raw = json.loads(text)
     return PatientIdentity(
-        raw["family_name"], raw["given_names"], date.fromisoformat(raw["birth_date"]),
-        raw["gender"], raw.get("birth_name"),
+        raw["family_name"],
+        raw["given_names"],
+        date.fromisoformat(raw["birth_date"]),
+        raw["gender"],
+        raw.get("birth_name"),
     )
 
 
@@ -78,7 +81,9 @@ def load(ctx: Context, uow: UnitOfWork, row: RowMap | None) -> Loaded | None:
     return Loaded(row, uow.records.facts(row, patient_is_minor=minor), cipher, identity)
 
 
-def load_by_id(ctx: Context, uow: UnitOfWork, dmp_id: UUID, *, for_update: bool = False) -> Loaded | None:
+def load_by_id(
+    ctx: Context, uow: UnitOfWork, dmp_id: UUID, *, for_update: bool = False
+) -> Loaded | None:
     return load(ctx, uow, uow.records.get(dmp_id, for_update=for_update))
 
 

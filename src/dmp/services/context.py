@@ -4,7 +4,7 @@ blob stores, the clock, the data tables. Use cases take it as their first argume
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 
@@ -37,7 +37,7 @@ class Context:
     matrix: ProfessionMatrix
     brochure: Brochure
     clock: Clock = system_clock
-    password_hasher: PasswordHasher = PasswordHasher()
+    password_hasher: PasswordHasher = field(default_factory=PasswordHasher)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)

@@ -16,7 +16,7 @@ from dmp.services import audit
 from dmp.services.context import Context
 
 OPERATOR = SystemActor("operator")
-TOKEN_PREFIX = "dmp_"
+TOKEN_PREFIX = "dmp_"  # noqa: S105 (a prefix, not a secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +41,24 @@ def add_establishment(ctx: Context, finess: str, name: str, kind: str) -> Establ
     with ctx.uow() as uow:
         if uow.directory.establishment_by_finess(finess):
             raise Conflict(f"Un établissement porte déjà le FINESS {finess}.")
-        uow.directory.add_establishment({
-            "id": establishment.id, "finess": finess, "name": establishment.name, "kind": kind,
-            "excluded": excluded, "created_at": ctx.now()})
-        audit.append(uow, ctx.signer, ctx.now(), None, OPERATOR, audit.Event(
-            "directory.establishment.add", True, kind, "establishment", finess))
+        uow.directory.add_establishment(
+            {
+                "id": establishment.id,
+                "finess": finess,
+                "name": establishment.name,
+                "kind": kind,
+                "excluded": excluded,
+                "created_at": ctx.now(),
+            }
+        )
+        audit.append(
+            uow,
+            ctx.signer,
+            ctx.now(),
+            None,
+            OPERATOR,
+            audit.Event("directory.establishment.add", True, kind, "establishment", finess),
+        )
         uow.commit()
     return establishment
 
@@ -67,17 +80,46 @@ def add_professional(ctx: Context, new: NewProfessional) -> Professional:
                 raise NotFound(f"Établissement inconnu : {finess}")
             establishments.append(found.id)
         professional = Professional(
-            uuid4(), rpps, new.family_name.strip(), new.given_name.strip(), new.profession,
-            new.specialty, new.occupational_health, new.samu_regulator, frozenset(establishments))
-        uow.directory.add_professional({
-            "id": professional.id, "rpps": rpps, "family_name": professional.family_name,
-            "given_name": professional.given_name, "profession": new.profession,
-            "specialty": new.specialty, "occupational_health": new.occupational_health,
-            "samu_regulator": new.samu_regulator, "email": new.email, "active": True,
-            "created_at": ctx.now()}, establishments)
-        audit.append(uow, ctx.signer, ctx.now(), None, OPERATOR, audit.Event(
-            "directory.professional.add", True,
-            "excluded-actor" if new.occupational_health else new.profession, "professional", rpps))
+            uuid4(),
+            rpps,
+            new.family_name.strip(),
+            new.given_name.strip(),
+            new.profession,
+            new.specialty,
+            new.occupational_health,
+            new.samu_regulator,
+            frozenset(establishments),
+        )
+        uow.directory.add_professional(
+            {
+                "id": professional.id,
+                "rpps": rpps,
+                "family_name": professional.family_name,
+                "given_name": professional.given_name,
+                "profession": new.profession,
+                "specialty": new.specialty,
+                "occupational_health": new.occupational_health,
+                "samu_regulator": new.samu_regulator,
+                "email": new.email,
+                "active": True,
+                "created_at": ctx.now(),
+            },
+            establishments,
+        )
+        audit.append(
+            uow,
+            ctx.signer,
+            ctx.now(),
+            None,
+            OPERATOR,
+            audit.Event(
+                "directory.professional.add",
+                True,
+                "excluded-actor" if new.occupational_health else new.profession,
+                "professional",
+                rpps,
+            ),
+        )
         uow.commit()
     return professional
 
@@ -89,7 +131,8 @@ def professional_actor(
     if establishment is not None and establishment.id not in professional.establishment_ids:
         raise Forbidden("Ce professionnel n'exerce pas dans cet établissement.")
     return ProfessionalActor(
-        professional_id=professional.id, rpps=professional.rpps,
+        professional_id=professional.id,
+        rpps=professional.rpps,
         profession=professional.profession,
         occupational_health=professional.occupational_health,
         samu_regulator=professional.samu_regulator,
@@ -138,17 +181,33 @@ def issue_token(
     if not 1 <= days <= 366:
         raise InvalidInput("La durée de validité d'un jeton va de 1 à 366 jours.")
     with ctx.uow() as uow:
-        audit.append(uow, ctx.signer, now, None, OPERATOR, audit.Event(
-            "directory.token.issue", bool(decision), decision.reason, "professional", rpps))
+        audit.append(
+            uow,
+            ctx.signer,
+            now,
+            None,
+            OPERATOR,
+            audit.Event(
+                "directory.token.issue", bool(decision), decision.reason, "professional", rpps
+            ),
+        )
         if not decision:
             uow.commit()
             raise Forbidden(decision.message)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         issued = IssuedToken(uuid4(), token, now + timedelta(days=days))
-        uow.directory.add_token({
-            "id": issued.id, "token_hash": _hash_token(token), "professional_id": professional.id,
-            "establishment_id": establishment.id if establishment else None, "label": label,
-            "created_at": now, "expires_at": issued.expires_at, "revoked_at": None})
+        uow.directory.add_token(
+            {
+                "id": issued.id,
+                "token_hash": _hash_token(token),
+                "professional_id": professional.id,
+                "establishment_id": establishment.id if establishment else None,
+                "label": label,
+                "created_at": now,
+                "expires_at": issued.expires_at,
+                "revoked_at": None,
+            }
+        )
         uow.commit()
     return issued
 
@@ -164,8 +223,11 @@ def authenticate(ctx: Context, token: str) -> ProfessionalActor:
         if row is None or row["revoked_at"] is not None or row["expires_at"] <= ctx.now():
             raise invalid
         professional = uow.directory.professional(row["professional_id"])
-        establishment = (uow.directory.establishment(row["establishment_id"])
-                         if row["establishment_id"] else None)
+        establishment = (
+            uow.directory.establishment(row["establishment_id"])
+            if row["establishment_id"]
+            else None
+        )
     if professional is None or not policy.may_hold_credentials(professional, establishment):
         raise invalid
     return professional_actor(ctx, professional, establishment)
@@ -175,6 +237,12 @@ def revoke_token(ctx: Context, token_id: UUID) -> None:
     with ctx.uow() as uow:
         if not uow.directory.revoke_token(token_id, ctx.now()):
             raise NotFound("Jeton inconnu ou déjà révoqué.")
-        audit.append(uow, ctx.signer, ctx.now(), None, OPERATOR, audit.Event(
-            "directory.token.revoke", True, "revoked", "token", token_id))
+        audit.append(
+            uow,
+            ctx.signer,
+            ctx.now(),
+            None,
+            OPERATOR,
+            audit.Event("directory.token.revoke", True, "revoked", "token", token_id),
+        )
         uow.commit()

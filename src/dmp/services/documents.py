@@ -9,18 +9,16 @@ dies instead, ``dmp jobs run`` sweeps what no committed row refers to.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from dmp import policy
-from dmp.adapters.crypto import decrypt_stream, encrypt_stream
+from dmp.adapters.crypto import decrypt_stream
 from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
-from dmp.domain.content import inspect
 from dmp.domain.model import (
     AccessMode,
     Actor,
@@ -32,14 +30,15 @@ from dmp.domain.model import (
     Document,
     DocumentFacts,
     DocumentMetadata,
-    PatientActor,
-    ProfessionalActor,
-    RepresentativeActor,
 )
-from dmp.errors import Conflict, Forbidden, InvalidInput
-from dmp.policy import DocumentChange
 from dmp.services import audit
-from dmp.services.common import Loaded, french_date, hidden, load_by_id, notify, record_audit, refuse
+from dmp.services.common import (
+    Loaded,
+    hidden,
+    load_by_id,
+    record_audit,
+    refuse,
+)
 from dmp.services.context import Context
 from dmp.services.tracking import note_access
 
@@ -77,8 +76,11 @@ class Reading:
 
 def security_labels(doc: Document) -> frozenset[str]:
     labels = {doc.metadata.confidentiality.value}
-    flags = (("MASQUE_PS", doc.metadata.masked), ("INVISIBLE_PATIENT", doc.metadata.invisible_patient),
-             ("INVISIBLE_REPRESENTANTS_LEGAUX", doc.metadata.invisible_representatives))
+    flags = (
+        ("MASQUE_PS", doc.metadata.masked),
+        ("INVISIBLE_PATIENT", doc.metadata.invisible_patient),
+        ("INVISIBLE_REPRESENTANTS_LEGAUX", doc.metadata.invisible_representatives),
+    )
     return frozenset(labels | {name for name, on in flags if on})
 
 
@@ -92,7 +94,8 @@ def matches(doc: Document, query: DocumentQuery) -> bool:
         not query.author_rpps or doc.author.rpps in query.author_rpps,
         query.created_from is None or m.creation_time >= query.created_from,
         query.created_to is None or m.creation_time <= query.created_to,
-        query.period_from is None or (m.service_stop or m.service_start or m.creation_time) >= query.period_from,
+        query.period_from is None
+        or (m.service_stop or m.service_start or m.creation_time) >= query.period_from,
         query.period_to is None or (m.service_start or m.creation_time) <= query.period_to,
     )
     return all(checks)
@@ -104,24 +107,40 @@ def matches(doc: Document, query: DocumentQuery) -> bool:
 def _to_document(ctx: Context, row: RowMap, contents: list[RowMap], author: Author) -> Document:
     cipher = FieldCipher(row["dmp_id"], ctx.keys.get(row["id"]))
     metadata = DocumentMetadata(
-        master_identifier=row["master_identifier"], type_code=row["type_code"],
+        master_identifier=row["master_identifier"],
+        type_code=row["type_code"],
         title=cipher.open("title", row["id"], row["title_enc"]),
-        creation_time=row["creation_time"], format_code=row["format_code"],
+        creation_time=row["creation_time"],
+        format_code=row["format_code"],
         confidentiality=Confidentiality(row["confidentiality"]),
         comments=cipher.open_optional("comments", row["id"], row["comments_enc"]),
-        service_start=row["service_start"], service_stop=row["service_stop"],
-        practice_setting=row["practice_setting"], facility_type=row["facility_type"],
-        language=row["language"], masked=row["masked"], invisible_patient=row["invisible_patient"],
+        service_start=row["service_start"],
+        service_stop=row["service_stop"],
+        practice_setting=row["practice_setting"],
+        facility_type=row["facility_type"],
+        language=row["language"],
+        masked=row["masked"],
+        invisible_patient=row["invisible_patient"],
         invisible_representatives=row["invisible_representatives"],
     )
     return Document(
-        dmp_id=row["dmp_id"], id=row["id"], logical_id=row["logical_id"], version=row["version"],
-        status=DocStatus(row["status"]), class_code=row["class_code"], metadata=metadata,
-        author=author, submitted_at=row["submitted_at"],
-        contents=tuple(Content(c["position"], c["mime_type"], c["size"], c["sha256"], c["blob_key"])
-                       for c in contents),
-        replaces_id=row["replaces_id"], replaced_by_id=row["replaced_by_id"],
-        hidden_since=row["hidden_since"], added_by_patient=row["added_by_patient"],
+        dmp_id=row["dmp_id"],
+        id=row["id"],
+        logical_id=row["logical_id"],
+        version=row["version"],
+        status=DocStatus(row["status"]),
+        class_code=row["class_code"],
+        metadata=metadata,
+        author=author,
+        submitted_at=row["submitted_at"],
+        contents=tuple(
+            Content(c["position"], c["mime_type"], c["size"], c["sha256"], c["blob_key"])
+            for c in contents
+        ),
+        replaces_id=row["replaces_id"],
+        replaced_by_id=row["replaced_by_id"],
+        hidden_since=row["hidden_since"],
+        added_by_patient=row["added_by_patient"],
     )
 
 
@@ -131,14 +150,22 @@ def _author(uow: UnitOfWork, row: RowMap, cache: dict[tuple[object, object], Aut
         pro = uow.directory.professional(key[0]) if key[0] else None  # type: ignore[arg-type]
         est = uow.directory.establishment(key[1]) if key[1] else None  # type: ignore[arg-type]
         name = pro.display_name if pro else ("Le patient" if row["added_by_patient"] else "?")
-        cache[key] = Author(key[0], key[1], name, row["author_role"],  # type: ignore[arg-type]
-                            pro.rpps if pro else None, est.finess if est else None)
+        cache[key] = Author(
+            key[0],
+            key[1],
+            name,
+            row["author_role"],  # type: ignore[arg-type]
+            pro.rpps if pro else None,
+            est.finess if est else None,
+        )
     return cache[key]
 
 
 def _facts_of(row: RowMap) -> DocumentFacts:
     return DocumentFacts(
-        class_code=row["class_code"], status=DocStatus(row["status"]), masked=row["masked"],
+        class_code=row["class_code"],
+        status=DocStatus(row["status"]),
+        masked=row["masked"],
         invisible_patient=row["invisible_patient"],
         invisible_representatives=row["invisible_representatives"],
         author_professional_id=row["author_professional_id"],
@@ -150,15 +177,33 @@ def _facts_of(row: RowMap) -> DocumentFacts:
 def _open(ctx: Context, uow: UnitOfWork, reading: Reading, dmp_id: UUID, action: str) -> Loaded:
     loaded = load_by_id(ctx, uow, dmp_id)
     if loaded is None:
-        record_audit(ctx, uow, None, reading.actor, audit.Event(
-            action, False, "no-record", "record", dmp_id, reading.mode, reading.justification))
+        record_audit(
+            ctx,
+            uow,
+            None,
+            reading.actor,
+            audit.Event(
+                action, False, "no-record", "record", dmp_id, reading.mode, reading.justification
+            ),
+        )
         uow.commit()
         raise hidden()
     access = policy.Access(reading.actor, loaded.facts, reading.mode, reading.justification)
     decision = policy.open_record(access)
     if not decision:
-        refuse(ctx, uow, loaded, reading.actor, action, decision, hidden(), target_kind="record",
-               target_id=dmp_id, mode=reading.mode, justification=reading.justification)
+        refuse(
+            ctx,
+            uow,
+            loaded,
+            reading.actor,
+            action,
+            decision,
+            hidden(),
+            target_kind="record",
+            target_id=dmp_id,
+            mode=reading.mode,
+            justification=reading.justification,
+        )
     note_access(ctx, uow, loaded, reading.actor, reading.mode)
     return loaded
 
@@ -170,15 +215,30 @@ def find_documents(
     with ctx.uow() as uow:
         loaded = _open(ctx, uow, reading, dmp_id, "document.search")
         access = policy.Access(reading.actor, loaded.facts, reading.mode, reading.justification)
-        rows = [r for r in uow.documents.of_record(dmp_id)
-                if policy.read_document(access, _facts_of(r), ctx.matrix)]
+        rows = [
+            r
+            for r in uow.documents.of_record(dmp_id)
+            if policy.read_document(access, _facts_of(r), ctx.matrix)
+        ]
         contents = uow.documents.contents(dmp_id, [r["id"] for r in rows])
         authors: dict[tuple[object, object], Author] = {}
         docs = [_to_document(ctx, r, contents[r["id"]], _author(uow, r, authors)) for r in rows]
         found = [d for d in docs if matches(d, query)]
-        record_audit(ctx, uow, loaded, reading.actor, audit.Event(
-            "document.search", True, f"{len(found)} résultat(s)", "record", dmp_id, reading.mode,
-            reading.justification))
+        record_audit(
+            ctx,
+            uow,
+            loaded,
+            reading.actor,
+            audit.Event(
+                "document.search",
+                True,
+                f"{len(found)} résultat(s)",
+                "record",
+                dmp_id,
+                reading.mode,
+                reading.justification,
+            ),
+        )
         uow.commit()
     return found
 
@@ -190,9 +250,19 @@ def _readable(
     access = policy.Access(reading.actor, loaded.facts, reading.mode, reading.justification)
     decision = policy.read_document(access, _facts_of(row), ctx.matrix) if row else None
     if row is None or not decision:
-        refuse(ctx, uow, loaded, reading.actor, action, decision or policy.deny("no-document"),
-               hidden("Document"), target_kind="document", target_id=document_id,
-               mode=reading.mode, justification=reading.justification)
+        refuse(
+            ctx,
+            uow,
+            loaded,
+            reading.actor,
+            action,
+            decision or policy.deny("no-document"),
+            hidden("Document"),
+            target_kind="document",
+            target_id=document_id,
+            mode=reading.mode,
+            justification=reading.justification,
+        )
     return row
 
 
@@ -200,11 +270,28 @@ def get_document(ctx: Context, reading: Reading, dmp_id: UUID, document_id: UUID
     with ctx.uow() as uow:
         loaded = _open(ctx, uow, reading, dmp_id, "document.read")
         row = _readable(ctx, uow, reading, loaded, document_id, "document.read")
-        doc = _to_document(ctx, row, uow.documents.contents(dmp_id, [document_id])[document_id],
-                           _author(uow, row, {}))
-        record_audit(ctx, uow, loaded, reading.actor, audit.Event(
-            "document.read", True, "metadata", "document", document_id, reading.mode,
-            reading.justification, secret=row["invisible_representatives"]))
+        doc = _to_document(
+            ctx,
+            row,
+            uow.documents.contents(dmp_id, [document_id])[document_id],
+            _author(uow, row, {}),
+        )
+        record_audit(
+            ctx,
+            uow,
+            loaded,
+            reading.actor,
+            audit.Event(
+                "document.read",
+                True,
+                "metadata",
+                "document",
+                document_id,
+                reading.mode,
+                reading.justification,
+                secret=row["invisible_representatives"],
+            ),
+        )
         uow.commit()
     return doc
 
@@ -216,19 +303,36 @@ def open_content(
     with ctx.uow() as uow:
         loaded = _open(ctx, uow, reading, dmp_id, "document.retrieve")
         row = _readable(ctx, uow, reading, loaded, document_id, "document.retrieve")
-        found = [c for c in uow.documents.contents(dmp_id, [document_id])[document_id]
-                 if c["position"] == position]
+        found = [
+            c
+            for c in uow.documents.contents(dmp_id, [document_id])[document_id]
+            if c["position"] == position
+        ]
         if not found:
             raise hidden("Contenu")
         c = found[0]
-        record_audit(ctx, uow, loaded, reading.actor, audit.Event(
-            "document.retrieve", True, "content", "document", document_id, reading.mode,
-            reading.justification, secret=row["invisible_representatives"]))
+        record_audit(
+            ctx,
+            uow,
+            loaded,
+            reading.actor,
+            audit.Event(
+                "document.retrieve",
+                True,
+                "content",
+                "document",
+                document_id,
+                reading.mode,
+                reading.justification,
+                secret=row["invisible_representatives"],
+            ),
+        )
         uow.commit()
     content = Content(c["position"], c["mime_type"], c["size"], c["sha256"], c["blob_key"])
     key = ctx.keys.get(document_id)
-    stream = decrypt_stream(key, _content_aad(dmp_id, document_id, position),
-                            ctx.blobs.open(content.blob_key))
+    stream = decrypt_stream(
+        key, _content_aad(dmp_id, document_id, position), ctx.blobs.open(content.blob_key)
+    )
     return content, stream
 
 

@@ -67,11 +67,20 @@ def destroy_expired(ctx: Context) -> int:
     cutoff = _years_before(ctx.now(), RETENTION_YEARS)
     with ctx.uow() as uow:
         expired = uow.records.closed_before(cutoff)
-        pending = list(uow.connection.execute(
-            select(t.records.c.dmp_id).where(t.records.c.state == DESTROYING)).scalars())
+        pending = list(
+            uow.connection.execute(
+                select(t.records.c.dmp_id).where(t.records.c.state == DESTROYING)
+            ).scalars()
+        )
         for dmp_id in expired:
-            audit.append(uow, ctx.signer, ctx.now(), dmp_id, JOBS, audit.Event(
-                "record.destroy", True, "retention-expired", "record", dmp_id))
+            audit.append(
+                uow,
+                ctx.signer,
+                ctx.now(),
+                dmp_id,
+                JOBS,
+                audit.Event("record.destroy", True, "retention-expired", "record", dmp_id),
+            )
             uow.records.update(dmp_id, state=DESTROYING)
         uow.commit()
     for dmp_id in expired:
@@ -91,21 +100,45 @@ def hidden_documents(ctx: Context) -> tuple[int, int]:
             if loaded is None:
                 continue
             uow.documents.update(doc["dmp_id"], doc["id"], hidden_notice_at=now)
-            notify(uow, now, doc["dmp_id"], "account", loaded.row["patient_account_id"],
-                   "hidden_document_pending")
-            record_audit(ctx, uow, loaded, JOBS, audit.Event(
-                "document.hidden-notice", True, "14-days", "document", doc["id"]))
+            notify(
+                uow,
+                now,
+                doc["dmp_id"],
+                "account",
+                loaded.row["patient_account_id"],
+                "hidden_document_pending",
+            )
+            record_audit(
+                ctx,
+                uow,
+                loaded,
+                JOBS,
+                audit.Event("document.hidden-notice", True, "14-days", "document", doc["id"]),
+            )
             notices += 1
         for doc in uow.documents.hidden_since_before(months_before(now, 1), unnoticed=False):
             loaded = load_by_id(ctx, uow, doc["dmp_id"])
             if loaded is None:
                 continue
-            uow.documents.update(doc["dmp_id"], doc["id"], invisible_patient=False,
-                                 hidden_since=None, updated_at=now)
-            notify(uow, now, doc["dmp_id"], "account", loaded.row["patient_account_id"],
-                   "document_added", date=french_date(now))
-            record_audit(ctx, uow, loaded, JOBS, audit.Event(
-                "document.reveal", True, "one-month", "document", doc["id"]))
+            uow.documents.update(
+                doc["dmp_id"], doc["id"], invisible_patient=False, hidden_since=None, updated_at=now
+            )
+            notify(
+                uow,
+                now,
+                doc["dmp_id"],
+                "account",
+                loaded.row["patient_account_id"],
+                "document_added",
+                date=french_date(now),
+            )
+            record_audit(
+                ctx,
+                uow,
+                loaded,
+                JOBS,
+                audit.Event("document.reveal", True, "one-month", "document", doc["id"]),
+            )
             revealed += 1
         uow.commit()
     return notices, revealed
@@ -134,10 +167,14 @@ def _drop_unused_keys(ctx: Context, key_ids: list[UUID]) -> int:
         return 0
     with ctx.uow() as uow:
         conn = uow.connection
-        used = set(conn.execute(
-            select(t.records.c.dmp_id).where(t.records.c.dmp_id.in_(key_ids))).scalars())
-        used |= set(conn.execute(
-            select(t.documents.c.id).where(t.documents.c.id.in_(key_ids))).scalars())
+        used = set(
+            conn.execute(
+                select(t.records.c.dmp_id).where(t.records.c.dmp_id.in_(key_ids))
+            ).scalars()
+        )
+        used |= set(
+            conn.execute(select(t.documents.c.id).where(t.documents.c.id.in_(key_ids))).scalars()
+        )
     unused = [k for k in key_ids if k not in used]
     for key_id in unused:
         ctx.keys.destroy(key_id)
@@ -150,4 +187,3 @@ def run_jobs(ctx: Context, notifier: Notifier) -> JobReport:
     orphans = sweep_orphans(ctx)
     sent = dispatch(ctx, notifier)
     return JobReport(destroyed, notices, revealed, orphans, sent)
-

@@ -47,8 +47,10 @@ def _addresses(uow: UnitOfWork, row: RowMap, params: dict[str, Any]) -> list[tup
         account = uow.records.account(row["recipient_id"])
         if account is None:
             return []
-        found = [("email", account["email"] if account["notify_email"] else ""),
-                 ("sms", account["phone"] if account["notify_sms"] else "")]
+        found = [
+            ("email", account["email"] if account["notify_email"] else ""),
+            ("sms", account["phone"] if account["notify_sms"] else ""),
+        ]
     else:
         email = uow.connection.execute(
             select(t.professionals.c.email).where(t.professionals.c.id == row["recipient_id"])

@@ -25,7 +25,6 @@ from dmp.services import audit
 from dmp.services.accounts import Credentials, check_contacts, open_account
 from dmp.services.common import (
     DESTROYING,
-    Loaded,
     french_date,
     hidden,
     identity_to_json,
@@ -83,10 +82,13 @@ def _check_consent(ctx: Context, consent: Consent) -> None:
     if consent.brochure_version != ctx.brochure.version:
         raise InvalidInput(
             f"La brochure d'information remise doit être la version en vigueur "
-            f"({ctx.brochure.version}).", code="brochure")
+            f"({ctx.brochure.version}).",
+            code="brochure",
+        )
     if not (consent.informed and consent.consented):
         raise InvalidInput(
-            "Le patient doit avoir été informé et avoir donné son consentement.", code="consent")
+            "Le patient doit avoir été informé et avoir donné son consentement.", code="consent"
+        )
 
 
 def _check_identity(identity: PatientIdentity, today: date) -> None:
@@ -115,24 +117,52 @@ def create_record(
     contacts = check_contacts(contacts)
     reps = [NewRepresentative(r.identity, check_contacts(r.contacts)) for r in representatives]
     if identity.is_minor_on(now.date()) is False and reps:
-        raise InvalidInput("Seul le DMP d'un mineur a des représentants légaux.", code="representative")
+        raise InvalidInput(
+            "Seul le DMP d'un mineur a des représentants légaux.", code="representative"
+        )
     with ctx.uow() as uow:
         existing = uow.records.by_ins(ins.value, for_update=True)
         decision = policy.create_record(actor, state_of(existing))
         if not decision:
-            error = Conflict("Un DMP existe déjà pour cet INS.") if existing else Forbidden(decision.message)
-            refuse(ctx, uow, load(ctx, uow, existing), actor, "record.create", decision, error,
-                   target_kind="ins", target_id=ins.value)
+            error = (
+                Conflict("Un DMP existe déjà pour cet INS.")
+                if existing
+                else Forbidden(decision.message)
+            )
+            refuse(
+                ctx,
+                uow,
+                load(ctx, uow, existing),
+                actor,
+                "record.create",
+                decision,
+                error,
+                target_kind="ins",
+                target_id=ins.value,
+            )
         dmp_id = uuid4()
         cipher = FieldCipher(dmp_id, ctx.keys.create(dmp_id))
         try:
-            created = _insert_record(ctx, uow, actor, dmp_id, cipher, ins, identity, contacts,
-                                     consent, reps, now)
+            created = _insert_record(
+                ctx, uow, actor, dmp_id, cipher, ins, identity, contacts, consent, reps, now
+            )
             loaded = load_by_id(ctx, uow, dmp_id)
-            record_audit(ctx, uow, loaded, actor,
-                         audit.Event("record.create", True, decision.reason, "record", dmp_id))
-            notify(uow, now, dmp_id, "account", created.patient.account_id, "record_created",
-                   login=created.patient.login)
+            record_audit(
+                ctx,
+                uow,
+                loaded,
+                actor,
+                audit.Event("record.create", True, decision.reason, "record", dmp_id),
+            )
+            notify(
+                uow,
+                now,
+                dmp_id,
+                "account",
+                created.patient.account_id,
+                "record_created",
+                login=created.patient.login,
+            )
             uow.commit()
         except BaseException:
             ctx.keys.destroy(dmp_id)
@@ -141,42 +171,72 @@ def create_record(
 
 
 def _insert_record(
-    ctx: Context, uow: UnitOfWork, actor: ProfessionalActor, dmp_id: UUID, cipher: FieldCipher,
-    ins: Ins, identity: PatientIdentity, contacts: ContactChannels, consent: Consent,
-    reps: list[NewRepresentative], now: datetime,
+    ctx: Context,
+    uow: UnitOfWork,
+    actor: ProfessionalActor,
+    dmp_id: UUID,
+    cipher: FieldCipher,
+    ins: Ins,
+    identity: PatientIdentity,
+    contacts: ContactChannels,
+    consent: Consent,
+    reps: list[NewRepresentative],
+    now: datetime,
 ) -> Created:
     patient = open_account(ctx, uow, "patient", contacts, now)
-    uow.records.add({
-        "dmp_id": dmp_id, "ins": ins.value, "ins_system": ins.system,
-        "state": RecordState.ACTIVE.value,
-        "identity_enc": cipher.seal("identity", "record", identity_to_json(identity)),
-        "patient_account_id": patient.account_id, "medecin_traitant_id": None,
-        "oppose_emergency": False, "oppose_samu": False, "created_at": now,
-        "created_by": actor.professional_id,
-    })
+    uow.records.add(
+        {
+            "dmp_id": dmp_id,
+            "ins": ins.value,
+            "ins_system": ins.system,
+            "state": RecordState.ACTIVE.value,
+            "identity_enc": cipher.seal("identity", "record", identity_to_json(identity)),
+            "patient_account_id": patient.account_id,
+            "medecin_traitant_id": None,
+            "oppose_emergency": False,
+            "oppose_samu": False,
+            "created_at": now,
+            "created_by": actor.professional_id,
+        }
+    )
     _add_consent(uow, dmp_id, "creation", actor, consent, now)
     uow.records.authorize(dmp_id, "professional", actor.professional_id, "creator", now)
     rep_credentials = []
     for rep in reps:
         credentials = open_account(ctx, uow, "representative", rep.contacts, now)
-        uow.records.add_representative({
-            "dmp_id": dmp_id, "account_id": credentials.account_id, "since": now,
-            "identity_enc": cipher.seal("representative", credentials.account_id,
-                                        identity_to_json(rep.identity)),
-        })
+        uow.records.add_representative(
+            {
+                "dmp_id": dmp_id,
+                "account_id": credentials.account_id,
+                "since": now,
+                "identity_enc": cipher.seal(
+                    "representative", credentials.account_id, identity_to_json(rep.identity)
+                ),
+            }
+        )
         rep_credentials.append(credentials)
     return Created(dmp_id, patient, tuple(rep_credentials))
 
 
 def _add_consent(
-    uow: UnitOfWork, dmp_id: UUID, kind: str, actor: ProfessionalActor, consent: Consent,
+    uow: UnitOfWork,
+    dmp_id: UUID,
+    kind: str,
+    actor: ProfessionalActor,
+    consent: Consent,
     now: datetime,
 ) -> None:
-    uow.records.add_consent({
-        "dmp_id": dmp_id, "id": uuid4(), "kind": kind, "professional_id": actor.professional_id,
-        "establishment_id": actor.establishment_id, "brochure_version": consent.brochure_version,
-        "collected_at": now,
-    })
+    uow.records.add_consent(
+        {
+            "dmp_id": dmp_id,
+            "id": uuid4(),
+            "kind": kind,
+            "professional_id": actor.professional_id,
+            "establishment_id": actor.establishment_id,
+            "brochure_version": consent.brochure_version,
+            "collected_at": now,
+        }
+    )
 
 
 def lookup(ctx: Context, actor: ProfessionalActor, ins: Ins) -> Lookup:
@@ -185,28 +245,52 @@ def lookup(ctx: Context, actor: ProfessionalActor, ins: Ins) -> Lookup:
         row = uow.records.by_ins(ins.value)
         if actor.occupational_health or actor.establishment_excluded:
             decision = policy.create_record(actor, None)  # the excluded-actor refusal, with reason
-            refuse(ctx, uow, load(ctx, uow, row), actor, "record.lookup", decision,
-                   Forbidden(decision.message), target_kind="ins", target_id=ins.value)
+            refuse(
+                ctx,
+                uow,
+                load(ctx, uow, row),
+                actor,
+                "record.lookup",
+                decision,
+                Forbidden(decision.message),
+                target_kind="ins",
+                target_id=ins.value,
+            )
         loaded = load(ctx, uow, row)
         if loaded is None:
             tomb = uow.records.tombstone(ins.value)
-            record_audit(ctx, uow, None, actor,
-                         audit.Event("record.lookup", True, "no-record", "ins", ins.value))
+            record_audit(
+                ctx,
+                uow,
+                None,
+                actor,
+                audit.Event("record.lookup", True, "no-record", "ins", ins.value),
+            )
             uow.commit()
             state = RecordState.DESTROYED if tomb or row is not None else None
             return Lookup(False, state, destroyed_at=tomb["destroyed_at"] if tomb else None)
         access = policy.open_record(policy.Access(actor, loaded.facts))
-        record_audit(ctx, uow, loaded, actor,
-                     audit.Event("record.lookup", True, access.reason, "record", loaded.dmp_id))
+        record_audit(
+            ctx,
+            uow,
+            loaded,
+            actor,
+            audit.Event("record.lookup", True, access.reason, "record", loaded.dmp_id),
+        )
         uow.commit()
     facts = loaded.facts
     return Lookup(
-        exists=True, state=facts.state, dmp_id=loaded.dmp_id, closed_at=loaded.row["closed_at"],
+        exists=True,
+        state=facts.state,
+        dmp_id=loaded.dmp_id,
+        closed_at=loaded.row["closed_at"],
         closure_reason=loaded.cipher.open_optional(
-            "closure", "record", loaded.row["closure_reason_enc"]),
+            "closure", "record", loaded.row["closure_reason_enc"]
+        ),
         has_medecin_traitant=facts.medecin_traitant_id is not None,
         is_medecin_traitant=facts.medecin_traitant_id == actor.professional_id,
-        authorized=bool(access), identity=loaded.identity if access else None,
+        authorized=bool(access),
+        identity=loaded.identity if access else None,
     )
 
 
@@ -222,16 +306,44 @@ def close_record(ctx: Context, actor: Actor, dmp_id: UUID, reason: str) -> None:
             raise hidden()
         decision = policy.close_record(policy.Access(actor, loaded.facts))
         if not decision:
-            error = Conflict(decision.message) if policy.open_record(
-                policy.Access(actor, loaded.facts)) else hidden()
-            refuse(ctx, uow, loaded, actor, "record.close", decision, error,
-                   target_kind="record", target_id=dmp_id)
-        uow.records.update(dmp_id, state=RecordState.CLOSED.value, closed_at=now,
-                           closure_reason_enc=loaded.cipher.seal("closure", "record", reason))
-        record_audit(ctx, uow, loaded, actor,
-                     audit.Event("record.close", True, decision.reason, "record", dmp_id))
-        notify(uow, now, dmp_id, "account", loaded.row["patient_account_id"], "record_closed",
-               date=french_date(now))
+            error = (
+                Conflict(decision.message)
+                if policy.open_record(policy.Access(actor, loaded.facts))
+                else hidden()
+            )
+            refuse(
+                ctx,
+                uow,
+                loaded,
+                actor,
+                "record.close",
+                decision,
+                error,
+                target_kind="record",
+                target_id=dmp_id,
+            )
+        uow.records.update(
+            dmp_id,
+            state=RecordState.CLOSED.value,
+            closed_at=now,
+            closure_reason_enc=loaded.cipher.seal("closure", "record", reason),
+        )
+        record_audit(
+            ctx,
+            uow,
+            loaded,
+            actor,
+            audit.Event("record.close", True, decision.reason, "record", dmp_id),
+        )
+        notify(
+            uow,
+            now,
+            dmp_id,
+            "account",
+            loaded.row["patient_account_id"],
+            "record_closed",
+            date=french_date(now),
+        )
         uow.commit()
 
 
@@ -245,17 +357,40 @@ def reactivate_record(ctx: Context, actor: ProfessionalActor, ins: Ins, consent:
             raise hidden()
         decision = policy.reactivate_record(policy.Access(actor, loaded.facts))
         if not decision:
-            refuse(ctx, uow, loaded, actor, "record.reactivate", decision,
-                   Conflict(decision.message), target_kind="record", target_id=loaded.dmp_id)
+            refuse(
+                ctx,
+                uow,
+                loaded,
+                actor,
+                "record.reactivate",
+                decision,
+                Conflict(decision.message),
+                target_kind="record",
+                target_id=loaded.dmp_id,
+            )
         dmp_id = loaded.dmp_id
-        uow.records.update(dmp_id, state=RecordState.ACTIVE.value, closed_at=None,
-                           closure_reason_enc=None)
+        uow.records.update(
+            dmp_id, state=RecordState.ACTIVE.value, closed_at=None, closure_reason_enc=None
+        )
         _add_consent(uow, dmp_id, "reactivation", actor, consent, now)
         uow.records.authorize(dmp_id, "professional", actor.professional_id, "reactivation", now)
-        record_audit(ctx, uow, loaded, actor,
-                     audit.Event("record.reactivate", True, decision.reason, "record", dmp_id))
-        notify(uow, now, dmp_id, "account", loaded.row["patient_account_id"],
-               "record_reactivated", date=french_date(now), professional=actor.rpps)
+        record_audit(
+            ctx,
+            uow,
+            loaded,
+            actor,
+            audit.Event("record.reactivate", True, decision.reason, "record", dmp_id),
+        )
+        notify(
+            uow,
+            now,
+            dmp_id,
+            "account",
+            loaded.row["patient_account_id"],
+            "record_reactivated",
+            date=french_date(now),
+            professional=actor.rpps,
+        )
         uow.commit()
     return dmp_id
 
@@ -269,10 +404,24 @@ def destroy_record(ctx: Context, actor: Actor, dmp_id: UUID) -> None:
         step_up = timedelta(seconds=ctx.settings.step_up_max_age_seconds)
         decision = policy.destroy(policy.Access(actor, loaded.facts), ctx.now(), step_up)
         if not decision:
-            refuse(ctx, uow, loaded, actor, "record.destroy", decision, Forbidden(decision.message),
-                   target_kind="record", target_id=dmp_id)
-        record_audit(ctx, uow, loaded, actor,
-                     audit.Event("record.destroy", True, decision.reason, "record", dmp_id))
+            refuse(
+                ctx,
+                uow,
+                loaded,
+                actor,
+                "record.destroy",
+                decision,
+                Forbidden(decision.message),
+                target_kind="record",
+                target_id=dmp_id,
+            )
+        record_audit(
+            ctx,
+            uow,
+            loaded,
+            actor,
+            audit.Event("record.destroy", True, decision.reason, "record", dmp_id),
+        )
         uow.records.update(dmp_id, state=DESTROYING)
         account = uow.records.account(loaded.row["patient_account_id"])
         uow.commit()
@@ -296,10 +445,23 @@ def finish_destruction(
     now = ctx.now()
     with ctx.uow() as uow:
         uow.records.purge(dmp_id)
-        uow.records.add_tombstone({"id": uuid4(), "ins": row["ins"], "dmp_id": dmp_id,
-                                   "destroyed_at": now, "requested_by": requested_by})
-        audit.append(uow, ctx.signer, now, None, _SYSTEM, audit.Event(
-            "record.destroyed", True, requested_by, "record", dmp_id))
+        uow.records.add_tombstone(
+            {
+                "id": uuid4(),
+                "ins": row["ins"],
+                "dmp_id": dmp_id,
+                "destroyed_at": now,
+                "requested_by": requested_by,
+            }
+        )
+        audit.append(
+            uow,
+            ctx.signer,
+            now,
+            None,
+            _SYSTEM,
+            audit.Event("record.destroyed", True, requested_by, "record", dmp_id),
+        )
         if contact is not None:
             _notify_destroyed(uow, now, contact)
         uow.commit()
@@ -308,8 +470,17 @@ def finish_destruction(
 
 def _notify_destroyed(uow: UnitOfWork, now: datetime, contact: RowMap) -> None:
     # The account is gone with the DMP: the last message goes to the addresses themselves.
-    notify(uow, now, None, "contact", uuid4(), "record_destroyed", date=french_date(now),
-           email=contact["email"] or "", phone=contact["phone"] or "")
+    notify(
+        uow,
+        now,
+        None,
+        "contact",
+        uuid4(),
+        "record_destroyed",
+        date=french_date(now),
+        email=contact["email"] or "",
+        phone=contact["phone"] or "",
+    )
 
 
 _SYSTEM = SystemActor("destruction")

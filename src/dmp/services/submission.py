@@ -24,7 +24,15 @@ from dmp.domain.model import (
 from dmp.errors import Conflict, Forbidden, InvalidInput
 from dmp.policy import DocumentChange
 from dmp.services import audit
-from dmp.services.common import Loaded, french_date, hidden, load_by_id, notify, record_audit, refuse
+from dmp.services.common import (
+    Loaded,
+    french_date,
+    hidden,
+    load_by_id,
+    notify,
+    record_audit,
+    refuse,
+)
 from dmp.services.context import Context
 from dmp.services.documents import (
     Reading,
@@ -73,10 +81,14 @@ def _validate(ctx: Context, submission: Submission) -> str:
     vs = ctx.valuesets
     class_code = vs.document_type(m.type_code).class_code
     if not m.master_identifier.strip() or len(m.master_identifier) > 128:
-        raise InvalidInput("L'identifiant unique du document (masterIdentifier) est invalide.",
-                           code="master-identifier")
+        raise InvalidInput(
+            "L'identifiant unique du document (masterIdentifier) est invalide.",
+            code="master-identifier",
+        )
     if not m.title.strip() or len(m.title) > MAX_TITLE:
-        raise InvalidInput(f"Le titre est obligatoire ({MAX_TITLE} caractères au plus).", code="title")
+        raise InvalidInput(
+            f"Le titre est obligatoire ({MAX_TITLE} caractères au plus).", code="title"
+        )
     if m.comments is not None and len(m.comments) > MAX_COMMENTS:
         raise InvalidInput("Le commentaire est trop long.", code="comments")
     if not submission.contents:
@@ -86,17 +98,22 @@ def _validate(ctx: Context, submission: Submission) -> str:
     if m.service_start and m.service_stop and m.service_start > m.service_stop:
         raise InvalidInput("La fin de la prise en charge précède son début.", code="period")
     if m.practice_setting is not None and m.practice_setting not in vs.practice_settings:
-        raise InvalidInput(f"Cadre d'exercice inconnu : {m.practice_setting}", code="practice-setting")
+        raise InvalidInput(
+            f"Cadre d'exercice inconnu : {m.practice_setting}", code="practice-setting"
+        )
     if m.facility_type is not None and m.facility_type not in vs.facility_types:
-        raise InvalidInput(f"Type d'établissement inconnu : {m.facility_type}", code="facility-type")
+        raise InvalidInput(
+            f"Type d'établissement inconnu : {m.facility_type}", code="facility-type"
+        )
     for moment in (m.creation_time, m.service_start, m.service_stop):
         if moment is not None and moment.tzinfo is None:
             raise InvalidInput("Les dates doivent porter un fuseau horaire.", code="date")
     return class_code
 
 
-def _check(ctx: Context, uow: UnitOfWork, actor: Actor, loaded: Loaded,
-           prepared: Sequence[_Prepared]) -> None:
+def _check(
+    ctx: Context, uow: UnitOfWork, actor: Actor, loaded: Loaded, prepared: Sequence[_Prepared]
+) -> None:
     """Decide each submission (and each replacement); refuse the whole bundle at the first no."""
     access = policy.Access(actor, loaded.facts)
     for p in prepared:
@@ -106,35 +123,63 @@ def _check(ctx: Context, uow: UnitOfWork, actor: Actor, loaded: Loaded,
             decision = policy.deny("not-allowed-change")
         if not decision:
             error = Forbidden(decision.message) if policy.open_record(access) else hidden()
-            refuse(ctx, uow, loaded, actor, "document.add", decision, error,
-                   target_kind="document", target_id=m.master_identifier)
+            refuse(
+                ctx,
+                uow,
+                loaded,
+                actor,
+                "document.add",
+                decision,
+                error,
+                target_kind="document",
+                target_id=m.master_identifier,
+            )
         if uow.documents.master_identifier_taken(loaded.dmp_id, m.master_identifier):
             raise Conflict(f"Un document porte déjà l'identifiant {m.master_identifier}.")
         if p.submission.replaces_id is not None:
-            old = _readable(ctx, uow, Reading(actor), loaded, p.submission.replaces_id,
-                            "document.replace")
+            old = _readable(
+                ctx, uow, Reading(actor), loaded, p.submission.replaces_id, "document.replace"
+            )
             change = policy.change_document(access, _facts_of(old), DocumentChange.REPLACE)
             if not change:
-                refuse(ctx, uow, loaded, actor, "document.replace", change,
-                       Conflict(change.message), target_kind="document", target_id=old["id"])
+                refuse(
+                    ctx,
+                    uow,
+                    loaded,
+                    actor,
+                    "document.replace",
+                    change,
+                    Conflict(change.message),
+                    target_kind="document",
+                    target_id=old["id"],
+                )
 
 
-def _store_contents(ctx: Context, dmp_id: UUID, p: _Prepared, written: list[tuple[UUID, str]]) -> None:
+def _store_contents(
+    ctx: Context, dmp_id: UUID, p: _Prepared, written: list[tuple[UUID, str]]
+) -> None:
     key = ctx.keys.create(p.document_id)
     written.append((p.document_id, ""))
     for position, content in enumerate(p.submission.contents):
         blob_key = f"{dmp_id}/{p.document_id}-{position}"
         digest = _Digest()
         checked = inspect(content.mime_type, content.chunks, ctx.settings.max_content_bytes)
-        sealed = encrypt_stream(key, _content_aad(dmp_id, p.document_id, position),
-                                digest.through(checked))
+        sealed = encrypt_stream(
+            key, _content_aad(dmp_id, p.document_id, position), digest.through(checked)
+        )
         written.append((p.document_id, blob_key))
         ctx.blobs.put(blob_key, sealed)
-        p.contents.append({
-            "dmp_id": dmp_id, "document_id": p.document_id, "position": position,
-            "mime_type": content.mime_type, "size": digest.size, "sha256": digest.hexdigest,
-            "blob_key": blob_key,
-        })
+        p.contents.append(
+            {
+                "dmp_id": dmp_id,
+                "document_id": p.document_id,
+                "position": position,
+                "mime_type": content.mime_type,
+                "size": digest.size,
+                "sha256": digest.hexdigest,
+                "blob_key": blob_key,
+            }
+        )
 
 
 def _discard(ctx: Context, written: list[tuple[UUID, str]]) -> None:
@@ -175,8 +220,9 @@ def submit_documents(
     return [get_document(ctx, Reading(actor), dmp_id, p.document_id) for p in prepared]
 
 
-def _insert(ctx: Context, uow: UnitOfWork, actor: Actor, loaded: Loaded, p: _Prepared,
-            now: datetime) -> None:
+def _insert(
+    ctx: Context, uow: UnitOfWork, actor: Actor, loaded: Loaded, p: _Prepared, now: datetime
+) -> None:
     m: DocumentMetadata = p.submission.metadata
     dmp_id, doc_id = loaded.dmp_id, p.document_id
     cipher = FieldCipher(dmp_id, ctx.keys.get(doc_id))
@@ -185,39 +231,75 @@ def _insert(ctx: Context, uow: UnitOfWork, actor: Actor, loaded: Loaded, p: _Pre
         old = uow.documents.get(dmp_id, p.submission.replaces_id, for_update=True)
         assert old is not None  # checked by _check in this transaction
         logical_id, version = old["logical_id"], old["version"] + 1
-        uow.documents.update(dmp_id, old["id"], status=DocStatus.SUPERSEDED.value,
-                             replaced_by_id=doc_id, updated_at=now)
+        uow.documents.update(
+            dmp_id,
+            old["id"],
+            status=DocStatus.SUPERSEDED.value,
+            replaced_by_id=doc_id,
+            updated_at=now,
+        )
     pro = actor if isinstance(actor, ProfessionalActor) else None
-    uow.documents.add({
-        "dmp_id": dmp_id, "id": doc_id, "logical_id": logical_id, "version": version,
-        "master_identifier": m.master_identifier, "status": DocStatus.CURRENT.value,
-        "type_code": m.type_code, "class_code": p.class_code, "format_code": m.format_code,
-        "confidentiality": m.confidentiality.value, "language": m.language,
-        "title_enc": cipher.seal("title", doc_id, m.title),
-        "comments_enc": cipher.seal_optional("comments", doc_id, m.comments),
-        "author_professional_id": pro.professional_id if pro else None,
-        "author_establishment_id": pro.establishment_id if pro else None,
-        "author_role": pro.profession if pro else "patient",
-        "added_by_patient": pro is None, "creation_time": m.creation_time, "submitted_at": now,
-        "service_start": m.service_start, "service_stop": m.service_stop,
-        "practice_setting": m.practice_setting, "facility_type": m.facility_type,
-        "masked": m.masked, "invisible_patient": m.invisible_patient,
-        "invisible_representatives": m.invisible_representatives,
-        "hidden_since": now if m.invisible_patient else None, "hidden_notice_at": None,
-        "replaces_id": p.submission.replaces_id, "replaced_by_id": None, "updated_at": now,
-    }, p.contents)
+    uow.documents.add(
+        {
+            "dmp_id": dmp_id,
+            "id": doc_id,
+            "logical_id": logical_id,
+            "version": version,
+            "master_identifier": m.master_identifier,
+            "status": DocStatus.CURRENT.value,
+            "type_code": m.type_code,
+            "class_code": p.class_code,
+            "format_code": m.format_code,
+            "confidentiality": m.confidentiality.value,
+            "language": m.language,
+            "title_enc": cipher.seal("title", doc_id, m.title),
+            "comments_enc": cipher.seal_optional("comments", doc_id, m.comments),
+            "author_professional_id": pro.professional_id if pro else None,
+            "author_establishment_id": pro.establishment_id if pro else None,
+            "author_role": pro.profession if pro else "patient",
+            "added_by_patient": pro is None,
+            "creation_time": m.creation_time,
+            "submitted_at": now,
+            "service_start": m.service_start,
+            "service_stop": m.service_stop,
+            "practice_setting": m.practice_setting,
+            "facility_type": m.facility_type,
+            "masked": m.masked,
+            "invisible_patient": m.invisible_patient,
+            "invisible_representatives": m.invisible_representatives,
+            "hidden_since": now if m.invisible_patient else None,
+            "hidden_notice_at": None,
+            "replaces_id": p.submission.replaces_id,
+            "replaced_by_id": None,
+            "updated_at": now,
+        },
+        p.contents,
+    )
     action = "document.replace" if p.submission.replaces_id else "document.add"
-    record_audit(ctx, uow, loaded, actor, audit.Event(
-        action, True, "stored", "document", doc_id, secret=m.invisible_representatives))
+    record_audit(
+        ctx,
+        uow,
+        loaded,
+        actor,
+        audit.Event(action, True, "stored", "document", doc_id, secret=m.invisible_representatives),
+    )
 
 
-def _notify_added(uow: UnitOfWork, actor: Actor, loaded: Loaded, prepared: Sequence[_Prepared],
-                  now: datetime) -> None:
+def _notify_added(
+    uow: UnitOfWork, actor: Actor, loaded: Loaded, prepared: Sequence[_Prepared], now: datetime
+) -> None:
     # The patient is not told of a document hidden from them until the announcement consultation.
     told = [p for p in prepared if not p.submission.metadata.invisible_patient]
     if told and isinstance(actor, ProfessionalActor):
-        notify(uow, now, loaded.dmp_id, "account", loaded.row["patient_account_id"],
-               "document_added", date=french_date(now))
+        notify(
+            uow,
+            now,
+            loaded.dmp_id,
+            "account",
+            loaded.row["patient_account_id"],
+            "document_added",
+            date=french_date(now),
+        )
 
 
 _FLAG_CHANGES = {
@@ -243,13 +325,30 @@ def change_document(
         row = uow.documents.get(dmp_id, document_id, for_update=True)
         visible = policy.read_document(access, _facts_of(row), ctx.matrix) if row else None
         if row is None or not visible:
-            refuse(ctx, uow, loaded, actor, f"document.{change.value}",
-                   visible or policy.deny("no-document"), hidden("Document"),
-                   target_kind="document", target_id=document_id)
+            refuse(
+                ctx,
+                uow,
+                loaded,
+                actor,
+                f"document.{change.value}",
+                visible or policy.deny("no-document"),
+                hidden("Document"),
+                target_kind="document",
+                target_id=document_id,
+            )
         decision = policy.change_document(access, _facts_of(row), change)
         if not decision:
-            refuse(ctx, uow, loaded, actor, f"document.{change.value}", decision,
-                   Forbidden(decision.message), target_kind="document", target_id=document_id)
+            refuse(
+                ctx,
+                uow,
+                loaded,
+                actor,
+                f"document.{change.value}",
+                decision,
+                Forbidden(decision.message),
+                target_kind="document",
+                target_id=document_id,
+            )
         now = ctx.now()
         values: dict[str, object] = dict(_FLAG_CHANGES.get(change, {}))
         if change is DocumentChange.HIDE_FROM_PATIENT:
@@ -257,14 +356,27 @@ def change_document(
         elif change is DocumentChange.REVEAL:
             values = {"invisible_patient": False, "hidden_since": None}
         uow.documents.update(dmp_id, document_id, updated_at=now, **values)
-        record_audit(ctx, uow, loaded, actor, audit.Event(
-            f"document.{change.value}", True, decision.reason, "document", document_id,
-            secret=row["invisible_representatives"]))
+        record_audit(
+            ctx,
+            uow,
+            loaded,
+            actor,
+            audit.Event(
+                f"document.{change.value}",
+                True,
+                decision.reason,
+                "document",
+                document_id,
+                secret=row["invisible_representatives"],
+            ),
+        )
         uow.commit()
     return get_document(ctx, Reading(actor), dmp_id, document_id)
 
 
-def destroy_documents(ctx: Context, actor: Actor, dmp_id: UUID, document_ids: Sequence[UUID]) -> int:
+def destroy_documents(
+    ctx: Context, actor: Actor, dmp_id: UUID, document_ids: Sequence[UUID]
+) -> int:
     """Partial destruction, at the patient's request: the documents' keys and contents are
     destroyed, irreversibly; only the audit entries remain."""
     if not document_ids:
@@ -277,22 +389,42 @@ def destroy_documents(ctx: Context, actor: Actor, dmp_id: UUID, document_ids: Se
         step_up = timedelta(seconds=ctx.settings.step_up_max_age_seconds)
         decision = policy.destroy(access, ctx.now(), step_up)
         if not decision:
-            refuse(ctx, uow, loaded, actor, "document.destroy", decision,
-                   Forbidden(decision.message), target_kind="record", target_id=dmp_id)
+            refuse(
+                ctx,
+                uow,
+                loaded,
+                actor,
+                "document.destroy",
+                decision,
+                Forbidden(decision.message),
+                target_kind="record",
+                target_id=dmp_id,
+            )
         for document_id in document_ids:
             _readable(ctx, uow, Reading(actor), loaded, document_id, "document.destroy")
         blob_keys = uow.documents.destroy(dmp_id, list(document_ids))
         for document_id in document_ids:
-            record_audit(ctx, uow, loaded, actor, audit.Event(
-                "document.destroy", True, decision.reason, "document", document_id))
+            record_audit(
+                ctx,
+                uow,
+                loaded,
+                actor,
+                audit.Event("document.destroy", True, decision.reason, "document", document_id),
+            )
         now = ctx.now()
-        notify(uow, now, dmp_id, "account", loaded.row["patient_account_id"],
-               "documents_destroyed", count=str(len(document_ids)), date=french_date(now))
+        notify(
+            uow,
+            now,
+            dmp_id,
+            "account",
+            loaded.row["patient_account_id"],
+            "documents_destroyed",
+            count=str(len(document_ids)),
+            date=french_date(now),
+        )
         uow.commit()
     for document_id in document_ids:
         ctx.keys.destroy(document_id)
     for blob_key in blob_keys:
         ctx.blobs.delete(blob_key)
     return len(document_ids)
-
-

@@ -25,20 +25,44 @@ def note_access(
     label = _label(uow, actor)
     if seen is None:
         uow.records.add_accessor(dmp_id, actor.professional_id, now)
-        notify(uow, now, dmp_id, "account", patient, "new_professional", professional=label,
-               date=french_date(now))
+        notify(
+            uow,
+            now,
+            dmp_id,
+            "account",
+            patient,
+            "new_professional",
+            professional=label,
+            date=french_date(now),
+        )
     if mode is AccessMode.NORMAL:
         return
     last = seen["last_emergency_notice_at"] if seen else None
     if last is not None and now - last < EMERGENCY_NOTICE_EVERY:
         return
     uow.records.set_emergency_notice(dmp_id, actor.professional_id, now)
-    notify(uow, now, dmp_id, "account", patient, "emergency_access", professional=label,
-           date=french_date(now))
+    notify(
+        uow,
+        now,
+        dmp_id,
+        "account",
+        patient,
+        "emergency_access",
+        professional=label,
+        date=french_date(now),
+    )
     mt = loaded.facts.medecin_traitant_id
     if mt is not None and mt != actor.professional_id:
-        notify(uow, now, dmp_id, "professional", mt, "emergency_access_mt", professional=label,
-               date=french_date(now))
+        notify(
+            uow,
+            now,
+            dmp_id,
+            "professional",
+            mt,
+            "emergency_access_mt",
+            professional=label,
+            date=french_date(now),
+        )
 
 
 def _label(uow: UnitOfWork, actor: ProfessionalActor) -> str:

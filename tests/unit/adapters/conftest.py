@@ -11,14 +11,18 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
-PG_SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"
+# Same variable and default as tests/conftest.py; the key store gets databases of its own.
+PG_ADMIN_URL = os.environ.get(
+    "DMP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+PG_SERVER_URL = PG_ADMIN_URL.rsplit("/", 1)[0]
 
 
 @pytest.fixture(scope="session")
 def pg_admin() -> Iterator[Engine]:
     """The PostgreSQL server; skipped when unreachable, unless CI=true (then a failure)."""
     engine = create_engine(
-        f"{PG_SERVER_URL}/postgres",
+        PG_ADMIN_URL,
         isolation_level="AUTOCOMMIT",
         connect_args={"connect_timeout": 3},
     )
@@ -27,8 +31,8 @@ def pg_admin() -> Iterator[Engine]:
             conn.execute(text("SELECT 1"))
     except OperationalError as error:
         engine.dispose()
-        reason = f"PostgreSQL unreachable at 127.0.0.1:5432 ({type(error.orig).__name__})"
-        if os.environ.get("CI") == "true":
+        reason = f"PostgreSQL unreachable at {PG_SERVER_URL} ({type(error.orig).__name__})"
+        if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{reason}, and CI=true: the PostgreSQL tests are mandatory in CI.")
         pytest.skip(f"{reason}: PostgreSQL tests skipped (CI=true makes this a failure).")
     yield engine

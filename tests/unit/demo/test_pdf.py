@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 import filetype
@@ -87,28 +88,26 @@ def test_consultation_refuses_three_pages(
         consultation_pdf(random.Random(1), patient, doctor, when, pages=3)
 
 
-@pytest.mark.parametrize("make", MAKERS)
+@pytest.mark.parametrize("make", [lab_report_pdf, imaging_report_pdf, prescription_pdf])
 def test_the_other_reports_fit_on_one_page(
     make: PdfMaker, doctor: SyntheticProfessional, when: datetime
 ) -> None:
     for seed in range(25):
         person = fake_person(random.Random(seed), minor=seed % 2 == 0)
         content = make(random.Random(seed), person, doctor, when)
-        assert pdf_pages(content) == (1 if make is not consultation_pdf else pdf_pages(content))
+        assert pdf_pages(content) == 1
 
 
 def test_characters_outside_latin1_are_transliterated() -> None:
-    assert latin1("Lœuillet, l’œdème – 5 €…") == "Loeuillet, l'oedeme - 5 EUR..."
+    assert latin1("Lœuillet, l’œdème – 5 €…") == "Loeuillet, l'oedème - 5 EUR..."
     assert latin1("Hélène à l'hôpital, 37,5 °C, 75 µg") == "Hélène à l'hôpital, 37,5 °C, 75 µg"
-    assert latin1("Łukasz Dvořák 漢") == "Lukasz Dvorak ?"
+    assert latin1("Łukasz Dvořák 漢") == "Lukasz Dvorák ?"
     latin1(FICTION_NOTICE).encode("latin-1")
 
 
 def test_names_outside_latin1_do_not_break_a_pdf(
     patient: SyntheticPerson, doctor: SyntheticProfessional, when: datetime
 ) -> None:
-    from dataclasses import replace
-
     odd = replace(patient, family_name="Lœuillet", given_names="Zoë’ Łucja")
     for make in MAKERS:
         assert make(random.Random(1), odd, doctor, when).startswith(b"%PDF-")

@@ -33,7 +33,6 @@ from dmp.policy import Access, Decision
 PHARMACIEN = "21"
 INFIRMIER = "60"
 
-N, E, S = AccessMode.NORMAL, AccessMode.EMERGENCY, AccessMode.SAMU
 WHY = "Patiente inconsciente aux urgences, suspicion d'AVC."  # a written emergency justification
 
 
@@ -46,6 +45,7 @@ def _uuid(name: str) -> UUID:
 HOSPITAL = Establishment(_uuid("hopital"), "750100125", "Hôpital Saint-Louis", "hospital", False)
 PHARMACY = Establishment(_uuid("pharmacie"), "130000016", "Pharmacie du Port", "pharmacy", False)
 INSURER = Establishment(_uuid("assurance"), "750200009", "Assurance Horizon", "insurer", True)
+ESTABLISHMENTS = {"hospital": HOSPITAL, "pharmacy": PHARMACY, "insurer": INSURER}
 
 
 # --- professionals -------------------------------------------------------------------------------
@@ -132,7 +132,7 @@ ACTORS: dict[str, Actor] = {
     "elise": acting(ELISE_PRO),
     "farid": acting(FARID_PRO, PHARMACY),
     "gael": acting(GAEL_PRO, HOSPITAL),
-    "gael-private": acting(GAEL_PRO),  # the same médecin in his private practice
+    "gael-alone": acting(GAEL_PRO),  # the same médecin in his private practice
     "hugo": acting(HUGO_PRO),
     "irene": acting(IRENE_PRO),
     "julien": acting(JULIEN_PRO),
@@ -222,10 +222,11 @@ DOCS: dict[str, DocumentFacts] = {
     "hospital-masked": DocumentFacts(
         class_code="10", masked=True, author_establishment_id=HOSPITAL.id
     ),
-    "patient-own": PATIENT_OWN,
-    "patient-own-archived": replace(PATIENT_OWN, status=DocStatus.ARCHIVED),
+    # "own": a document the patient added herself (class 90).
+    "own": PATIENT_OWN,
+    "own-archived": replace(PATIENT_OWN, status=DocStatus.ARCHIVED),
     # The patient's own document, filed through Julien's software: Julien is its author.
-    "patient-own-by-julien": replace(PATIENT_OWN, author_professional_id=JULIEN_PRO.id),
+    "own-via-julien": replace(PATIENT_OWN, author_professional_id=JULIEN_PRO.id),
 }
 
 # A fixed matrix, so that the tables do not move when the shipped default is replaced.
@@ -240,13 +241,24 @@ MATRIX = ProfessionMatrix(
 )
 
 
-# --- how the tables name an access and write an outcome ------------------------------------------
+# --- how the tables are written ---------------------------------------------------------------
+
+MODES = {"N": AccessMode.NORMAL, "E": AccessMode.EMERGENCY, "S": AccessMode.SAMU}
+JUSTIFICATIONS = {"-": None, "why": WHY, "empty": "", "blank": "   \n"}
 
 
-def access(
-    actor: str, record: str, mode: AccessMode = N, justification: str | None = None
-) -> Access:
-    return Access(ACTORS[actor], RECORDS[record], mode, justification)
+def table(text: str) -> tuple[list[str], list[tuple[str, ...]]]:
+    """A truth table written as aligned text, ready for ``pytest.mark.parametrize(*table(...))``:
+    a header line naming the columns, then one row per line. Lines starting with # are comments."""
+    lines = [line.split() for line in text.splitlines() if line.strip()]
+    header, *rows = [cells for cells in lines if not cells[0].startswith("#")]
+    bad = [row for row in rows if len(row) != len(header)]
+    assert not bad, f"rows without {len(header)} cells: {bad}"
+    return header, [tuple(row) for row in rows]
+
+
+def access(actor: str, record: str, mode: str = "N", justification: str = "-") -> Access:
+    return Access(ACTORS[actor], RECORDS[record], MODES[mode], JUSTIFICATIONS[justification])
 
 
 def outcome(decision: Decision) -> str:

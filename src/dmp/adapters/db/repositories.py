@@ -35,7 +35,9 @@ class DirectoryRepository(_Repository):
         self.link(values["id"], establishment_ids)
 
     def link(self, professional_id: UUID, establishment_ids: Iterable[UUID]) -> None:
-        rows = [{"professional_id": professional_id, "establishment_id": e} for e in establishment_ids]
+        rows = [
+            {"professional_id": professional_id, "establishment_id": e} for e in establishment_ids
+        ]
         if rows:
             self.conn.execute(insert(t.professional_establishments), rows)
 
@@ -55,10 +57,15 @@ class DirectoryRepository(_Repository):
             )
         ).scalars()
         return Professional(
-            id=row["id"], rpps=row["rpps"], family_name=row["family_name"],
-            given_name=row["given_name"], profession=row["profession"],
-            specialty=row["specialty"], occupational_health=row["occupational_health"],
-            samu_regulator=row["samu_regulator"], establishment_ids=frozenset(links),
+            id=row["id"],
+            rpps=row["rpps"],
+            family_name=row["family_name"],
+            given_name=row["given_name"],
+            profession=row["profession"],
+            specialty=row["specialty"],
+            occupational_health=row["occupational_health"],
+            samu_regulator=row["samu_regulator"],
+            establishment_ids=frozenset(links),
             active=row["active"],
         )
 
@@ -168,7 +175,9 @@ class RecordRepository(_Repository):
         stmt = select(t.authorizations).where(t.authorizations.c.dmp_id == dmp_id)
         return self.conn.execute(stmt.order_by(t.authorizations.c.granted_at)).all()
 
-    def authorize(self, dmp_id: UUID, kind: str, subject_id: UUID, source: str, at: datetime) -> bool:
+    def authorize(
+        self, dmp_id: UUID, kind: str, subject_id: UUID, source: str, at: datetime
+    ) -> bool:
         exists = self._one(
             select(t.authorizations.c.source).where(
                 t.authorizations.c.dmp_id == dmp_id,
@@ -180,7 +189,11 @@ class RecordRepository(_Repository):
             return False
         self.conn.execute(
             insert(t.authorizations).values(
-                dmp_id=dmp_id, subject_kind=kind, subject_id=subject_id, source=source, granted_at=at
+                dmp_id=dmp_id,
+                subject_kind=kind,
+                subject_id=subject_id,
+                source=source,
+                granted_at=at,
             )
         )
         return True
@@ -264,8 +277,16 @@ class RecordRepository(_Repository):
     def purge(self, dmp_id: UUID) -> None:
         """Delete every row of a DMP (total destruction), its audit chain included."""
         self.conn.execute(insert(t.audit_purges).values(dmp_id=dmp_id))
-        for table in (t.audit_entries, t.audit_heads, t.document_contents, t.documents,
-                      t.accessors, t.authorizations, t.blocks, t.consents):
+        for table in (
+            t.audit_entries,
+            t.audit_heads,
+            t.document_contents,
+            t.documents,
+            t.accessors,
+            t.authorizations,
+            t.blocks,
+            t.consents,
+        ):
             self.conn.execute(delete(table).where(table.c.dmp_id == dmp_id))
         self.conn.execute(delete(t.outbox).where(t.outbox.c.dmp_id == dmp_id))
         accounts = [self.get(dmp_id)["patient_account_id"]]  # type: ignore[index]
@@ -323,7 +344,10 @@ class DocumentRepository(_Repository):
         )
 
     def hidden_since_before(self, cutoff: datetime, *, unnoticed: bool) -> list[RowMap]:
-        conditions = [t.documents.c.invisible_patient.is_(True), t.documents.c.hidden_since < cutoff]
+        conditions = [
+            t.documents.c.invisible_patient.is_(True),
+            t.documents.c.hidden_since < cutoff,
+        ]
         if unnoticed:
             conditions.append(t.documents.c.hidden_notice_at.is_(None))
         stmt = select(t.documents.c.dmp_id, t.documents.c.id).where(and_(*conditions))
@@ -331,7 +355,9 @@ class DocumentRepository(_Repository):
 
     def destroy(self, dmp_id: UUID, document_ids: Sequence[UUID]) -> list[str]:
         """Physically delete documents; returns the blob keys to delete after commit."""
-        keys = [c["blob_key"] for rows in self.contents(dmp_id, document_ids).values() for c in rows]
+        keys = [
+            c["blob_key"] for rows in self.contents(dmp_id, document_ids).values() for c in rows
+        ]
         self.conn.execute(
             delete(t.document_contents).where(
                 t.document_contents.c.dmp_id == dmp_id,
@@ -346,7 +372,9 @@ class DocumentRepository(_Repository):
         return keys
 
     def blob_key_exists(self, blob_key: str) -> bool:
-        stmt = select(t.document_contents.c.blob_key).where(t.document_contents.c.blob_key == blob_key)
+        stmt = select(t.document_contents.c.blob_key).where(
+            t.document_contents.c.blob_key == blob_key
+        )
         return self._one(stmt) is not None
 
 

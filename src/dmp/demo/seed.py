@@ -1,0 +1,354 @@
+"""``dmp demo``: a realistic synthetic region — establishments, professionals of several
+professions (an occupational physician among them, refused by law), patients with their DMPs
+(a minor with her legal representative, a closed DMP), real PDF and CDA documents, a few accesses.
+
+Everything goes through the services, as it would in production, so the demo's audit trail,
+notifications and encryption are the real ones. The demo's secrets stay in its data folder.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from dmp.demo.documents import CATALOGUE, DocumentKind, document_kind
+from dmp.demo.identities import (
+    SyntheticEstablishment,
+    SyntheticPerson,
+    SyntheticProfessional,
+    fake_establishment,
+    fake_person,
+    fake_professional,
+)
+from dmp.domain.identifiers import Ins
+from dmp.domain.model import (
+    AccessMode,
+    Confidentiality,
+    ContactChannels,
+    ContentInput,
+    DocumentMetadata,
+    PatientActor,
+    PatientIdentity,
+    ProfessionalActor,
+    RepresentativeActor,
+)
+from dmp.errors import DmpError
+from dmp.services import authorizations, records
+from dmp.services.context import Context
+from dmp.services.directory import (
+    NewProfessional,
+    add_establishment,
+    add_professional,
+    issue_token,
+    professional_actor,
+)
+from dmp.services.documents import Reading, find_documents
+from dmp.services.submission import Submission, submit_documents
+from dmp.settings import Settings
+
+CREDENTIALS_FILE = "demo-credentials.txt"
+
+
+@dataclass
+class _Pro:
+    synthetic: SyntheticProfessional
+    actor: ProfessionalActor
+
+
+def reset_data(settings: Settings) -> None:
+    """Remove the demo's data folder (demo mode only: the folder holds nothing else)."""
+    if settings.data_dir.exists():
+        shutil.rmtree(settings.data_dir)
+
+
+def _already_seeded(ctx: Context) -> bool:
+    with ctx.uow() as uow:
+        return bool(uow.directory.establishments())
+
+
+def seed_demo(ctx: Context, seed: int = 2012) -> list[str]:
+    """Create the demo region once; later runs print the saved credentials and fresh tokens."""
+    path = ctx.settings.data_dir / CREDENTIALS_FILE
+    if _already_seeded(ctx):
+        lines = ["Données de démonstration déjà présentes dans " + str(ctx.settings.data_dir)]
+        lines += path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+        return lines + _tokens(ctx)
+    rng = random.Random(seed)
+    lines = _seed(ctx, rng)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return [f"Démo créée dans {ctx.settings.data_dir} :", *lines, *_tokens(ctx)]
+
+
+def _register(ctx: Context, est: SyntheticEstablishment) -> None:
+    add_establishment(ctx, est.finess, est.name, est.kind)
+
+
+def _professional(
+    ctx: Context,
+    rng: random.Random,
+    est: SyntheticEstablishment,
+    profession: str,
+    specialty: str | None,
+    **flags: bool,
+) -> _Pro:
+    syn = fake_professional(rng, profession=profession, specialty=specialty, establishment=est)
+    pro = add_professional(
+        ctx,
+        NewProfessional(
+            syn.rpps,
+            syn.family_name,
+            syn.given_name,
+            profession,
+            syn.specialty,
+            establishment_finess=(est.finess,),
+            email=f"{syn.rpps}@mssante.example.org",
+            **flags,
+        ),
+    )
+    from dmp.services.directory import find_establishment
+
+    return _Pro(syn, professional_actor(ctx, pro, find_establishment(ctx, est.finess)))
+
+
+def _identity(person: SyntheticPerson) -> PatientIdentity:
+    return PatientIdentity(person.family_name, person.given_names, person.birth_date, person.gender)
+
+
+def _submit(
+    ctx: Context,
+    rng: random.Random,
+    author: _Pro | None,
+    patient: SyntheticPerson,
+    actor: ProfessionalActor | PatientActor,
+    dmp_id: object,
+    kind: DocumentKind,
+    when: datetime,
+    **flags: bool,
+) -> None:
+    content = kind.generate(rng, patient, author.synthetic if author else None, when)
+    metadata = DocumentMetadata(
+        master_identifier=f"urn:uuid:{random.Random(rng.random()).getrandbits(128):032x}",
+        type_code=kind.type_code,
+        title=kind.title(author.synthetic if author else None, when),
+        creation_time=when,
+        format_code=kind.format_code,
+        confidentiality=Confidentiality.NORMAL,
+        service_start=when - timedelta(hours=1),
+        service_stop=when,
+        **flags,
+    )
+    submit_documents(
+        ctx,
+        actor,
+        dmp_id,  # type: ignore[arg-type]
+        [Submission(metadata, [ContentInput(kind.mime_type, [content])])],
+    )
+
+
+def _seed(ctx: Context, rng: random.Random) -> list[str]:
+    practice = fake_establishment(rng, "practice")
+    chu = fake_establishment(rng, "hospital")
+    clinic = fake_establishment(rng, "clinic")
+    lab = fake_establishment(rng, "laboratory")
+    pharmacy = fake_establishment(rng, "pharmacy")
+    samu = fake_establishment(rng, "samu")
+    for est in (practice, chu, clinic, lab, pharmacy, samu):
+        _register(ctx, est)
+    mutuelle = add_establishment(
+        ctx,
+        "750000000"[:2] + f"{rng.randrange(10**7):07d}",
+        "Mutuelle Générale du Commerce",
+        "mutuelle",
+    )
+    gp = _professional(ctx, rng, practice, "10", "Médecine générale")
+    nurse = _professional(ctx, rng, practice, "60", None)
+    radiologist = _professional(ctx, rng, chu, "10", "Radiologie et imagerie médicale")
+    cardiologist = _professional(ctx, rng, clinic, "10", "Cardiologie")
+    biologist = _professional(ctx, rng, lab, "10", "Biologie médicale")
+    pharmacist = _professional(ctx, rng, pharmacy, "21", None)
+    regulator = _professional(ctx, rng, samu, "10", "Médecine d'urgence", samu_regulator=True)
+    occupational = fake_professional(rng, profession="10", specialty="Médecine du travail")
+    elise = add_professional(
+        ctx,
+        NewProfessional(
+            occupational.rpps,
+            occupational.family_name,
+            occupational.given_name,
+            "10",
+            "Médecine du travail",
+            occupational_health=True,
+        ),
+    )
+    lines = [
+        "Établissements : "
+        + ", ".join(e.name for e in (practice, chu, clinic, lab, pharmacy, samu))
+        + f" ; {mutuelle.name} (exclue par la loi)",
+        "Professionnels :",
+    ]
+    for pro in (gp, nurse, radiologist, cardiologist, biologist, pharmacist, regulator):
+        s = pro.synthetic
+        label = ctx.valuesets.professions[s.profession]
+        lines.append(
+            f"  {s.display_name} — {label}{', ' + s.specialty if s.specialty else ''}"
+            f" — RPPS {s.rpps} — {s.establishment_name}"
+        )
+    lines.append(
+        f"  Dr {elise.given_name} {elise.family_name} — médecin du travail — RPPS "
+        f"{elise.rpps} — exclu(e) du DMP par la loi"
+    )
+    lines.append("Patients (identifiant / mot de passe provisoire, démo uniquement) :")
+    team = {
+        "gp": gp,
+        "nurse": nurse,
+        "radiologist": radiologist,
+        "cardiologist": cardiologist,
+        "biologist": biologist,
+        "pharmacist": pharmacist,
+        "regulator": regulator,
+    }
+    for index in range(6):
+        lines += _patient(ctx, rng, index, team, professional_actor(ctx, elise))
+    lines.append(
+        f"Documents : {len(CATALOGUE)} sortes (PDF, CDA R2, PNG, texte), chiffrés au repos."
+    )
+    return lines
+
+
+def _tokens(ctx: Context) -> list[str]:
+    lines = ["Jetons d'accès à l'API (valables 30 jours, Authorization: Bearer …) :"]
+    with ctx.uow() as uow:
+        pros = [p for p in uow.directory.professionals() if not p.occupational_health]
+    for pro in pros:
+        token = issue_token(ctx, pro.rpps, days=30)
+        lines.append(f"  {pro.display_name:<26} RPPS {pro.rpps} : {token.token}")
+    return lines
+
+
+def _patient(
+    ctx: Context,
+    rng: random.Random,
+    index: int,
+    team: dict[str, _Pro],
+    elise: ProfessionalActor,
+) -> list[str]:
+    """One synthetic patient and their DMP: index 5 is a minor, index 4 closes their DMP."""
+    now, gp, minor = ctx.now(), team["gp"], index == 5
+    consent = records.Consent(ctx.brochure.version, True, True)
+    person = fake_person(rng, minor=minor, today=now.date())
+    reps: tuple[records.NewRepresentative, ...] = ()
+    parent = None
+    if minor:
+        drawn = fake_person(rng, today=now.date())
+        parent = SyntheticPerson(
+            person.family_name,
+            drawn.given_names,
+            drawn.birth_date,
+            drawn.gender,
+            drawn.ins,
+            drawn.email,
+            drawn.phone,
+            person.city,
+        )
+        reps = (
+            records.NewRepresentative(
+                _identity(parent), ContactChannels(parent.email, parent.phone)
+            ),
+        )
+    created = records.create_record(
+        ctx,
+        gp.actor,
+        ins=Ins.parse(person.ins),
+        identity=_identity(person),
+        contacts=ContactChannels(person.email, person.phone),
+        consent=consent,
+        representatives=reps,
+    )
+    patient = PatientActor(created.patient.account_id, created.dmp_id)
+    owner = (
+        RepresentativeActor(created.representatives[0].account_id, created.dmp_id)
+        if minor
+        else patient
+    )
+    authorizations.designate_medecin_traitant(ctx, owner, created.dmp_id, gp.actor.professional_id)
+    for role in ("nurse", "pharmacist", "radiologist", "cardiologist", "biologist"):
+        authorizations.declare_authorization(ctx, team[role].actor, created.dmp_id)
+    _documents(ctx, rng, team, person, created.dmp_id, index)
+    if not minor:
+        _submit(
+            ctx,
+            rng,
+            None,
+            person,
+            patient,
+            created.dmp_id,
+            document_kind("advance_directives"),
+            now - timedelta(days=30),
+        )
+    name = f"{person.given_names.split()[0]} {person.family_name}"
+    lines = [
+        f"  {name}, né(e) le {person.birth_date:%d/%m/%Y}, INS {person.ins} — "
+        f"{created.patient.login} / {created.patient.temporary_password}"
+    ]
+    if parent is not None:
+        rep = created.representatives[0]
+        lines.append(
+            f"    représentant légal {parent.given_names.split()[0]} "
+            f"{parent.family_name} — {rep.login} / {rep.temporary_password}"
+        )
+    if index == 0:
+        _accesses(ctx, team, elise, created.dmp_id, Ins.parse(person.ins))
+    if index == 4:
+        records.close_record(ctx, patient, created.dmp_id, "Déménagement à l'étranger")
+        lines[-1] += " (DMP fermé)"
+    return lines
+
+
+_AUTHORS = {
+    "consultation": "gp",
+    "lab": "biologist",
+    "imaging": "radiologist",
+    "prescription": "gp",
+    "discharge": "cardiologist",
+    "summary": "gp",
+    "ecg": "cardiologist",
+}
+
+
+def _documents(
+    ctx: Context,
+    rng: random.Random,
+    team: dict[str, _Pro],
+    person: SyntheticPerson,
+    dmp_id: UUID,
+    index: int,
+) -> None:
+    for n, name in enumerate(rng.sample(sorted(_AUTHORS), rng.randint(3, 6))):
+        author = team[_AUTHORS[name]]
+        when = ctx.now() - timedelta(days=rng.randint(2, 700), hours=rng.randint(0, 8))
+        flags = {}
+        if n == 0 and index == 1:
+            flags["invisible_patient"] = True  # awaiting the announcement consultation
+        if index == 5 and name == "consultation":
+            flags["invisible_representatives"] = True  # a minor's secret consultation
+        _submit(ctx, rng, author, person, author.actor, dmp_id, document_kind(name), when, **flags)
+
+
+def _accesses(
+    ctx: Context, team: dict[str, _Pro], elise: ProfessionalActor, dmp_id: UUID, ins: Ins
+) -> None:
+    """A few accesses for the history: a nurse, a SAMU regulation, a refusal by law."""
+    find_documents(ctx, Reading(team["nurse"].actor), dmp_id)
+    find_documents(
+        ctx,
+        Reading(
+            team["regulator"].actor, AccessMode.SAMU, "Appel au 15 : malaise, patient inconscient"
+        ),
+        dmp_id,
+    )
+    with suppress(DmpError):  # refused by law; the refusal is in the audit trail
+        records.lookup(ctx, elise, ins)

@@ -1,0 +1,245 @@
+"""The ``dmp`` command for operators. Each command parses, calls one use case, and prints."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from dmp.errors import DmpError
+from dmp.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="DMP — Dossier Médical Partagé : commandes d'exploitation.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Base de données.", no_args_is_help=True)
+professional_app = typer.Typer(help="Annuaire des professionnels.", no_args_is_help=True)
+establishment_app = typer.Typer(help="Annuaire des établissements.", no_args_is_help=True)
+token_app = typer.Typer(help="Jetons d'accès à l'API des professionnels.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Tâches planifiées.", no_args_is_help=True)
+audit_app = typer.Typer(help="Journal d'audit.", no_args_is_help=True)
+keys_app = typer.Typer(help="Clés de chiffrement.", no_args_is_help=True)
+for sub, name in (
+    (db_app, "db"),
+    (professional_app, "professional"),
+    (establishment_app, "establishment"),
+    (token_app, "token"),
+    (jobs_app, "jobs"),
+    (audit_app, "audit"),
+    (keys_app, "keys"),
+):
+    app.add_typer(sub, name=name)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(func: F) -> F:
+    """A user error is a French sentence on stderr and exit code 2, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DmpError as exc:
+            typer.secho(f"Erreur : {exc.message}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(demo: bool | None = None) -> Settings:
+    return load_settings(demo=demo)
+
+
+def _context(demo: bool | None = None, migrate: bool = False) -> Any:
+    from dmp.bootstrap import build
+
+    return build(_settings(demo), migrate=migrate)
+
+
+@db_app.command("upgrade")
+@user_errors
+def db_upgrade() -> None:
+    """Migrer la base de données à la dernière version du schéma."""
+    from dmp.adapters.db.engine import make_engine
+    from dmp.adapters.db.migrate import current_revision, upgrade
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    typer.echo(f"Base à jour (révision {current_revision(engine)}).")
+
+
+@professional_app.command("add")
+@user_errors
+def professional_add(
+    rpps: Annotated[str, typer.Option(help="Numéro RPPS (11 chiffres)")],
+    family_name: Annotated[str, typer.Option("--nom", help="Nom de famille")],
+    given_name: Annotated[str, typer.Option("--prenom", help="Prénom")],
+    profession: Annotated[str, typer.Option(help="Code profession TRE_G15 (10 = médecin…)")],
+    specialty: Annotated[str | None, typer.Option("--specialite")] = None,
+    establishment: Annotated[
+        list[str] | None, typer.Option("--etablissement", help="FINESS (répétable)")
+    ] = None,
+    email: Annotated[str | None, typer.Option(help="Adresse de messagerie sécurisée")] = None,
+    occupational_health: Annotated[bool, typer.Option("--medecin-du-travail")] = False,
+    samu_regulator: Annotated[bool, typer.Option("--regulateur-samu")] = False,
+) -> None:
+    """Inscrire un professionnel de santé dans l'annuaire."""
+    from dmp.services.directory import NewProfessional, add_professional
+
+    pro = add_professional(
+        _context(),
+        NewProfessional(
+            rpps,
+            family_name,
+            given_name,
+            profession,
+            specialty,
+            occupational_health,
+            samu_regulator,
+            email,
+            tuple(establishment or ()),
+        ),
+    )
+    typer.echo(f"Professionnel inscrit : {pro.display_name}, RPPS {pro.rpps}.")
+    if occupational_health:
+        typer.echo(
+            "Médecin du travail : exclu du DMP par la loi, aucun accès ne pourra lui être "
+            "accordé ni aucun jeton délivré."
+        )
+
+
+@professional_app.command("list")
+@user_errors
+def professional_list() -> None:
+    """Lister les professionnels inscrits."""
+    ctx = _context()
+    with ctx.uow() as uow:
+        for pro in uow.directory.professionals():
+            label = ctx.valuesets.professions.get(pro.profession, pro.profession)
+            flag = " (exclu : médecin du travail)" if pro.occupational_health else ""
+            typer.echo(f"{pro.rpps}  {pro.display_name:<28} {label}{flag}")
+
+
+@establishment_app.command("add")
+@user_errors
+def establishment_add(
+    finess: Annotated[str, typer.Option(help="Numéro FINESS (9 caractères)")],
+    name: Annotated[str, typer.Option("--nom")],
+    kind: Annotated[str, typer.Option("--type", help="hospital, clinic, laboratory, pharmacy…")],
+) -> None:
+    """Inscrire un établissement."""
+    from dmp.services.directory import add_establishment
+
+    est = add_establishment(_context(), finess, name, kind)
+    typer.echo(f"Établissement inscrit : {est.name}, FINESS {est.finess}.")
+    if est.excluded:
+        typer.echo("Type exclu du DMP par la loi : aucun accès ne pourra lui être accordé.")
+
+
+@token_app.command("issue")
+@user_errors
+def token_issue(
+    rpps: Annotated[str, typer.Option()],
+    finess: Annotated[str | None, typer.Option(help="Agir pour cet établissement")] = None,
+    days: Annotated[int, typer.Option(help="Validité en jours")] = 90,
+) -> None:
+    """Délivrer un jeton d'accès (affiché une seule fois, sur la sortie standard)."""
+    from dmp.services.directory import issue_token
+
+    issued = issue_token(_context(), rpps, finess=finess, days=days)
+    typer.echo(issued.token)
+    typer.echo(f"Jeton {issued.id}, valable jusqu'au {issued.expires_at:%d/%m/%Y}.", err=True)
+
+
+@jobs_app.command("run")
+@user_errors
+def jobs_run() -> None:
+    """Exécuter les tâches planifiées (rétention, documents en attente, orphelins, envois)."""
+    from dmp.bootstrap import notifier
+    from dmp.services.jobs import run_jobs
+
+    ctx = _context()
+    for line in run_jobs(ctx, notifier(ctx.settings)).lines():
+        typer.echo(line)
+
+
+@audit_app.command("verify")
+@user_errors
+def audit_verify() -> None:
+    """Vérifier l'intégrité de tout le journal d'audit (chaînage et têtes signées)."""
+    from dmp.services.operations import verify_audit
+
+    result = verify_audit(_context())
+    typer.echo(f"{result.chains} chaîne(s), {result.entries} entrée(s) vérifiée(s).")
+    if result.ok:
+        typer.echo("Journal intègre.")
+        return
+    for problem in result.breaks:
+        typer.secho(f"RUPTURE — {problem}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+@keys_app.command("rotate")
+@user_errors
+def keys_rotate() -> None:
+    """Re-chiffrer toutes les clés de DMP sous la clé maîtresse courante (la première de
+    DMP_MASTER_KEYS)."""
+    from dmp.adapters.crypto import parse_master_keys
+    from dmp.services.operations import rotate_keys
+
+    ctx = _context()
+    count = rotate_keys(ctx, parse_master_keys(ctx.settings.master_keys))
+    typer.echo(f"{count} clé(s) re-chiffrée(s) sous la clé maîtresse courante.")
+
+
+@keys_app.command("generate")
+def keys_generate(key_id: Annotated[str, typer.Option("--id")] = "k1") -> None:
+    """Générer une clé maîtresse et une clé de signature du journal (à mettre en configuration)."""
+    from dmp.adapters.crypto import generate_master_key_spec
+    from dmp.services.audit import AuditSigner
+
+    typer.echo(f"DMP_MASTER_KEYS={generate_master_key_spec(key_id)}")
+    typer.echo(f"DMP_AUDIT_SIGNING_KEY={AuditSigner.generate()}")
+
+
+@app.command()
+@user_errors
+def demo(
+    reset: Annotated[bool, typer.Option(help="Repartir d'un dossier de données vide")] = False,
+    seed: Annotated[int, typer.Option(help="Graine des données synthétiques")] = 2012,
+    serve: Annotated[bool, typer.Option(help="Lancer ensuite le serveur")] = True,
+) -> None:
+    """Mode démo : base SQLite embarquée, données synthétiques réalistes, puis le serveur."""
+    from dmp.demo.seed import reset_data, seed_demo
+
+    settings = _settings(demo=True)
+    if reset:
+        reset_data(settings)
+    from dmp.bootstrap import build
+
+    ctx = build(settings, migrate=True)
+    for line in seed_demo(ctx, seed):
+        typer.echo(line)
+    if serve:
+        _serve(ctx.settings, workers=1)
+
+
+def _serve(settings: Settings, workers: int) -> None:
+    try:
+        from dmp.entrypoints.fhir.server import run
+    except ImportError:
+        typer.echo("(Le serveur web n'est pas encore disponible dans cette version.)")
+        return
+    run(settings, workers=workers)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    sys.exit(app())

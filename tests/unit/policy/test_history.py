@@ -1,0 +1,56 @@
+"""The access history (SPEC §5): the patient sees it all, a representative not the secret entries.
+
+Same conventions as test_truth_tables.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dmp.policy import history_entry_visible, read_history
+
+from .personas import access, outcome, table
+
+READ_HISTORY = """
+    actor     record           mode  expected
+    alice     alice            N     allow:holder
+    alice     alice-closed     N     allow:holder
+    lea       lea              N     allow:holder
+    marc      lea              N     allow:legal-representative
+    marc      lea-closed       N     allow:legal-representative
+    alice     alice-destroyed  N     deny:record-destroyed
+    alice     alice            E     deny:mode-not-for-patient
+    zoe       alice            N     deny:other-record
+    marc      lea-adult        N     deny:representative-of-adult
+    bruno     alice            N     deny:holder-only
+    elise     alice            N     deny:holder-only
+    operator  alice            N     deny:operator-no-health-data
+"""
+
+
+@pytest.mark.parametrize(*table(READ_HISTORY))
+def test_read_history(actor: str, record: str, mode: str, expected: str) -> None:
+    why = "-" if mode == "N" else "why"
+    assert outcome(read_history(access(actor, record, mode, why))) == expected
+
+
+HISTORY_ENTRY_VISIBLE = """
+    actor     record     entry   expected
+    # -- the patient sees every entry; the minor's secret ones are hidden from her parents
+    alice     alice      secret  allow:holder
+    alice     alice      plain   allow:holder
+    lea       lea        secret  allow:holder
+    marc      lea        plain   allow:legal-representative
+    marc      lea        secret  deny:secret-entry
+    marc      lea-adult  plain   deny:representative-of-adult
+    zoe       alice      plain   deny:other-record
+    bruno     alice      plain   deny:holder-only
+    bruno     alice      secret  deny:holder-only
+    operator  alice      plain   deny:operator-no-health-data
+"""
+
+
+@pytest.mark.parametrize(*table(HISTORY_ENTRY_VISIBLE))
+def test_history_entry_visible(actor: str, record: str, entry: str, expected: str) -> None:
+    decision = history_entry_visible(access(actor, record), entry_is_secret=entry == "secret")
+    assert outcome(decision) == expected

@@ -1,0 +1,146 @@
+"""The life of a DMP (SPEC §2): creation, closure, reactivation, destruction.
+
+Same conventions as test_truth_tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dmp.domain.model import PatientActor, RecordState, RepresentativeActor
+from dmp.policy import Access, close_record, create_record, destroy, reactivate_record
+
+from .personas import ACTORS, RECORDS, access, outcome, table
+
+CREATE_RECORD = """
+    actor          existing   expected
+    # -- any professional not excluded, if the patient has no DMP or only a destroyed one
+    hugo           none       allow:create
+    chloe          none       allow:create
+    farid          none       allow:create
+    gael           none       allow:create
+    irene          none       allow:create
+    damien         destroyed  allow:create
+    damien         active     deny:record-exists
+    damien         closed     deny:record-exists
+    # -- never the excluded
+    elise          none       deny:excluded-actor
+    oscar          none       deny:excluded-actor
+    elise          active     deny:excluded-actor
+    # -- professionals only
+    alice          none       deny:professional-only
+    marc           none       deny:professional-only
+    operator       none       deny:operator-no-health-data
+    retention-job  destroyed  deny:operator-no-health-data
+"""
+
+
+@pytest.mark.parametrize(*table(CREATE_RECORD))
+def test_create_record(actor: str, existing: str, expected: str) -> None:
+    state = None if existing == "none" else RecordState(existing)
+    assert outcome(create_record(ACTORS[actor], state)) == expected
+
+
+CLOSE_RECORD = """
+    actor     record           mode  expected
+    # -- the patient or a representative; a professional who may open the DMP, at her request
+    alice     alice            N     allow:holder
+    marc      lea              N     allow:legal-representative
+    bruno     alice            N     allow:medecin-traitant
+    chloe     alice            N     allow:authorized
+    gael      alice            N     allow:authorized
+    # -- an active DMP only, in normal access
+    alice     alice-closed     N     deny:record-closed
+    bruno     alice-closed     N     deny:record-closed
+    alice     alice-destroyed  N     deny:record-destroyed
+    alice     alice            E     deny:mode-not-for-patient
+    bruno     alice            E     deny:read-only-mode
+    samia     alice            S     deny:read-only-mode
+    # -- nobody else
+    damien    alice            N     deny:not-authorized
+    zoe       alice            N     deny:other-record
+    marc      lea-adult        N     deny:representative-of-adult
+    irene     alice            N     deny:blocked
+    elise     alice            N     deny:excluded-actor
+    operator  alice            N     deny:operator-no-health-data
+"""
+
+
+@pytest.mark.parametrize(*table(CLOSE_RECORD))
+def test_close_record(actor: str, record: str, mode: str, expected: str) -> None:
+    why = "-" if mode == "N" else "why"
+    assert outcome(close_record(access(actor, record, mode, why))) == expected
+
+
+REACTIVATE_RECORD = """
+    actor          record           mode  expected
+    # -- any professional, the patient present and consenting: no authorization needed
+    damien         alice-closed     N     allow:reactivate
+    bruno          alice-closed     N     allow:reactivate
+    chloe          alice-closed     N     allow:reactivate
+    marc           lea-closed       N     deny:professional-only
+    # -- a closed DMP only
+    damien         alice            N     deny:record-not-closed
+    damien         alice-destroyed  N     deny:record-destroyed
+    elise          alice            N     deny:record-not-closed
+    operator       alice            N     deny:record-not-closed
+    # -- never blocked, never excluded, in normal access
+    irene          alice-closed     N     deny:blocked
+    elise          alice-closed     N     deny:excluded-actor
+    oscar          alice-closed     N     deny:excluded-actor
+    damien         alice-closed     E     deny:read-only-mode
+    samia          alice-closed     S     deny:read-only-mode
+    # -- professionals only
+    alice          alice-closed     N     deny:professional-only
+    operator       alice-closed     N     deny:operator-no-health-data
+    retention-job  alice-closed     N     deny:operator-no-health-data
+"""
+
+
+@pytest.mark.parametrize(*table(REACTIVATE_RECORD))
+def test_reactivate_record(actor: str, record: str, mode: str, expected: str) -> None:
+    why = "-" if mode == "N" else "why"
+    assert outcome(reactivate_record(access(actor, record, mode, why))) == expected
+
+
+NOW = datetime(2024, 3, 14, 10, 30, tzinfo=UTC)
+MAX_AGE = timedelta(minutes=5)
+STEP_UPS = {
+    "never": None,
+    "fresh": NOW - timedelta(minutes=1),
+    "limit": NOW - MAX_AGE,
+    "stale": NOW - MAX_AGE - timedelta(seconds=1),
+}
+
+DESTROY = """
+    actor     record           step_up  expected
+    # -- the patient or a representative, on an active or closed DMP, with a fresh code
+    alice     alice            fresh    allow:holder
+    alice     alice            limit    allow:holder
+    alice     alice-closed     fresh    allow:holder
+    marc      lea              fresh    allow:legal-representative
+    # -- a fresh one-time code first
+    alice     alice            never    deny:step-up-required
+    alice     alice            stale    deny:step-up-required
+    marc      lea              stale    deny:step-up-required
+    # -- nothing left to destroy; not theirs
+    alice     alice-destroyed  fresh    deny:record-destroyed
+    zoe       alice            fresh    deny:other-record
+    marc      lea-adult        fresh    deny:representative-of-adult
+    # -- nobody else
+    bruno     alice            fresh    deny:holder-only
+    elise     alice            fresh    deny:holder-only
+    operator  alice            fresh    deny:operator-no-health-data
+"""
+
+
+@pytest.mark.parametrize(*table(DESTROY))
+def test_destroy(actor: str, record: str, step_up: str, expected: str) -> None:
+    who = ACTORS[actor]
+    if isinstance(who, PatientActor | RepresentativeActor):
+        who = replace(who, step_up_at=STEP_UPS[step_up])
+    decision = destroy(Access(who, RECORDS[record]), NOW, MAX_AGE)
+    assert outcome(decision) == expected
