@@ -22,7 +22,9 @@ from dmp.bootstrap import build
 from dmp.services.context import Context
 from dmp.settings import Settings
 
-PG_ADMIN_URL = os.environ.get("DMP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "DMP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

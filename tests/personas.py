@@ -24,7 +24,12 @@ from dmp.domain.model import (
 )
 from dmp.services import authorizations, records
 from dmp.services.context import Context
-from dmp.services.directory import NewProfessional, add_establishment, add_professional, professional_actor
+from dmp.services.directory import (
+    NewProfessional,
+    add_establishment,
+    add_professional,
+    professional_actor,
+)
 
 
 def rpps(n: int) -> str:
@@ -62,7 +67,9 @@ class Cast:
     marc: RepresentativeActor
 
 
-def _pro(ctx: Context, n: int, family: str, given: str, profession: str, **kw: object) -> Professional:
+def _pro(
+    ctx: Context, n: int, family: str, given: str, profession: str, **kw: object
+) -> Professional:
     return add_professional(ctx, NewProfessional(rpps(n), family, given, profession, **kw))  # type: ignore[arg-type]
 
 
@@ -81,34 +88,62 @@ def populate(ctx: Context) -> Cast:
         "elise": _pro(ctx, 4, "Durand", "Élise", "10", occupational_health=True),
         "pauline": _pro(ctx, 5, "Leroy", "Pauline", "21", establishment_finess=("440000305",)),
         "samuel": _pro(ctx, 6, "Moreau", "Samuel", "10", samu_regulator=True),
-        "hugo": _pro(ctx, 7, "Roux", "Hugo", "10", specialty="Radiologie",
-                     establishment_finess=("440000289",)),
+        "hugo": _pro(
+            ctx,
+            7,
+            "Roux",
+            "Hugo",
+            "10",
+            specialty="Radiologie",
+            establishment_finess=("440000289",),
+        ),
     }
     actor = {name: professional_actor(ctx, p) for name, p in pros.items()}
     actor["pauline"] = professional_actor(ctx, pros["pauline"], pharmacie)
     actor["hugo"] = professional_actor(ctx, pros["hugo"], chu)
     alice = records.create_record(
-        ctx, actor["bruno"], ins=ALICE_INS,
+        ctx,
+        actor["bruno"],
+        ins=ALICE_INS,
         identity=PatientIdentity("Dupont", "Alice", date(1985, 3, 12), "female"),
         contacts=ContactChannels(email="alice@example.org", phone="+33612345678"),
-        consent=consent(ctx))
+        consent=consent(ctx),
+    )
     lea = records.create_record(
-        ctx, actor["bruno"], ins=LEA_INS,
+        ctx,
+        actor["bruno"],
+        ins=LEA_INS,
         identity=PatientIdentity("Lefèvre", "Léa", date(2015, 6, 1), "female"),
-        contacts=ContactChannels(email="lea@example.org"), consent=consent(ctx),
-        representatives=(records.NewRepresentative(
-            PatientIdentity("Lefèvre", "Marc", date(1980, 1, 5), "male"),
-            ContactChannels(email="marc@example.org")),))
+        contacts=ContactChannels(email="lea@example.org"),
+        consent=consent(ctx),
+        representatives=(
+            records.NewRepresentative(
+                PatientIdentity("Lefèvre", "Marc", date(1980, 1, 5), "male"),
+                ContactChannels(email="marc@example.org"),
+            ),
+        ),
+    )
     alice_actor = PatientActor(alice.patient.account_id, alice.dmp_id)
     authorizations.designate_medecin_traitant(ctx, alice_actor, alice.dmp_id, pros["bruno"].id)
     authorizations.authorize(ctx, alice_actor, alice.dmp_id, pros["chloe"])
     authorizations.authorize(ctx, alice_actor, alice.dmp_id, pros["pauline"])
     return Cast(
-        chu=chu, mutuelle=mutuelle, pharmacie=pharmacie, bruno=actor["bruno"],
-        chloe=actor["chloe"], damien=actor["damien"], elise=actor["elise"],
-        pauline=actor["pauline"], samuel=actor["samuel"], hugo=actor["hugo"], professionals=pros,
-        alice_dmp=alice.dmp_id, alice=alice_actor, alice_login=alice.patient.login,
-        alice_password=alice.patient.temporary_password, lea_dmp=lea.dmp_id,
+        chu=chu,
+        mutuelle=mutuelle,
+        pharmacie=pharmacie,
+        bruno=actor["bruno"],
+        chloe=actor["chloe"],
+        damien=actor["damien"],
+        elise=actor["elise"],
+        pauline=actor["pauline"],
+        samuel=actor["samuel"],
+        hugo=actor["hugo"],
+        professionals=pros,
+        alice_dmp=alice.dmp_id,
+        alice=alice_actor,
+        alice_login=alice.patient.login,
+        alice_password=alice.patient.temporary_password,
+        lea_dmp=lea.dmp_id,
         lea=PatientActor(lea.patient.account_id, lea.dmp_id),
         marc=RepresentativeActor(lea.representatives[0].account_id, lea.dmp_id),
     )

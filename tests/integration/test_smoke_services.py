@@ -31,6 +31,7 @@ def test_unrelated_professional_sees_nothing(ctx):
         pass
     else:
         raise AssertionError("Damien has no authorization")
-    docs = find_documents(ctx, Reading(cast.damien, AccessMode.EMERGENCY, "Patient inconscient"),
-                          cast.alice_dmp)
+    docs = find_documents(
+        ctx, Reading(cast.damien, AccessMode.EMERGENCY, "Patient inconscient"), cast.alice_dmp
+    )
     assert docs == []

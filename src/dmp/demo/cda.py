@@ -27,8 +27,13 @@ _PROFESSION_OID = "1.2.250.1.71.1.2.7"
 _CONFIDENTIALITY_OID = "2.16.840.1.113883.5.25"
 _GENDER_OID = "2.16.840.1.113883.5.1"
 _FACILITY_OID = "1.2.250.1.71.4.2.4"
-_FACILITY_TYPES = {"hospital": "SA01", "clinic": "SA07", "laboratory": "SA29", "pharmacy": "SA33",
-                   "practice": "SA52"}  # establishment kind -> healthcareFacilityTypeCode
+_FACILITY_TYPES = {
+    "hospital": "SA01",
+    "clinic": "SA07",
+    "laboratory": "SA29",
+    "pharmacy": "SA33",
+    "practice": "SA52",
+}  # establishment kind -> healthcareFacilityTypeCode
 _TEMPLATES = ("2.16.840.1.113883.2.8.2.1", "1.2.250.1.213.1.1.1.1")  # HL7 France, CI-SIS header
 
 
@@ -42,65 +47,107 @@ class Stay:
 
 
 STAYS = (
-    Stay("Cardiologie", "Décompensation cardiaque gauche",
-         "Admission pour dyspnée d'effort d'aggravation progressive et œdèmes des membres "
-         "inférieurs. Échocardiographie : fraction d'éjection ventriculaire gauche à 40 %. "
-         "Amélioration rapide sous diurétiques intraveineux, perte de poids de 4 kg.",
-         ("Furosémide 40 mg : 1 comprimé le matin", "Bisoprolol 2,5 mg : 1 comprimé le matin",
-          "Ramipril 2,5 mg : 1 comprimé le soir"),
-         "Pesée trois fois par semaine. Ionogramme et créatinine à J7. Consultation de "
-         "cardiologie dans un mois."),
-    Stay("Pneumologie", "Pneumopathie aiguë communautaire",
-         "Fièvre à 39 °C, toux et douleur basithoracique droite. Radiographie : condensation "
-         "lobaire inférieure droite. CRP à 180 mg/L. Évolution favorable sous antibiothérapie.",
-         ("Amoxicilline-acide clavulanique 1 g : 1 comprimé 3 fois par jour jusqu'à J7",
-          "Paracétamol 1 g : si fièvre, sans dépasser 3 g par jour"),
-         "Radiographie thoracique de contrôle à six semaines. Consultation chez le médecin "
-         "traitant à la fin du traitement."),
-    Stay("Chirurgie orthopédique", "Coxarthrose gauche invalidante",
-         "Pose d'une prothèse totale de hanche gauche par voie postérieure. Suites opératoires "
-         "simples, lever à J1, appui complet autorisé.",
-         ("Énoxaparine 4000 UI : 1 injection sous-cutanée par jour pendant 35 jours",
-          "Paracétamol 1 g : 1 comprimé jusqu'à 4 fois par jour"),
-         "Kinésithérapie à domicile. Ablation des agrafes à J15 par l'infirmier. Consultation "
-         "chirurgicale à six semaines avec radiographie."),
-    Stay("Chirurgie digestive", "Cholécystite aiguë lithiasique",
-         "Cholécystectomie sous cœlioscopie à J1 de l'admission. Suites simples, reprise de "
-         "l'alimentation à J1, sortie à J3.",
-         ("Paracétamol 1 g : 1 comprimé jusqu'à 3 fois par jour pendant 5 jours",),
-         "Consultation chirurgicale à un mois. Reprendre contact en cas de fièvre ou d'ictère."),
-    Stay("Gériatrie", "Chute à domicile",
-         "Chute sans perte de connaissance. Bilan : hypotension orthostatique sur traitement "
-         "antihypertenseur, allégé pendant le séjour. Pas de fracture.",
-         ("Amlodipine 5 mg : arrêtée", "Colécalciférol 100 000 UI : 1 ampoule tous les 3 mois"),
-         "Kinésithérapie pour la marche. Réévaluation de la pression artérielle par le médecin "
-         "traitant sous quinze jours."),
+    Stay(
+        "Cardiologie",
+        "Décompensation cardiaque gauche",
+        "Admission pour dyspnée d'effort d'aggravation progressive et œdèmes des membres "
+        "inférieurs. Échocardiographie : fraction d'éjection ventriculaire gauche à 40 %. "
+        "Amélioration rapide sous diurétiques intraveineux, perte de poids de 4 kg.",
+        (
+            "Furosémide 40 mg : 1 comprimé le matin",
+            "Bisoprolol 2,5 mg : 1 comprimé le matin",
+            "Ramipril 2,5 mg : 1 comprimé le soir",
+        ),
+        "Pesée trois fois par semaine. Ionogramme et créatinine à J7. Consultation de "
+        "cardiologie dans un mois.",
+    ),
+    Stay(
+        "Pneumologie",
+        "Pneumopathie aiguë communautaire",
+        "Fièvre à 39 °C, toux et douleur basithoracique droite. Radiographie : condensation "
+        "lobaire inférieure droite. CRP à 180 mg/L. Évolution favorable sous antibiothérapie.",
+        (
+            "Amoxicilline-acide clavulanique 1 g : 1 comprimé 3 fois par jour jusqu'à J7",
+            "Paracétamol 1 g : si fièvre, sans dépasser 3 g par jour",
+        ),
+        "Radiographie thoracique de contrôle à six semaines. Consultation chez le médecin "
+        "traitant à la fin du traitement.",
+    ),
+    Stay(
+        "Chirurgie orthopédique",
+        "Coxarthrose gauche invalidante",
+        "Pose d'une prothèse totale de hanche gauche par voie postérieure. Suites opératoires "
+        "simples, lever à J1, appui complet autorisé.",
+        (
+            "Énoxaparine 4000 UI : 1 injection sous-cutanée par jour pendant 35 jours",
+            "Paracétamol 1 g : 1 comprimé jusqu'à 4 fois par jour",
+        ),
+        "Kinésithérapie à domicile. Ablation des agrafes à J15 par l'infirmier. Consultation "
+        "chirurgicale à six semaines avec radiographie.",
+    ),
+    Stay(
+        "Chirurgie digestive",
+        "Cholécystite aiguë lithiasique",
+        "Cholécystectomie sous cœlioscopie à J1 de l'admission. Suites simples, reprise de "
+        "l'alimentation à J1, sortie à J3.",
+        ("Paracétamol 1 g : 1 comprimé jusqu'à 3 fois par jour pendant 5 jours",),
+        "Consultation chirurgicale à un mois. Reprendre contact en cas de fièvre ou d'ictère.",
+    ),
+    Stay(
+        "Gériatrie",
+        "Chute à domicile",
+        "Chute sans perte de connaissance. Bilan : hypotension orthostatique sur traitement "
+        "antihypertenseur, allégé pendant le séjour. Pas de fracture.",
+        ("Amlodipine 5 mg : arrêtée", "Colécalciférol 100 000 UI : 1 ampoule tous les 3 mois"),
+        "Kinésithérapie pour la marche. Réévaluation de la pression artérielle par le médecin "
+        "traitant sous quinze jours.",
+    ),
 )
 HISTORY = (
-    "Hypertension artérielle", "Diabète de type 2", "Asthme depuis l'enfance",
-    "Appendicectomie dans l'enfance", "Hypothyroïdie", "Dyslipidémie", "Fracture du poignet droit",
-    "Épisode dépressif, résolu", "Cholécystectomie", "Migraine sans aura",
+    "Hypertension artérielle",
+    "Diabète de type 2",
+    "Asthme depuis l'enfance",
+    "Appendicectomie dans l'enfance",
+    "Hypothyroïdie",
+    "Dyslipidémie",
+    "Fracture du poignet droit",
+    "Épisode dépressif, résolu",
+    "Cholécystectomie",
+    "Migraine sans aura",
 )
 ALLERGIES = (
-    "Aucune allergie connue", "Allergie à la pénicilline (urticaire)",
-    "Allergie aux acariens", "Intolérance à la codéine (nausées)",
+    "Aucune allergie connue",
+    "Allergie à la pénicilline (urticaire)",
+    "Allergie aux acariens",
+    "Intolérance à la codéine (nausées)",
 )
 LONG_TERM = (
-    "Ramipril 5 mg : 1 comprimé le matin", "Metformine 850 mg : 1 comprimé matin et soir",
-    "Lévothyroxine 75 µg : 1 comprimé le matin à jeun", "Atorvastatine 20 mg : 1 comprimé le soir",
+    "Ramipril 5 mg : 1 comprimé le matin",
+    "Metformine 850 mg : 1 comprimé matin et soir",
+    "Lévothyroxine 75 µg : 1 comprimé le matin à jeun",
+    "Atorvastatine 20 mg : 1 comprimé le soir",
     "Salbutamol 100 µg/dose : 2 bouffées si besoin",
 )
 VACCINES = (
-    "Diphtérie, tétanos, poliomyélite (rappel)", "Grippe saisonnière", "Covid-19",
-    "Pneumocoque", "Hépatite B",
+    "Diphtérie, tétanos, poliomyélite (rappel)",
+    "Grippe saisonnière",
+    "Covid-19",
+    "Pneumocoque",
+    "Hépatite B",
 )
 CHILD_HISTORY = (
-    "Bronchiolite du nourrisson", "Otites moyennes à répétition", "Eczéma atopique",
-    "Asthme du nourrisson", "Varicelle",
+    "Bronchiolite du nourrisson",
+    "Otites moyennes à répétition",
+    "Eczéma atopique",
+    "Asthme du nourrisson",
+    "Varicelle",
 )
 RISK_FACTORS = (
-    "Tabagisme sevré depuis 10 ans", "Sédentarité", "Surpoids (IMC 27)",
-    "Antécédent familial de cancer colorectal", "Consommation d'alcool occasionnelle",
+    "Tabagisme sevré depuis 10 ans",
+    "Sédentarité",
+    "Surpoids (IMC 27)",
+    "Antécédent familial de cancer colorectal",
+    "Consommation d'alcool occasionnelle",
 )
 
 
@@ -152,8 +199,9 @@ def _assigned(parent: ET.Element, tag: str, author: AuthorLike) -> ET.Element:
     # IdNat_PS: "8" followed by the RPPS number (CI-SIS)
     _sub(assigned, "id", root=RPPS_OID, extension=f"8{author.rpps}")
     profession = load_valuesets().professions.get(author.profession, author.profession)
-    _sub(assigned, "code", code=author.profession, codeSystem=_PROFESSION_OID,
-         displayName=profession)
+    _sub(
+        assigned, "code", code=author.profession, codeSystem=_PROFESSION_OID, displayName=profession
+    )
     person = _sub(assigned, "assignedPerson")
     _person_name(person, author.given_name, author.family_name, title_for(author))
     return assigned
@@ -169,20 +217,28 @@ def _header(
     for template in _TEMPLATES:
         _sub(root, "templateId", root=template)
     _sub(root, "id", root=_uuid(rng))
-    _sub(root, "code", code=type_code, codeSystem=LOINC_OID, codeSystemName="LOINC",
-         displayName=title)
+    _sub(
+        root,
+        "code",
+        code=type_code,
+        codeSystem=LOINC_OID,
+        codeSystemName="LOINC",
+        displayName=title,
+    )
     _sub(root, "title", title)
     _sub(root, "effectiveTime", value=_ts(when))
-    _sub(root, "confidentialityCode", code="N", codeSystem=_CONFIDENTIALITY_OID,
-         displayName="Normal")
+    _sub(
+        root, "confidentialityCode", code="N", codeSystem=_CONFIDENTIALITY_OID, displayName="Normal"
+    )
     _sub(root, "languageCode", code="fr-FR")
     _sub(root, "setId", root=_uuid(rng))
     _sub(root, "versionNumber", value="1")
     _record_target(root, patient)
     author_element = _sub(root, "author")
     _sub(author_element, "time", value=_ts(when))
-    _organization(_assigned(author_element, "assignedAuthor", author),
-                  "representedOrganization", author)
+    _organization(
+        _assigned(author_element, "assignedAuthor", author), "representedOrganization", author
+    )
     custodian = _sub(_sub(root, "custodian"), "assignedCustodian")
     _organization(custodian, "representedCustodianOrganization", author)
     legal = _sub(root, "legalAuthenticator")
@@ -236,12 +292,21 @@ def discharge_summary_cda(
     _sub(period, "high", value=_ts(when))
     facility = _sub(_sub(encounter, "location"), "healthCareFacility")
     facility_type = _FACILITY_TYPES.get(author.establishment_kind, "SA01")
-    _sub(facility, "code", code=facility_type, codeSystem=_FACILITY_OID,
-         displayName=load_valuesets().facility_types[facility_type])
+    _sub(
+        facility,
+        "code",
+        code=facility_type,
+        codeSystem=_FACILITY_OID,
+        displayName=load_valuesets().facility_types[facility_type],
+    )
     body = _body(root)
-    _section(body, "46241-6", "Motif d'hospitalisation",
-             f"Hospitalisation en {stay.service.lower()} du {admitted:%d/%m/%Y} au "
-             f"{when:%d/%m/%Y} : {stay.reason.lower()}.")
+    _section(
+        body,
+        "46241-6",
+        "Motif d'hospitalisation",
+        f"Hospitalisation en {stay.service.lower()} du {admitted:%d/%m/%Y} au "
+        f"{when:%d/%m/%Y} : {stay.reason.lower()}.",
+    )
     _section(body, "8648-8", "Synthèse du séjour", stay.course)
     _section(body, "10183-2", "Traitement de sortie", stay.treatment)
     _section(body, "18776-5", "Suivi et consignes", stay.follow_up)
@@ -259,15 +324,25 @@ def medical_summary_cda(
     body = _body(root)
     _section(body, "11348-0", "Antécédents", tuple(rng.sample(history, rng.randint(1, 3))))
     _section(body, "48765-2", "Allergies et intolérances", rng.choice(ALLERGIES))
-    _section(body, "10160-0", "Traitements au long cours",
-             tuple(rng.sample(long_term, rng.randint(1, 3))) if long_term
-             else "Aucun traitement au long cours.")
+    _section(
+        body,
+        "10160-0",
+        "Traitements au long cours",
+        tuple(rng.sample(long_term, rng.randint(1, 3)))
+        if long_term
+        else "Aucun traitement au long cours.",
+    )
     vaccines = tuple(
         f"{vaccine} : {max(patient.birth_date.year, when.year - rng.randint(0, 9))}"
         for vaccine in rng.sample(VACCINES, rng.randint(2, 4))
     )
     _section(body, "11369-6", "Vaccinations", vaccines)
-    _section(body, "29762-2", "Facteurs de risque et mode de vie",
-             "Aucun facteur de risque connu." if child
-             else tuple(rng.sample(RISK_FACTORS, rng.randint(1, 2))))
+    _section(
+        body,
+        "29762-2",
+        "Facteurs de risque et mode de vie",
+        "Aucun facteur de risque connu."
+        if child
+        else tuple(rng.sample(RISK_FACTORS, rng.randint(1, 2))),
+    )
     return _serialize(root)

@@ -33,8 +33,10 @@ CONSULTATIONS = (
         "Auscultation cardiaque : bruits du cœur réguliers, pas de souffle. Pouls périphériques "
         "perçus. Pas d'œdème des membres inférieurs.",
         "Hypertension artérielle équilibrée sous traitement.",
-        ("Amlodipine 5 mg : 1 comprimé le matin.",
-         "Poursuite des mesures hygiéno-diététiques (réduction du sel, activité physique)."),
+        (
+            "Amlodipine 5 mg : 1 comprimé le matin.",
+            "Poursuite des mesures hygiéno-diététiques (réduction du sel, activité physique).",
+        ),
         "Contrôle dans 3 mois avec ionogramme sanguin et créatininémie.",
     ),
     Scenario(
@@ -44,8 +46,10 @@ CONSULTATIONS = (
         "Examen des pieds : pas de plaie, sensibilité au monofilament conservée, pouls pédieux "
         "présents. Auscultation cardio-pulmonaire normale.",
         "Diabète de type 2 correctement équilibré, sans complication décelée ce jour.",
-        ("Metformine 1000 mg : 1 comprimé matin et soir au cours des repas.",
-         "Atorvastatine 20 mg : 1 comprimé le soir."),
+        (
+            "Metformine 1000 mg : 1 comprimé matin et soir au cours des repas.",
+            "Atorvastatine 20 mg : 1 comprimé le soir.",
+        ),
         "HbA1c dans 3 mois. Fond d'œil annuel à programmer.",
     ),
     Scenario(
@@ -54,8 +58,10 @@ CONSULTATIONS = (
         "Amygdales érythémateuses, sans exsudat. Pas d'adénopathie cervicale. Test de diagnostic "
         "rapide du streptocoque négatif.",
         "Angine érythémateuse d'origine virale probable.",
-        ("Paracétamol 1 g : 1 comprimé jusqu'à 3 fois par jour si douleur ou fièvre.",
-         "Pas d'antibiothérapie (test rapide négatif)."),
+        (
+            "Paracétamol 1 g : 1 comprimé jusqu'à 3 fois par jour si douleur ou fièvre.",
+            "Pas d'antibiothérapie (test rapide négatif).",
+        ),
         "Reconsulter si la fièvre persiste au-delà de 3 jours.",
         fever=True,
     ),
@@ -66,9 +72,11 @@ CONSULTATIONS = (
         "Contracture des muscles paravertébraux. Signe de Lasègue négatif. Pas de déficit "
         "sensitivo-moteur, réflexes ostéo-tendineux présents et symétriques.",
         "Lombalgie commune aiguë, sans signe de gravité.",
-        ("Paracétamol 1 g : 1 comprimé jusqu'à 3 fois par jour.",
-         "Ibuprofène 400 mg : 1 comprimé 3 fois par jour au cours des repas pendant 5 jours.",
-         "Maintien d'une activité physique adaptée ; arrêt de travail de 3 jours."),
+        (
+            "Paracétamol 1 g : 1 comprimé jusqu'à 3 fois par jour.",
+            "Ibuprofène 400 mg : 1 comprimé 3 fois par jour au cours des repas pendant 5 jours.",
+            "Maintien d'une activité physique adaptée ; arrêt de travail de 3 jours.",
+        ),
         "Réévaluation si la douleur persiste au-delà de 4 semaines.",
     ),
     Scenario(
@@ -88,8 +96,10 @@ CONSULTATIONS = (
         "Auscultation : rythme régulier, pas de souffle. ECG de repos : rythme sinusal, PR normal, "
         "QRS fins, pas de trouble de la repolarisation.",
         "Palpitations sur extrasystoles probablement bénignes.",
-        ("Réduction de la consommation de café et d'alcool.",
-         "Holter ECG des 24 heures à réaliser."),
+        (
+            "Réduction de la consommation de café et d'alcool.",
+            "Holter ECG des 24 heures à réaliser.",
+        ),
         "Consultation de cardiologie avec le résultat du Holter.",
     ),
     Scenario(
@@ -98,8 +108,10 @@ CONSULTATIONS = (
         "professionnelle. Pas d'idée suicidaire.",
         "Examen somatique sans particularité. Humeur discrètement abaissée.",
         "Insomnie d'endormissement réactionnelle.",
-        ("Conseils d'hygiène du sommeil remis au patient.",
-         "Orientation vers une psychothérapie de soutien."),
+        (
+            "Conseils d'hygiène du sommeil remis au patient.",
+            "Orientation vers une psychothérapie de soutien.",
+        ),
         "Revoir dans 1 mois.",
     ),
     Scenario(
@@ -109,8 +121,10 @@ CONSULTATIONS = (
         "Otoscopie : tympan droit bombant et congestif, tympan gauche normal. Pas de raideur "
         "méningée.",
         "Otite moyenne aiguë purulente droite.",
-        ("Amoxicilline suspension buvable : 80 mg/kg/jour en 2 prises pendant 5 jours.",
-         "Paracétamol 15 mg/kg toutes les 6 heures si fièvre ou douleur."),
+        (
+            "Amoxicilline suspension buvable : 80 mg/kg/jour en 2 prises pendant 5 jours.",
+            "Paracétamol 15 mg/kg toutes les 6 heures si fièvre ou douleur.",
+        ),
         "Reconsulter si la fièvre persiste après 48 heures de traitement.",
         child=True,
         fever=True,
@@ -120,8 +134,10 @@ CONSULTATIONS = (
         "Rhinorrhée claire, toux sèche et fébricule depuis 3 jours. Alimentation conservée.",
         "Pharynx inflammatoire, tympans normaux, auscultation pulmonaire normale.",
         "Rhinopharyngite aiguë virale.",
-        ("Lavages de nez au sérum physiologique plusieurs fois par jour.",
-         "Paracétamol 15 mg/kg toutes les 6 heures si fièvre."),
+        (
+            "Lavages de nez au sérum physiologique plusieurs fois par jour.",
+            "Paracétamol 15 mg/kg toutes les 6 heures si fièvre.",
+        ),
         "Pas de nouvelle consultation nécessaire en l'absence d'aggravation.",
         child=True,
         fever=True,
@@ -191,46 +207,56 @@ IMAGING_EXAMS = (
     ImagingExam(
         "Radiographie thoracique de face",
         "Cliché de face, debout, en inspiration. Produit dose-surface : 0,08 Gy.cm².",
-        ("Parenchyme pulmonaire normalement aéré, sans foyer de condensation.",
-         "Culs-de-sac costo-diaphragmatiques libres.",
-         "Silhouette cardio-médiastinale de taille normale."),
+        (
+            "Parenchyme pulmonaire normalement aéré, sans foyer de condensation.",
+            "Culs-de-sac costo-diaphragmatiques libres.",
+            "Silhouette cardio-médiastinale de taille normale.",
+        ),
         "Radiographie thoracique sans anomalie décelable.",
         "Toux persistante depuis trois semaines.",
     ),
     ImagingExam(
         "Échographie abdominale",
         "Examen réalisé à jeun, par voie sous-costale et intercostale.",
-        ("Foie de taille normale, d'échostructure discrètement hyperéchogène, homogène.",
-         "Vésicule biliaire alithiasique, à paroi fine. Voies biliaires non dilatées.",
-         "Reins de taille normale, sans dilatation des cavités pyélocalicielles.",
-         "Rate et pancréas sans particularité."),
+        (
+            "Foie de taille normale, d'échostructure discrètement hyperéchogène, homogène.",
+            "Vésicule biliaire alithiasique, à paroi fine. Voies biliaires non dilatées.",
+            "Reins de taille normale, sans dilatation des cavités pyélocalicielles.",
+            "Rate et pancréas sans particularité.",
+        ),
         "Stéatose hépatique modérée. Pas d'autre anomalie.",
         "Perturbation du bilan hépatique.",
     ),
     ImagingExam(
         "Scanner cérébral sans injection",
         "Acquisition hélicoïdale sans injection de produit de contraste. PDL : 845 mGy.cm.",
-        ("Pas d'hémorragie intra ou extra-axiale.",
-         "Pas d'effet de masse, pas de déviation de la ligne médiane.",
-         "Système ventriculaire de taille et de morphologie normales."),
+        (
+            "Pas d'hémorragie intra ou extra-axiale.",
+            "Pas d'effet de masse, pas de déviation de la ligne médiane.",
+            "Système ventriculaire de taille et de morphologie normales.",
+        ),
         "Absence d'anomalie intracrânienne décelable.",
         "Céphalées inhabituelles chez un patient sans antécédent.",
     ),
     ImagingExam(
         "IRM du genou droit",
         "Séquences pondérées T1 et DP avec saturation du signal de la graisse, trois plans.",
-        ("Fissure horizontale de la corne postérieure du ménisque médial.",
-         "Ligaments croisés antérieur et postérieur continus.",
-         "Pas d'épanchement articulaire significatif. Cartilages d'épaisseur conservée."),
+        (
+            "Fissure horizontale de la corne postérieure du ménisque médial.",
+            "Ligaments croisés antérieur et postérieur continus.",
+            "Pas d'épanchement articulaire significatif. Cartilages d'épaisseur conservée.",
+        ),
         "Lésion méniscale médiale horizontale, sans lésion ligamentaire associée.",
         "Gonalgie droite mécanique depuis deux mois.",
     ),
     ImagingExam(
         "Radiographie du poignet gauche, face et profil",
         "Deux incidences orthogonales. Produit dose-surface : 0,01 Gy.cm².",
-        ("Trait de fracture extra-articulaire de l'extrémité distale du radius.",
-         "Pas de déplacement significatif. Interligne radio-carpien respecté.",
-         "Pas de lésion osseuse du carpe visible."),
+        (
+            "Trait de fracture extra-articulaire de l'extrémité distale du radius.",
+            "Pas de déplacement significatif. Interligne radio-carpien respecté.",
+            "Pas de lésion osseuse du carpe visible.",
+        ),
         "Fracture non déplacée de l'extrémité distale du radius gauche.",
         "Chute de sa hauteur sur la main gauche en extension.",
     ),
@@ -238,21 +264,33 @@ IMAGING_EXAMS = (
 
 # (medication, posology, chronic: renewable treatment)
 MEDICATIONS = (
-    ("Paracétamol 1 g, comprimé", "1 comprimé jusqu'à 3 fois par jour, à 6 heures d'intervalle, "
-     "pendant 5 jours", False),
+    (
+        "Paracétamol 1 g, comprimé",
+        "1 comprimé jusqu'à 3 fois par jour, à 6 heures d'intervalle, pendant 5 jours",
+        False,
+    ),
     ("Amoxicilline 1 g, comprimé dispersible", "1 comprimé matin et soir pendant 6 jours", False),
-    ("Ibuprofène 400 mg, comprimé", "1 comprimé 3 fois par jour au cours des repas pendant "
-     "5 jours", False),
-    ("Oméprazole 20 mg, gélule gastro-résistante", "1 gélule le matin à jeun pendant "
-     "4 semaines", False),
+    (
+        "Ibuprofène 400 mg, comprimé",
+        "1 comprimé 3 fois par jour au cours des repas pendant 5 jours",
+        False,
+    ),
+    (
+        "Oméprazole 20 mg, gélule gastro-résistante",
+        "1 gélule le matin à jeun pendant 4 semaines",
+        False,
+    ),
     ("Ramipril 5 mg, comprimé", "1 comprimé le matin", True),
     ("Amlodipine 5 mg, gélule", "1 gélule le matin", True),
     ("Atorvastatine 20 mg, comprimé", "1 comprimé le soir", True),
     ("Metformine 850 mg, comprimé", "1 comprimé matin et soir au cours des repas", True),
     ("Lévothyroxine 75 µg, comprimé", "1 comprimé le matin à jeun", True),
     ("Bisoprolol 2,5 mg, comprimé", "1 comprimé le matin", True),
-    ("Salbutamol 100 µg/dose, suspension pour inhalation", "2 bouffées en cas de gêne "
-     "respiratoire, sans dépasser 8 bouffées par jour", True),
+    (
+        "Salbutamol 100 µg/dose, suspension pour inhalation",
+        "2 bouffées en cas de gêne respiratoire, sans dépasser 8 bouffées par jour",
+        True,
+    ),
     ("Colécalciférol 100 000 UI, solution buvable en ampoule", "1 ampoule tous les 3 mois", True),
 )
 

@@ -71,8 +71,16 @@ class DocumentKind:
     by_patient: bool = False  # added by the patient (class 90), no professional author
 
 
-_TRUST_LINKS = ("mon épouse", "mon époux", "ma fille", "mon fils", "ma sœur", "mon frère",
-                "une amie proche", "un ami proche")
+_TRUST_LINKS = (
+    "mon épouse",
+    "mon époux",
+    "ma fille",
+    "mon fils",
+    "ma sœur",
+    "mon frère",
+    "une amie proche",
+    "un ami proche",
+)
 _WISHES = (
     "Je souhaite, si cela est possible, finir ma vie à mon domicile, entouré{e} de mes proches.",
     "Je souhaite être accompagné{e} par un représentant de mon culte.",
@@ -80,8 +88,10 @@ _WISHES = (
     "Je ne souhaite pas être transféré{e} en réanimation si mon pronostic est très défavorable.",
 )
 _TREATMENTS = (
-    "une réanimation cardio-respiratoire", "une ventilation mécanique (respiration artificielle)",
-    "une dialyse", "une alimentation et une hydratation artificielles",
+    "une réanimation cardio-respiratoire",
+    "une ventilation mécanique (respiration artificielle)",
+    "une dialyse",
+    "une alimentation et une hydratation artificielles",
     "une intervention chirurgicale lourde",
 )
 
@@ -108,10 +118,12 @@ def advance_directives_text(
     trust_given = rng.choice(MALE_GIVEN_NAMES if trust_gender == "male" else FEMALE_GIVEN_NAMES)
     trust = f"{trust_given} {rng.choice(FAMILY_NAMES).upper()}"
     refused = rng.sample(_TREATMENTS, rng.randint(1, len(_TREATMENTS)))
-    situation = rng.choice((
-        "en bonne santé, sans maladie grave connue",
-        "alors que je suis atteint" + one + " d'une maladie chronique grave",
-    ))
+    situation = rng.choice(
+        (
+            "en bonne santé, sans maladie grave connue",
+            "alors que je suis atteint" + one + " d'une maladie chronique grave",
+        )
+    )
     lines = [
         "DIRECTIVES ANTICIPÉES",
         f"({FICTION_NOTICE})",
@@ -163,46 +175,70 @@ def _signer(author: AuthorLike | None) -> str:
 
 CATALOGUE: tuple[DocumentKind, ...] = (
     DocumentKind(
-        "consultation", "11488-4", "application/pdf", MIME_SUFFICIENT_FORMAT,
+        "consultation",
+        "11488-4",
+        "application/pdf",
+        MIME_SUFFICIENT_FORMAT,
         lambda rng, p, a, w: consultation_pdf(rng, p, _need(a), w),
         lambda a, w: f"Compte rendu de consultation - {_signer(a)}",
     ),
     DocumentKind(
-        "lab", "11502-2", "application/pdf", MIME_SUFFICIENT_FORMAT,
+        "lab",
+        "11502-2",
+        "application/pdf",
+        MIME_SUFFICIENT_FORMAT,
         lambda rng, p, a, w: lab_report_pdf(rng, p, _need(a), w),
         lambda a, w: f"Résultats de biologie du {w:%d/%m/%Y}",
         specialty="Biologie médicale",
     ),
     DocumentKind(
-        "imaging", "18748-4", "application/pdf", MIME_SUFFICIENT_FORMAT,
+        "imaging",
+        "18748-4",
+        "application/pdf",
+        MIME_SUFFICIENT_FORMAT,
         lambda rng, p, a, w: imaging_report_pdf(rng, p, _need(a), w),
         lambda a, w: f"Compte rendu d'imagerie du {w:%d/%m/%Y}",
         specialty="Radiologie et imagerie médicale",
     ),
     DocumentKind(
-        "prescription", "57833-6", "application/pdf", MIME_SUFFICIENT_FORMAT,
+        "prescription",
+        "57833-6",
+        "application/pdf",
+        MIME_SUFFICIENT_FORMAT,
         lambda rng, p, a, w: prescription_pdf(rng, p, _need(a), w),
         lambda a, w: f"Ordonnance du {w:%d/%m/%Y} - {_signer(a)}",
     ),
     DocumentKind(
-        "discharge", "11490-0", "text/xml", CDA_FORMAT,
+        "discharge",
+        "11490-0",
+        "text/xml",
+        CDA_FORMAT,
         lambda rng, p, a, w: discharge_summary_cda(rng, p, _need(a), w),
         lambda a, w: f"Lettre de liaison à la sortie - {_need(a).establishment_name}",
     ),
     DocumentKind(
-        "summary", "60591-5", "text/xml", CDA_FORMAT,
+        "summary",
+        "60591-5",
+        "text/xml",
+        CDA_FORMAT,
         lambda rng, p, a, w: medical_summary_cda(rng, p, _need(a), w),
         lambda a, w: f"Synthèse médicale - {_signer(a)}",
         specialty="Médecine générale",
     ),
     DocumentKind(
-        "ecg", "11488-4", "image/png", MIME_SUFFICIENT_FORMAT,
+        "ecg",
+        "11488-4",
+        "image/png",
+        MIME_SUFFICIENT_FORMAT,
         lambda rng, p, a, w: _ecg(rng, _need(a)),
         lambda a, w: f"Tracé ECG du {w:%d/%m/%Y}",
         specialty="Cardiologie",
     ),
     DocumentKind(
-        "advance_directives", "DOCPAT01", "text/plain", MIME_SUFFICIENT_FORMAT,
+        "advance_directives",
+        "DOCPAT01",
+        "text/plain",
+        MIME_SUFFICIENT_FORMAT,
         lambda rng, p, a, w: advance_directives_text(rng, p, w),
         lambda a, w: "Mes directives anticipées",
         by_patient=True,

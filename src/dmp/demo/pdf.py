@@ -29,12 +29,32 @@ from dmp.demo.identities import AuthorLike, PatientLike, title_for
 FICTION_NOTICE = "DOCUMENT FICTIF - données synthétiques de démonstration, sans valeur médicale"
 _FONT = "Helvetica"
 _LINE = 5.0
-_TRANSLITERATIONS = str.maketrans({
-    "œ": "oe", "Œ": "OE", "’": "'", "‘": "'", "‚": ",", "“": '"', "”": '"', "„": '"',
-    "–": "-", "—": "-", "…": "...", "€": "EUR", "≥": ">=", "≤": "<=", "\u202f": " ",
-    "\u2009": " ", "•": "-", "™": "(TM)",
-    "Ł": "L", "ł": "l", "Đ": "D", "đ": "d",
-})
+_TRANSLITERATIONS = str.maketrans(
+    {
+        "œ": "oe",
+        "Œ": "OE",
+        "’": "'",
+        "‘": "'",
+        "‚": ",",
+        "“": '"',
+        "”": '"',
+        "„": '"',
+        "–": "-",
+        "—": "-",
+        "…": "...",
+        "€": "EUR",
+        "≥": ">=",
+        "≤": "<=",
+        "\u202f": " ",
+        "\u2009": " ",
+        "•": "-",
+        "™": "(TM)",
+        "Ł": "L",
+        "ł": "l",
+        "Đ": "D",
+        "đ": "d",
+    }
+)
 _SIZED_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -98,8 +118,14 @@ def _letterhead(pdf: _Report, author: AuthorLike, when: datetime) -> None:
     signer = f"{title_for(author)} {author.given_name} {author.family_name.upper()}"
     _text(pdf, f"{signer}{specialty} - RPPS {author.rpps}", size=9)
     pdf.set_font(_FONT, "", 9)
-    pdf.cell(0, _LINE, latin1(f"{author.city}, le {french_date(when)}"), align="R",
-             new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(
+        0,
+        _LINE,
+        latin1(f"{author.city}, le {french_date(when)}"),
+        align="R",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
     pdf.ln(2)
 
 
@@ -114,8 +140,9 @@ def _patient_block(pdf: _Report, patient: PatientLike, when: datetime) -> None:
     )
     pdf.set_fill_color(238, 242, 247)
     pdf.set_font(_FONT, "", 10)
-    pdf.multi_cell(0, _LINE, latin1("\n".join(lines)), border=1, fill=True,
-                   new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(
+        0, _LINE, latin1("\n".join(lines)), border=1, fill=True, new_x="LMARGIN", new_y="NEXT"
+    )
     pdf.ln(3)
 
 
@@ -182,16 +209,21 @@ def consultation_pdf(
         _title(pdf, "Courrier au médecin traitant", "Copie au dossier médical partagé")
         _text(pdf, "Cher confrère,")
         pdf.ln(2)
-        _text(pdf,
-              f"J'ai reçu ce jour en consultation {_civility(patient, age)} "
-              f"{patient.given_names} {patient.family_name.upper()}, "
-              f"âgé{'' if patient.gender == 'male' else 'e'} de {age} ans, pour le motif suivant : "
-              f"{case.motif.lower()}. {case.conclusion} "
-              f"J'ai proposé la conduite à tenir suivante : {' '.join(case.treatment)} "
-              f"{case.follow_up}")
+        _text(
+            pdf,
+            f"J'ai reçu ce jour en consultation {_civility(patient, age)} "
+            f"{patient.given_names} {patient.family_name.upper()}, "
+            f"âgé{'' if patient.gender == 'male' else 'e'} de {age} ans, pour le motif suivant : "
+            f"{case.motif.lower()}. {case.conclusion} "
+            f"J'ai proposé la conduite à tenir suivante : {' '.join(case.treatment)} "
+            f"{case.follow_up}",
+        )
         pdf.ln(2)
-        _text(pdf, "Je vous remercie de votre confiance et reste à votre disposition. "
-                   "Bien confraternellement.")
+        _text(
+            pdf,
+            "Je vous remercie de votre confiance et reste à votre disposition. "
+            "Bien confraternellement.",
+        )
         _signature(pdf, author)
     return _finish(pdf)
 
@@ -203,30 +235,45 @@ def lab_report_pdf(
     pdf = _new_pdf("Compte rendu d'examens biologiques", author.family_name, when)
     _letterhead(pdf, author, when)
     _patient_block(pdf, patient, when)
-    _title(pdf, "Compte rendu d'examens de biologie médicale",
-           f"Prélèvement du {when:%d/%m/%Y à %Hh%M} - dossier n° {rng.randrange(10**9):09d}")
+    _title(
+        pdf,
+        "Compte rendu d'examens de biologie médicale",
+        f"Prélèvement du {when:%d/%m/%Y à %Hh%M} - dossier n° {rng.randrange(10**9):09d}",
+    )
     widths = (70, 28, 22, 42, 12)
     for panel in sorted(rng.sample(sorted(LAB_PANELS), rng.randint(2, 3))):
         _text(pdf, panel, size=11, style="B", h=7)
         pdf.set_font(_FONT, "B", 8)
-        for width, head in zip(widths, ("Analyse", "Résultat", "Unité", "Référence", ""),
-                               strict=True):
+        for width, head in zip(
+            widths, ("Analyse", "Résultat", "Unité", "Référence", ""), strict=True
+        ):
             pdf.cell(width, _LINE, latin1(head), border="B")
         pdf.ln(_LINE)
         pdf.set_font(_FONT, "", 9)
         for analyte in LAB_PANELS[panel]:
             value, flag = lab_value(rng, analyte)
-            reference = (f"{french_number(analyte.low, analyte.decimals)} - "
-                         f"{french_number(analyte.high, analyte.decimals)}")
-            for width, cell in zip(widths, (analyte.name, value, analyte.unit, reference, flag),
-                                   strict=True):
+            reference = (
+                f"{french_number(analyte.low, analyte.decimals)} - "
+                f"{french_number(analyte.high, analyte.decimals)}"
+            )
+            for width, cell in zip(
+                widths, (analyte.name, value, analyte.unit, reference, flag), strict=True
+            ):
                 pdf.cell(width, _LINE, latin1(cell))
             pdf.ln(_LINE)
         pdf.ln(2)
-    _section(pdf, "Commentaire", "Les résultats marqués H (haut) ou B (bas) sont en dehors des "
-             "valeurs de référence du laboratoire. À interpréter selon le contexte clinique.")
-    _text(pdf, f"Résultats validés par {title_for(author)} {author.family_name.upper()}, "
-               "biologiste médical.", style="I")
+    _section(
+        pdf,
+        "Commentaire",
+        "Les résultats marqués H (haut) ou B (bas) sont en dehors des "
+        "valeurs de référence du laboratoire. À interpréter selon le contexte clinique.",
+    )
+    _text(
+        pdf,
+        f"Résultats validés par {title_for(author)} {author.family_name.upper()}, "
+        "biologiste médical.",
+        style="I",
+    )
     return _finish(pdf)
 
 
@@ -238,8 +285,11 @@ def imaging_report_pdf(
     pdf = _new_pdf("Compte rendu d'imagerie médicale", author.family_name, when)
     _letterhead(pdf, author, when)
     _patient_block(pdf, patient, when)
-    _title(pdf, exam.exam, f"Examen du {when:%d/%m/%Y à %Hh%M} - "
-                           f"n° d'accession {rng.randrange(10**8):08d}")
+    _title(
+        pdf,
+        exam.exam,
+        f"Examen du {when:%d/%m/%Y à %Hh%M} - n° d'accession {rng.randrange(10**8):08d}",
+    )
     _section(pdf, "Indication", exam.indication)
     _section(pdf, "Technique", exam.technique)
     _section(pdf, "Résultats", exam.findings)
@@ -259,8 +309,11 @@ def prescription_pdf(
     for number, (drug, posology, chronic) in enumerate(
         rng.sample(MEDICATIONS, rng.randint(1, 4)), start=1
     ):
-        duration = (f"Traitement de 3 mois, à renouveler {rng.randint(1, 3)} fois."
-                    if chronic else "Quantité suffisante pour la durée du traitement.")
+        duration = (
+            f"Traitement de 3 mois, à renouveler {rng.randint(1, 3)} fois."
+            if chronic
+            else "Quantité suffisante pour la durée du traitement."
+        )
         _text(pdf, f"{number}. {drug}", style="B")
         _text(pdf, f"    {posology}. {duration}")
         pdf.ln(2)
@@ -273,8 +326,12 @@ def _sized(rng: random.Random, padding: int) -> bytes:
     _title(pdf, "Document de test de performance", "Contenu synthétique, sans donnée de santé.")
     _text(pdf, "Ce document a la taille demandée grâce à une pièce jointe de remplissage.")
     if padding:
-        pdf.embed_file(bytes=rng.randbytes(padding), basename="remplissage.bin",
-                       modification_date=_SIZED_DATE, compress=False)
+        pdf.embed_file(
+            bytes=rng.randbytes(padding),
+            basename="remplissage.bin",
+            modification_date=_SIZED_DATE,
+            compress=False,
+        )
     return _finish(pdf)
 
 

@@ -19,8 +19,13 @@ _MINOR = bytes((250, 205, 205))
 _MAJOR = bytes((235, 140, 140))
 _TRACE = bytes((25, 25, 35))
 # (centre in seconds after the start of the beat, amplitude in mV, width in seconds)
-_WAVES = ((0.10, 0.15, 0.025), (0.225, -0.10, 0.008), (0.25, 1.10, 0.010),
-          (0.275, -0.28, 0.010), (0.50, 0.30, 0.045))
+_WAVES = (
+    (0.10, 0.15, 0.025),
+    (0.225, -0.10, 0.008),
+    (0.25, 1.10, 0.010),
+    (0.275, -0.28, 0.010),
+    (0.50, 0.30, 0.045),
+)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -75,11 +80,13 @@ def ecg_png(
     raw = b"".join(b"\x00" + bytes(row) for row in rows)  # filter type 0 on every scanline
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
     title = f"ECG - DII - {rate}/min - trace fictif (donnees synthetiques)".encode("latin-1")
-    return b"".join((
-        PNG_SIGNATURE,
-        _chunk(b"IHDR", header),
-        _chunk(b"tEXt", b"Title\x00" + title),
-        _chunk(b"tEXt", b"Software\x00dmp demo"),
-        _chunk(b"IDAT", zlib.compress(raw, 9)),
-        _chunk(b"IEND", b""),
-    ))
+    return b"".join(
+        (
+            PNG_SIGNATURE,
+            _chunk(b"IHDR", header),
+            _chunk(b"tEXt", b"Title\x00" + title),
+            _chunk(b"tEXt", b"Software\x00dmp demo"),
+            _chunk(b"IDAT", zlib.compress(raw, 9)),
+            _chunk(b"IEND", b""),
+        )
+    )

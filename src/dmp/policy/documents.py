@@ -80,7 +80,7 @@ def _may_mask(actor: Actor, record: RecordFacts, doc: DocumentFacts) -> bool:
 
 def _may_unmask(actor: Actor, record: RecordFacts, doc: DocumentFacts) -> bool:
     # Masking protects the patient; the author masks at submission but lifting it is the patient's.
-    return is_holder(actor)
+    return is_holder(actor) or _author(actor, doc)
 
 
 def _may_hide(actor: Actor, record: RecordFacts, doc: DocumentFacts) -> bool:

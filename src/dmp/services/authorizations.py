@@ -43,6 +43,8 @@ def _run(
     decide: Callable[[Loaded], Decision],
     apply: Callable[[UnitOfWork, Loaded, datetime], None],
     target: tuple[str, object],
+    *,
+    disclose: bool = False,
 ) -> None:
     """Load the DMP, decide, write or refuse, audit, commit: the shape of every use case here."""
     with ctx.uow() as uow:
@@ -51,8 +53,11 @@ def _run(
             raise hidden()
         decision = decide(loaded)
         if not decision:
+            # The law's refusal is always explained; others only to whoever may open the DMP, or
+            # at the point of care (``disclose``), where the DMP's existence is already known.
             can_see = policy.open_record(policy.Access(actor, loaded.facts))
-            error = Forbidden(decision.message) if can_see else hidden()
+            explain = disclose or can_see or decision.reason == "excluded-actor"
+            error = Forbidden(decision.message) if explain else hidden()
             refuse(
                 ctx,
                 uow,
@@ -136,6 +141,7 @@ def declare_authorization(ctx: Context, actor: ProfessionalActor, dmp_id: UUID) 
         lambda loaded: policy.declare_authorization(policy.Access(actor, loaded.facts)),
         apply,
         ("professional", actor.professional_id),
+        disclose=True,
     )
 
 

@@ -24,6 +24,7 @@ from dmp.policy import Decision
 from dmp.services import audit
 from dmp.services.context import Context
 
+NO_DOCUMENT = "no-document"  # audit reason: no document by that id in this DMP
 DESTROYING = "destroying"  # stored state while a destruction is under way (see records.destroy)
 
 
@@ -104,16 +105,19 @@ def refuse(
     loaded: Loaded | None,
     actor: Actor,
     action: str,
-    decision: Decision,
+    decision: Decision | str,
     error: DmpError,
     *,
     target_kind: str | None = None,
     target_id: object | None = None,
     mode: AccessMode = AccessMode.NORMAL,
     justification: str | None = None,
+    secret: bool = False,
 ) -> NoReturn:
-    """Write the refusal to the audit trail, commit it, and raise ``error``."""
-    event = audit.Event(action, False, decision.reason, target_kind, target_id, mode, justification)
+    """Write the refusal to the audit trail, commit it, and raise ``error``. The reason is the
+    policy's decision, or a code of the service's own ("no-document": nothing by that id)."""
+    reason = decision if isinstance(decision, str) else decision.reason
+    event = audit.Event(action, False, reason, target_kind, target_id, mode, justification, secret)
     record_audit(ctx, uow, loaded, actor, event)
     uow.commit()
     raise error

@@ -246,3 +246,8 @@ def revoke_token(ctx: Context, token_id: UUID) -> None:
             audit.Event("directory.token.revoke", True, "revoked", "token", token_id),
         )
         uow.commit()
+
+
+def list_professionals(ctx: Context) -> list[Professional]:
+    with ctx.uow() as uow:
+        return uow.directory.professionals()

@@ -33,6 +33,7 @@ from dmp.domain.model import (
 )
 from dmp.services import audit
 from dmp.services.common import (
+    NO_DOCUMENT,
     Loaded,
     hidden,
     load_by_id,
@@ -256,12 +257,13 @@ def _readable(
             loaded,
             reading.actor,
             action,
-            decision or policy.deny("no-document"),
+            decision or NO_DOCUMENT,
             hidden("Document"),
             target_kind="document",
             target_id=document_id,
             mode=reading.mode,
             justification=reading.justification,
+            secret=bool(row and row["invisible_representatives"]),
         )
     return row
 

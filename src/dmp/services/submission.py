@@ -25,6 +25,7 @@ from dmp.errors import Conflict, Forbidden, InvalidInput
 from dmp.policy import DocumentChange
 from dmp.services import audit
 from dmp.services.common import (
+    NO_DOCUMENT,
     Loaded,
     french_date,
     hidden,
@@ -195,6 +196,9 @@ def submit_documents(
 ) -> list[Document]:
     """Store every document of the submission with its audit entry, or none of them."""
     prepared = [_Prepared(s, uuid4(), _validate(ctx, s), []) for s in submissions]
+    identifiers = [s.metadata.master_identifier for s in submissions]
+    if len(set(identifiers)) != len(identifiers):
+        raise Conflict("Deux documents de la soumission portent le même identifiant unique.")
     with ctx.uow() as uow:
         loaded = load_by_id(ctx, uow, dmp_id)
         if loaded is None:
@@ -313,8 +317,9 @@ _FLAG_CHANGES = {
 
 def change_document(
     ctx: Context, actor: Actor, dmp_id: UUID, document_id: UUID, change: DocumentChange
-) -> Document:
-    """Mask or unmask, hide from the patient or reveal, archive, unarchive or delete a document."""
+) -> Document | None:
+    """Mask or unmask, hide from the patient or reveal, archive, unarchive or delete a document.
+    Returns the document as the actor now sees it (None once deleted)."""
     if change is DocumentChange.REPLACE:
         raise InvalidInput("Un remplacement se fait en soumettant la nouvelle version.")
     with ctx.uow() as uow:
@@ -331,10 +336,11 @@ def change_document(
                 loaded,
                 actor,
                 f"document.{change.value}",
-                visible or policy.deny("no-document"),
+                visible or NO_DOCUMENT,
                 hidden("Document"),
                 target_kind="document",
                 target_id=document_id,
+                secret=bool(row and row["invisible_representatives"]),
             )
         decision = policy.change_document(access, _facts_of(row), change)
         if not decision:
@@ -371,6 +377,8 @@ def change_document(
             ),
         )
         uow.commit()
+    if change is DocumentChange.DELETE:
+        return None
     return get_document(ctx, Reading(actor), dmp_id, document_id)
 
 

@@ -397,7 +397,10 @@ class AuditRepository(_Repository):
         result = self.conn.execution_options(yield_per=1000).execute(
             stmt.order_by(t.audit_entries.c.seq, t.audit_entries.c.at)
         )
-        yield from result.mappings()
+        try:
+            yield from result.mappings()
+        finally:  # a verification that stops at the first break leaves rows unread
+            result.close()
 
     def chains(self) -> list[UUID]:
         heads = select(t.audit_heads.c.dmp_id)

@@ -66,14 +66,9 @@ def _context(demo: bool | None = None, migrate: bool = False) -> Any:
 @user_errors
 def db_upgrade() -> None:
     """Migrer la base de données à la dernière version du schéma."""
-    from dmp.adapters.db.engine import make_engine
-    from dmp.adapters.db.migrate import current_revision, upgrade
+    from dmp.services.operations import migrate_database
 
-    settings = _settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    typer.echo(f"Base à jour (révision {current_revision(engine)}).")
+    typer.echo(f"Base à jour (révision {migrate_database(_settings())}).")
 
 
 @professional_app.command("add")
@@ -120,12 +115,13 @@ def professional_add(
 @user_errors
 def professional_list() -> None:
     """Lister les professionnels inscrits."""
+    from dmp.services.directory import list_professionals
+
     ctx = _context()
-    with ctx.uow() as uow:
-        for pro in uow.directory.professionals():
-            label = ctx.valuesets.professions.get(pro.profession, pro.profession)
-            flag = " (exclu : médecin du travail)" if pro.occupational_health else ""
-            typer.echo(f"{pro.rpps}  {pro.display_name:<28} {label}{flag}")
+    for pro in list_professionals(ctx):
+        label = ctx.valuesets.professions.get(pro.profession, pro.profession)
+        flag = " (exclu : médecin du travail)" if pro.occupational_health else ""
+        typer.echo(f"{pro.rpps}  {pro.display_name:<28} {label}{flag}")
 
 
 @establishment_app.command("add")

@@ -1,0 +1,45 @@
+# The one task runner: the README, developers and .ci/run all go through it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint typecheck unit coverage bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.run-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.run-deps
+
+## make run: set up, seed the demo (SQLite, synthetic data) and serve it on http://127.0.0.1:8000
+run: $(VENV)/.run-deps
+	DMP_DATA_DIR=$${DMP_DATA_DIR:-var/demo} $(BIN)/dmp demo
+
+## make test: set up with the test extras, lint, type-check, run the whole suite
+test: $(VENV)/.test-deps lint typecheck coverage
+
+lint: $(VENV)/.test-deps
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(VENV)/.test-deps
+	$(BIN)/mypy
+
+coverage: $(VENV)/.test-deps
+	$(BIN)/pytest --cov=dmp --cov-branch --cov-report= $(PYTEST_ARGS)
+	$(BIN)/coverage report --include='*/dmp/policy/*' --show-missing --fail-under=100
+
+unit: $(VENV)/.test-deps
+	$(BIN)/pytest tests/unit -q
+
+bench: $(VENV)/.test-deps
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage

@@ -1,0 +1,259 @@
+"""Documents through the services: who sees what (SPEC §3.3), lifecycle, timers, destruction."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from dmp.bootstrap import notifier
+from dmp.domain.model import (
+    AccessMode,
+    ContentInput,
+    DocStatus,
+    PatientActor,
+    RepresentativeActor,
+)
+from dmp.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge, UnsupportedContent
+from dmp.policy import DocumentChange
+from dmp.services import authorizations
+from dmp.services.documents import (
+    DocumentQuery,
+    Reading,
+    find_documents,
+    get_document,
+    open_content,
+)
+from dmp.services.history import read_history
+from dmp.services.jobs import run_jobs
+from dmp.services.submission import Submission, change_document, destroy_documents, submit_documents
+from tests.factories import CDA, PDF, metadata, pdf_submission
+from tests.personas import populate
+
+ALL = DocumentQuery(statuses=frozenset(DocStatus))
+
+
+def _ids(ctx, reader, dmp_id, query=ALL):
+    return {
+        d.id
+        for d in find_documents(
+            ctx, reader if isinstance(reader, Reading) else Reading(reader), dmp_id, query
+        )
+    }
+
+
+@pytest.fixture
+def cast(ctx):
+    return populate(ctx)
+
+
+def _add(ctx, author, dmp_id, **meta):
+    [doc] = submit_documents(ctx, author, dmp_id, [pdf_submission(**meta)])
+    return doc
+
+
+def test_masked_document(ctx, cast):
+    authorizations.authorize(ctx, cast.alice, cast.alice_dmp, cast.chu)  # covers its staff
+    doc = _add(ctx, cast.hugo, cast.alice_dmp)  # Hugo, a CHU radiologist, acting for the CHU
+    change_document(ctx, cast.alice, cast.alice_dmp, doc.id, DocumentChange.MASK)
+    assert doc.id in _ids(ctx, cast.alice, cast.alice_dmp)
+    assert doc.id in _ids(ctx, cast.hugo, cast.alice_dmp)  # the author
+    assert doc.id in _ids(ctx, cast.bruno, cast.alice_dmp)  # the médecin traitant
+    assert doc.id not in _ids(ctx, cast.chloe, cast.alice_dmp)  # another authorized professional
+    emergency = Reading(cast.damien, AccessMode.EMERGENCY, "Inconsciente aux urgences")
+    assert doc.id not in _ids(ctx, emergency, cast.alice_dmp)  # masked stays masked
+    with pytest.raises(NotFound):
+        get_document(ctx, Reading(cast.chloe), cast.alice_dmp, doc.id)
+    with pytest.raises(Forbidden):
+        change_document(ctx, cast.bruno, cast.alice_dmp, doc.id, DocumentChange.UNMASK)
+    change_document(ctx, cast.alice, cast.alice_dmp, doc.id, DocumentChange.UNMASK)
+    assert doc.id in _ids(ctx, cast.chloe, cast.alice_dmp)
+
+
+def test_profession_matrix_filters_classes(ctx, cast):
+    report = _add(ctx, cast.bruno, cast.alice_dmp)  # 11488-4, class 10 compte rendu
+    imaging = _add(ctx, cast.bruno, cast.alice_dmp, type_code="18748-4")  # class 31
+    assert _ids(ctx, cast.chloe, cast.alice_dmp) == {report.id}  # a nurse: no imaging (default)
+    assert _ids(ctx, cast.pauline, cast.alice_dmp) == set()  # a pharmacist: neither
+    assert _ids(ctx, cast.bruno, cast.alice_dmp) == {report.id, imaging.id}
+
+
+def test_hidden_from_the_patient_until_announced_or_one_month(ctx, cast, clock):
+    doc = _add(ctx, cast.bruno, cast.alice_dmp, invisible_patient=True)
+    assert doc.id not in _ids(ctx, cast.alice, cast.alice_dmp)
+    assert doc.id in _ids(ctx, cast.chloe, cast.alice_dmp)
+    clock.advance(days=13)
+    assert run_jobs(ctx, notifier(ctx.settings)).notices == 0
+    clock.advance(days=2)
+    report = run_jobs(ctx, notifier(ctx.settings))
+    assert (report.notices, report.revealed) == (1, 0)
+    assert run_jobs(ctx, notifier(ctx.settings)).notices == 0  # told once
+    clock.advance(days=17)
+    assert run_jobs(ctx, notifier(ctx.settings)).revealed == 1
+    assert doc.id in _ids(ctx, cast.alice, cast.alice_dmp)
+
+
+def test_reveal_by_the_medecin_traitant(ctx, cast):
+    authorizations.authorize(ctx, cast.alice, cast.alice_dmp, cast.chu)
+    doc = _add(ctx, cast.hugo, cast.alice_dmp, invisible_patient=True)
+    with pytest.raises(Forbidden):
+        change_document(ctx, cast.chloe, cast.alice_dmp, doc.id, DocumentChange.REVEAL)
+    change_document(ctx, cast.bruno, cast.alice_dmp, doc.id, DocumentChange.REVEAL)
+    assert doc.id in _ids(ctx, cast.alice, cast.alice_dmp)
+
+
+def test_minor_secret_document_and_history(ctx, cast):
+    secret = _add(ctx, cast.bruno, cast.lea_dmp, invisible_representatives=True)
+    plain = _add(ctx, cast.bruno, cast.lea_dmp)
+    assert _ids(ctx, cast.marc, cast.lea_dmp) == {plain.id}
+    assert _ids(ctx, cast.lea, cast.lea_dmp) == {secret.id, plain.id}
+    get_document(ctx, Reading(cast.lea), cast.lea_dmp, secret.id)
+    with pytest.raises(NotFound):
+        get_document(ctx, Reading(cast.marc), cast.lea_dmp, secret.id)
+    lea_sees = {e.target_id for e in read_history(ctx, cast.lea, cast.lea_dmp, limit=200).entries}
+    marc_sees = {e.target_id for e in read_history(ctx, cast.marc, cast.lea_dmp, limit=200).entries}
+    assert str(secret.id) in lea_sees
+    assert str(secret.id) not in marc_sees
+    assert str(plain.id) in marc_sees
+
+
+def test_representative_loses_access_at_majority(ctx, cast, clock):
+    _add(ctx, cast.bruno, cast.lea_dmp)
+    clock.now = clock.now.replace(year=2033, month=6, day=2)  # Léa, born 2015-06-01, is 18
+    with pytest.raises(NotFound):
+        find_documents(ctx, Reading(cast.marc), cast.lea_dmp)
+    assert len(_ids(ctx, cast.lea, cast.lea_dmp)) == 1
+
+
+def test_replace_archive_delete(ctx, cast):
+    v1 = _add(ctx, cast.bruno, cast.alice_dmp)
+    [v2] = submit_documents(
+        ctx,
+        cast.bruno,
+        cast.alice_dmp,
+        [
+            Submission(
+                metadata(title="Version corrigée"),
+                [ContentInput("application/pdf", [PDF])],
+                replaces_id=v1.id,
+            )
+        ],
+    )
+    assert (v2.version, v2.logical_id, v2.replaces_id) == (2, v1.logical_id, v1.id)
+    assert (
+        get_document(ctx, Reading(cast.bruno), cast.alice_dmp, v1.id).status is DocStatus.SUPERSEDED
+    )
+    assert _ids(ctx, cast.chloe, cast.alice_dmp, DocumentQuery()) == {v2.id}
+    with pytest.raises(Conflict):  # only the current version is replaced
+        submit_documents(
+            ctx,
+            cast.bruno,
+            cast.alice_dmp,
+            [Submission(metadata(), [ContentInput("application/pdf", [PDF])], replaces_id=v1.id)],
+        )
+    with pytest.raises(Forbidden):
+        change_document(ctx, cast.chloe, cast.alice_dmp, v2.id, DocumentChange.ARCHIVE)
+    change_document(ctx, cast.bruno, cast.alice_dmp, v2.id, DocumentChange.ARCHIVE)
+    assert _ids(ctx, cast.chloe, cast.alice_dmp, DocumentQuery()) == set()
+    change_document(ctx, cast.bruno, cast.alice_dmp, v2.id, DocumentChange.UNARCHIVE)
+    change_document(ctx, cast.bruno, cast.alice_dmp, v2.id, DocumentChange.DELETE)
+    for reader in (cast.alice, cast.bruno, cast.chloe):
+        assert v2.id not in _ids(ctx, reader, cast.alice_dmp)
+
+
+def test_patient_documents(ctx, cast):
+    own = submit_documents(
+        ctx,
+        cast.alice,
+        cast.alice_dmp,
+        [
+            Submission(
+                metadata(type_code="DOCPAT01", title="Mes directives anticipées"),
+                [ContentInput("text/plain", ["Je refuse l'acharnement thérapeutique.".encode()])],
+            )
+        ],
+    )[0]
+    assert own.class_code == "90" and own.added_by_patient
+    assert own.id in _ids(ctx, cast.chloe, cast.alice_dmp)
+    with pytest.raises(Forbidden):
+        submit_documents(ctx, cast.alice, cast.alice_dmp, [pdf_submission()])  # class 10
+    with pytest.raises(Forbidden):
+        submit_documents(ctx, cast.bruno, cast.alice_dmp, [pdf_submission(type_code="DOCPAT01")])
+
+
+@pytest.mark.parametrize(
+    ("mime", "content", "error"),
+    [
+        ("application/pdf", CDA, UnsupportedContent),
+        ("text/xml", PDF, UnsupportedContent),
+        ("text/xml", b'<?xml version="1.0"?><html/>', UnsupportedContent),
+        (
+            "text/xml",
+            b'<!DOCTYPE x [<!ENTITY a "aaaa">]><ClinicalDocument xmlns="urn:hl7-org:v3">&a;</ClinicalDocument>',
+            UnsupportedContent,
+        ),
+        ("image/png", PDF, UnsupportedContent),
+        ("text/plain", b"\xff\xfe\x00bad", UnsupportedContent),
+        ("application/zip", b"PK\x03\x04", InvalidInput),
+        ("application/pdf", b"%PDF-" + b"0" * (3 * 1024 * 1024), TooLarge),
+    ],
+)
+def test_content_checks(ctx, cast, mime, content, error):
+    with pytest.raises(error):
+        submit_documents(
+            ctx,
+            cast.bruno,
+            cast.alice_dmp,
+            [
+                Submission(
+                    metadata(),
+                    [
+                        ContentInput(
+                            mime, [content[i : i + 65536] for i in range(0, len(content), 65536)]
+                        )
+                    ],
+                )
+            ],
+        )
+    assert _ids(ctx, cast.bruno, cast.alice_dmp) == set()
+
+
+def test_bundle_is_all_or_nothing(ctx, cast):
+    good = pdf_submission()
+    bad = Submission(metadata(), [ContentInput("application/pdf", [CDA])])
+    with pytest.raises(UnsupportedContent):
+        submit_documents(ctx, cast.bruno, cast.alice_dmp, [good, bad])
+    assert _ids(ctx, cast.bruno, cast.alice_dmp) == set()
+    with pytest.raises(Conflict):
+        submit_documents(
+            ctx,
+            cast.bruno,
+            cast.alice_dmp,
+            [
+                good,
+                Submission(
+                    metadata(master_identifier=good.metadata.master_identifier), good.contents
+                ),
+            ],
+        )
+
+
+def test_partial_destruction(ctx, cast, clock):
+    keep, drop = _add(ctx, cast.bruno, cast.alice_dmp), _add(ctx, cast.bruno, cast.alice_dmp)
+    alice = PatientActor(cast.alice.account_id, cast.alice_dmp, step_up_at=clock())
+    with pytest.raises(Forbidden):
+        destroy_documents(ctx, cast.alice, cast.alice_dmp, [drop.id])  # no fresh code
+    assert destroy_documents(ctx, alice, cast.alice_dmp, [drop.id]) == 1
+    assert _ids(ctx, cast.bruno, cast.alice_dmp) == {keep.id}
+    with pytest.raises(NotFound):
+        open_content(ctx, Reading(cast.bruno), cast.alice_dmp, drop.id)
+    actions = [e.action for e in read_history(ctx, cast.alice, cast.alice_dmp, limit=200).entries]
+    assert "document.destroy" in actions
+    marc = RepresentativeActor(cast.marc.account_id, cast.lea_dmp, step_up_at=clock())
+    secret = _add(ctx, cast.bruno, cast.lea_dmp, invisible_representatives=True)
+    with pytest.raises(NotFound):  # what a representative cannot see, they cannot destroy
+        destroy_documents(ctx, marc, cast.lea_dmp, [secret.id])
+    clock.advance(minutes=11)
+    with pytest.raises(Forbidden):
+        destroy_documents(ctx, alice, cast.alice_dmp, [keep.id])  # the code is no longer fresh
+    assert timedelta(minutes=11) > timedelta(seconds=ctx.settings.step_up_max_age_seconds)

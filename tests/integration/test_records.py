@@ -1,0 +1,169 @@
+"""The life of a DMP: creation with information and consent, look-up, closure, reactivation,
+destruction with a tombstone, and the ten-year retention job."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import select
+
+from dmp.adapters.db.tables import accounts, consents, records as records_table, tombstones
+from dmp.bootstrap import notifier
+from dmp.domain.model import ContactChannels, PatientActor, PatientIdentity, RecordState
+from dmp.errors import Conflict, Forbidden, InvalidInput, NotFound
+from dmp.services import records
+from dmp.services.documents import Reading, find_documents
+from dmp.services.jobs import run_jobs
+from dmp.services.records import Consent, close_record, create_record, destroy_record, lookup
+from dmp.services.submission import submit_documents
+from tests.factories import pdf_submission
+from tests.personas import ALICE_INS, consent, ins, populate
+
+JEAN = PatientIdentity("Moulin", "Jean", date(1970, 1, 1), "male")
+JEAN_INS = ins("1700175123457")
+
+
+def _create(ctx, actor, **kw):
+    values = {
+        "ins": JEAN_INS,
+        "identity": JEAN,
+        "contacts": ContactChannels(phone="06 12 34 56 78"),
+        "consent": consent(ctx),
+    }
+    values.update(kw)
+    return create_record(ctx, actor, **values)
+
+
+def test_creation_keeps_the_consent_trace_and_gives_credentials(ctx, clock):
+    cast = populate(ctx)
+    created = _create(ctx, cast.damien)
+    with ctx.engine.connect() as conn:
+        trace = conn.execute(select(consents).where(consents.c.dmp_id == created.dmp_id)).one()
+        account = conn.execute(
+            select(accounts).where(accounts.c.id == created.patient.account_id)
+        ).one()
+    assert (trace.kind, trace.professional_id, trace.brochure_version, trace.collected_at) == (
+        "creation",
+        cast.damien.professional_id,
+        ctx.brochure.version,
+        clock(),
+    )
+    assert account.phone == "+33612345678"
+    assert account.must_change_password
+    assert account.password_hash.startswith("$argon2id$")
+    assert PasswordHasher().verify(account.password_hash, created.patient.temporary_password)
+    assert created.patient.temporary_password not in account.password_hash
+    assert lookup(ctx, cast.damien, JEAN_INS).authorized  # the creator is authorized
+
+
+@pytest.mark.parametrize(
+    ("consent_given", "version", "error"),
+    [
+        (Consent("2026-1", True, False), None, "consentement"),
+        (Consent("2026-1", False, True), None, "consentement"),
+        (Consent("2019-3", True, True), None, "brochure"),
+    ],
+)
+def test_creation_needs_information_and_consent(ctx, consent_given, version, error):
+    cast = populate(ctx)
+    with pytest.raises(InvalidInput, match=error):
+        _create(ctx, cast.damien, consent=consent_given)
+    assert not lookup(ctx, cast.damien, JEAN_INS).exists
+
+
+def test_creation_refusals(ctx):
+    cast = populate(ctx)
+    with pytest.raises(Conflict):
+        _create(ctx, cast.damien, ins=ALICE_INS)
+    with pytest.raises(Forbidden, match="loi"):
+        _create(ctx, cast.elise)
+    with pytest.raises(InvalidInput, match="courriel ou un numéro"):
+        _create(ctx, cast.damien, contacts=ContactChannels())
+    with pytest.raises(InvalidInput, match="représentants"):
+        _create(
+            ctx,
+            cast.damien,
+            representatives=(
+                records.NewRepresentative(JEAN, ContactChannels(email="x@example.org")),
+            ),
+        )
+
+
+def test_lookup_tells_an_unauthorized_professional_only_the_state(ctx):
+    cast = populate(ctx)
+    seen = lookup(ctx, cast.damien, ALICE_INS)
+    assert (seen.exists, seen.state, seen.authorized, seen.identity) == (
+        True,
+        RecordState.ACTIVE,
+        False,
+        None,
+    )
+    assert seen.has_medecin_traitant and not seen.is_medecin_traitant
+    mine = lookup(ctx, cast.bruno, ALICE_INS)
+    assert mine.is_medecin_traitant and mine.identity.given_names == "Alice"
+    assert not lookup(ctx, cast.damien, JEAN_INS).exists
+    with pytest.raises(Forbidden):
+        lookup(ctx, cast.elise, ALICE_INS)
+
+
+def test_closed_dmp_is_neither_read_nor_fed_and_comes_back_on_reactivation(ctx):
+    cast = populate(ctx)
+    submit_documents(ctx, cast.bruno, cast.alice_dmp, [pdf_submission()])
+    with pytest.raises(InvalidInput):
+        close_record(ctx, cast.alice, cast.alice_dmp, "  ")
+    close_record(ctx, cast.alice, cast.alice_dmp, "Je n'en veux plus")
+    seen = lookup(ctx, cast.damien, ALICE_INS)
+    assert seen.state is RecordState.CLOSED and seen.closure_reason == "Je n'en veux plus"
+    for pro in (cast.bruno, cast.chloe):
+        with pytest.raises(NotFound):
+            find_documents(ctx, Reading(pro), cast.alice_dmp)
+    with pytest.raises(NotFound):
+        submit_documents(ctx, cast.bruno, cast.alice_dmp, [pdf_submission()])
+    assert len(find_documents(ctx, Reading(cast.alice), cast.alice_dmp)) == 1  # still hers
+    with pytest.raises(InvalidInput):
+        records.reactivate_record(ctx, cast.damien, ALICE_INS, Consent("2026-1", True, False))
+    records.reactivate_record(ctx, cast.damien, ALICE_INS, consent(ctx))
+    assert len(find_documents(ctx, Reading(cast.damien), cast.alice_dmp)) == 1
+    with pytest.raises(Conflict):
+        records.reactivate_record(ctx, cast.damien, ALICE_INS, consent(ctx))
+
+
+def test_destruction_needs_a_fresh_code_and_leaves_only_a_tombstone(ctx, clock):
+    cast = populate(ctx)
+    submit_documents(ctx, cast.bruno, cast.alice_dmp, [pdf_submission()])
+    with pytest.raises(Forbidden):
+        destroy_record(ctx, cast.alice, cast.alice_dmp)  # no step-up
+    stale = PatientActor(cast.alice.account_id, cast.alice_dmp, clock() - timedelta(hours=1))
+    with pytest.raises(Forbidden):
+        destroy_record(ctx, stale, cast.alice_dmp)
+    with pytest.raises(Forbidden, match="patient"):
+        destroy_record(ctx, cast.bruno, cast.alice_dmp)
+    fresh = PatientActor(cast.alice.account_id, cast.alice_dmp, clock())
+    destroy_record(ctx, fresh, cast.alice_dmp)
+    with ctx.engine.connect() as conn:
+        assert (
+            conn.execute(
+                select(records_table).where(records_table.c.dmp_id == cast.alice_dmp)
+            ).first()
+            is None
+        )
+        tomb = conn.execute(select(tombstones)).one()
+    assert (tomb.ins, tomb.requested_by, tomb.destroyed_at) == (ALICE_INS.value, "patient", clock())
+    assert not any(ctx.settings.blob_dir.glob(f"objects/*/*/{cast.alice_dmp}/*"))
+    seen = lookup(ctx, cast.damien, ALICE_INS)
+    assert (seen.exists, seen.state, seen.destroyed_at) == (False, RecordState.DESTROYED, clock())
+    again = _create(ctx, cast.damien, ins=ALICE_INS)  # a new, empty DMP may be created
+    assert find_documents(ctx, Reading(cast.damien), again.dmp_id) == []
+
+
+def test_retention_job_destroys_dmps_closed_ten_years_ago(ctx, clock):
+    cast = populate(ctx)
+    close_record(ctx, cast.alice, cast.alice_dmp, "Déménagement")
+    clock.advance(days=365 * 10)
+    assert run_jobs(ctx, notifier(ctx.settings)).destroyed == 0  # ten years minus leap days
+    clock.advance(days=4)  # 2036-03-03: more than ten calendar years
+    assert run_jobs(ctx, notifier(ctx.settings)).destroyed == 1
+    assert lookup(ctx, cast.damien, ALICE_INS).state is RecordState.DESTROYED
+    assert lookup(ctx, cast.damien, ins("2150644109012")).state is RecordState.ACTIVE  # Léa

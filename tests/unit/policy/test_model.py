@@ -1,0 +1,372 @@
+"""A Hypothesis model of one DMP in memory, driven through the policy as the services drive it.
+
+Each rule asks the policy, as a service would, and applies the change only when allowed; the rule
+checks the decision against a plain statement of the rule (the oracle below, written from SPEC §2–3
+in terms of sets, not by calling the policy). After every step, the invariants ask the policy about
+every person, in every access mode, for every document, and check what must never happen: a
+blocked or excluded professional getting in, a closed DMP opened by a professional, a masked
+document read by someone other than its author or the médecin traitant, and so on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from dmp.domain.model import (
+    MEDECIN,
+    PATIENT_CLASS,
+    AccessMode,
+    Actor,
+    DocStatus,
+    DocumentFacts,
+    Establishment,
+    PatientActor,
+    ProfessionalActor,
+    RecordFacts,
+    RecordState,
+    RepresentativeActor,
+    SystemActor,
+)
+from dmp.policy import (
+    Access,
+    DocumentChange,
+    add_document,
+    change_document,
+    close_record,
+    create_record,
+    declare_authorization,
+    designate_medecin_traitant,
+    destroy,
+    grant,
+    manage_authorizations,
+    open_record,
+    reactivate_record,
+    read_document,
+)
+
+from .oracle import Oracle
+from .personas import (
+    ACTORS,
+    ALICE,
+    ESTABLISHMENTS,
+    MARC_ACCOUNT,
+    MATRIX,
+    OPERATOR,
+    PROFESSIONALS,
+    WHY,
+)
+
+PROS = {key: a for key, a in ACTORS.items() if isinstance(a, ProfessionalActor)}
+PROFESSIONAL_OF = {key: PROFESSIONALS[key.removesuffix("-alone")] for key in PROS}
+PATIENT = ALICE
+REPRESENTATIVE = RepresentativeActor(MARC_ACCOUNT, ALICE.dmp_id)  # Alice's guardian while a minor
+HOLDERS = {"patient": PATIENT, "representative": REPRESENTATIVE}
+EVERYONE: dict[str, Actor] = {**PROS, **HOLDERS, "operator": OPERATOR}
+MODES = [
+    (AccessMode.NORMAL, None),
+    (AccessMode.EMERGENCY, None),
+    (AccessMode.EMERGENCY, WHY),
+    (AccessMode.SAMU, None),
+    (AccessMode.SAMU, WHY),
+]
+MAX_DOCS = 6
+NOW = datetime(2024, 3, 14, 10, 30, tzinfo=UTC)
+FRESH, STALE = timedelta(minutes=5), timedelta(minutes=6)  # one-time code age for destruction
+
+pros = st.sampled_from(sorted(PROS))
+holders = st.sampled_from(sorted(HOLDERS))
+establishments = st.sampled_from(sorted(ESTABLISHMENTS))
+
+
+class DmpModel(RuleBasedStateMachine):
+    """Alice's DMP: who is authorized, blocked, médecin traitant; her documents; its state."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.oracle = Oracle(RecordFacts(PATIENT.dmp_id, RecordState.ACTIVE))
+        self.docs: list[DocumentFacts] = []
+
+    @property
+    def record(self) -> RecordFacts:
+        return self.oracle.record
+
+    def _set(self, **changes: object) -> None:
+        self.oracle = Oracle(replace(self.record, **changes))  # type: ignore[arg-type]
+
+    def _access(self, actor: Actor, mode: AccessMode = AccessMode.NORMAL) -> Access:
+        return Access(actor, self.record, mode, None if mode is AccessMode.NORMAL else WHY)
+
+    # --- creation ---------------------------------------------------------------------------
+
+    @initialize(minor=st.booleans(), creator=pros)
+    def create(self, minor: bool, creator: str) -> None:
+        self._create(creator, existing=None, minor=minor)
+
+    @precondition(lambda self: self.record.state is RecordState.DESTROYED)
+    @rule(creator=pros)
+    def recreate(self, creator: str) -> None:
+        self._create(creator, existing=RecordState.DESTROYED, minor=self.record.patient_is_minor)
+
+    def _create(self, creator: str, existing: RecordState | None, minor: bool) -> None:
+        actor = PROS[creator]
+        decision = create_record(actor, existing)
+        assert bool(decision) == (not Oracle.excluded(actor)), decision
+        # Whoever creates it (an excluded creator is refused; Hugo then creates it), the creator
+        # is authorized, and the new DMP is empty.
+        founder = actor if decision else PROS["hugo"]
+        self.docs = []
+        self.oracle = Oracle(
+            RecordFacts(
+                dmp_id=PATIENT.dmp_id,
+                state=RecordState.ACTIVE,
+                patient_account_id=PATIENT.account_id,
+                representative_account_ids=frozenset({REPRESENTATIVE.account_id}),
+                patient_is_minor=minor,
+                authorized_professionals=frozenset({founder.professional_id}),
+            )
+        )
+
+    # --- authorizations ---------------------------------------------------------------------
+
+    @rule(who=holders, pro=pros)
+    def grant_professional(self, who: str, pro: str) -> None:
+        target = PROFESSIONAL_OF[pro]
+        decision = grant(self._access(HOLDERS[who]), target)
+        expected = (
+            not target.occupational_health
+            and self.oracle.holder_may_decide(HOLDERS[who])
+            and target.id not in self.record.blocked_professionals
+        )
+        assert bool(decision) == expected, decision
+        if decision:
+            self._set(authorized_professionals=self.record.authorized_professionals | {target.id})
+
+    @rule(who=holders, key=establishments)
+    def grant_establishment(self, who: str, key: str) -> None:
+        target: Establishment = ESTABLISHMENTS[key]
+        decision = grant(self._access(HOLDERS[who]), target)
+        expected = not target.excluded and self.oracle.holder_may_decide(HOLDERS[who])
+        assert bool(decision) == expected, decision
+        if decision:
+            self._set(authorized_establishments=self.record.authorized_establishments | {target.id})
+
+    @rule(who=holders, pro=pros, action=st.sampled_from(["revoke", "block", "unblock"]))
+    def manage_professional(self, who: str, pro: str, action: str) -> None:
+        if not self._may_manage(who):
+            return
+        pid = PROFESSIONAL_OF[pro].id
+        if action == "revoke":
+            self._set(authorized_professionals=self.record.authorized_professionals - {pid})
+        elif action == "block":  # the authorization stays: the block must win over it
+            self._set(blocked_professionals=self.record.blocked_professionals | {pid})
+        else:
+            self._set(blocked_professionals=self.record.blocked_professionals - {pid})
+
+    @rule(who=holders, key=establishments)
+    def revoke_establishment(self, who: str, key: str) -> None:
+        if self._may_manage(who):
+            eid = ESTABLISHMENTS[key].id
+            self._set(authorized_establishments=self.record.authorized_establishments - {eid})
+
+    @rule(who=holders, emergency=st.booleans(), samu=st.booleans())
+    def set_oppositions(self, who: str, emergency: bool, samu: bool) -> None:
+        if self._may_manage(who):
+            self._set(oppose_emergency=emergency, oppose_samu=samu)
+
+    def _may_manage(self, who: str) -> bool:
+        decision = manage_authorizations(self._access(HOLDERS[who]))
+        assert bool(decision) == self.oracle.holder_may_decide(HOLDERS[who]), decision
+        return bool(decision)
+
+    @rule(pro=pros)
+    def declare(self, pro: str) -> None:
+        actor = PROS[pro]
+        decision = declare_authorization(self._access(actor))
+        assert bool(decision) == self.oracle.may_declare(actor), decision
+        if decision:
+            self._set(
+                authorized_professionals=self.record.authorized_professionals
+                | {actor.professional_id}
+            )
+
+    @rule(who=st.sampled_from(["patient", "representative", "candidate"]), candidate=pros)
+    def designate(self, who: str, candidate: str) -> None:
+        target = PROFESSIONAL_OF[candidate]
+        actor = PROS[candidate] if who == "candidate" else HOLDERS[who]
+        decision = designate_medecin_traitant(self._access(actor), target)
+        eligible = (
+            not target.occupational_health
+            and target.profession == MEDECIN
+            and target.id not in self.record.blocked_professionals
+        )
+        if isinstance(actor, ProfessionalActor):  # the médecin declares it himself
+            expected = eligible and self.oracle.opens_normally(actor)
+        else:
+            expected = eligible and self.oracle.holder_may_decide(actor)
+        assert bool(decision) == expected, decision
+        if decision:
+            self._set(medecin_traitant_id=target.id)
+
+    # --- documents --------------------------------------------------------------------------
+
+    @precondition(lambda self: len(self.docs) < MAX_DOCS)
+    @rule(
+        who=st.sampled_from(sorted(PROS) + sorted(HOLDERS)),
+        class_code=st.sampled_from(["10", "31", "42", PATIENT_CLASS]),
+        masked=st.booleans(),
+        invisible_patient=st.booleans(),
+        invisible_representatives=st.booleans(),
+    )
+    def add_doc(
+        self,
+        who: str,
+        class_code: str,
+        masked: bool,
+        invisible_patient: bool,
+        invisible_representatives: bool,
+    ) -> None:
+        actor = EVERYONE[who]
+        decision = add_document(self._access(actor), class_code)
+        assert bool(decision) == self.oracle.may_add(actor, class_code), decision
+        if not decision:
+            return
+        pro = actor if isinstance(actor, ProfessionalActor) else None
+        self.docs.append(
+            DocumentFacts(
+                class_code=class_code,
+                masked=masked,
+                invisible_patient=invisible_patient and pro is not None,
+                invisible_representatives=invisible_representatives,
+                author_professional_id=pro.professional_id if pro else None,
+                author_establishment_id=pro.establishment_id if pro else None,
+                added_by_patient=pro is None,
+            )
+        )
+
+    @precondition(lambda self: self.docs)
+    @rule(
+        who=st.sampled_from(sorted(EVERYONE)),
+        index=st.integers(0),
+        change=st.sampled_from(DocumentChange),
+    )
+    def change_doc(self, who: str, index: int, change: DocumentChange) -> None:
+        actor, position = EVERYONE[who], index % len(self.docs)
+        doc = self.docs[position]
+        decision = change_document(self._access(actor), doc, change)
+        assert bool(decision) == self.oracle.may_change(actor, doc, change), decision
+        if decision:
+            self.docs[position] = _changed(doc, change)
+            if change is DocumentChange.REPLACE:
+                self.docs.append(doc)  # the new version, current
+
+    # --- the life of the DMP ----------------------------------------------------------------
+
+    @rule(who=st.sampled_from(sorted(PROS) + sorted(HOLDERS)))
+    def close(self, who: str) -> None:
+        actor = EVERYONE[who]
+        decision = close_record(self._access(actor))
+        assert bool(decision) == self.oracle.may_close(actor), decision
+        if decision:
+            self._set(state=RecordState.CLOSED)
+
+    @rule(pro=pros)
+    def reactivate(self, pro: str) -> None:
+        actor = PROS[pro]
+        decision = reactivate_record(self._access(actor))
+        assert bool(decision) == self.oracle.may_reactivate(actor), decision
+        if decision:
+            self._set(state=RecordState.ACTIVE)
+
+    @rule(who=holders, fresh=st.booleans())
+    def destroy_record(self, who: str, fresh: bool) -> None:
+        actor = replace(HOLDERS[who], step_up_at=NOW - (FRESH if fresh else STALE))
+        decision = destroy(self._access(actor), NOW, FRESH)
+        assert bool(decision) == (fresh and self.oracle.holder_opens(actor)), decision
+        if decision:
+            self._set(state=RecordState.DESTROYED)
+
+    # --- what must always hold ----------------------------------------------------------------
+
+    @invariant()
+    def every_question_gets_the_right_answer(self) -> None:
+        for actor in EVERYONE.values():
+            for mode, why in MODES:
+                access = Access(actor, self.record, mode, why)
+                opened = open_record(access)
+                assert bool(opened) == self.oracle.opens(actor, mode, why), (actor, mode, opened)
+                self._never_opens_wrongly(actor, mode, why, bool(opened))
+                for doc in self.docs:
+                    read = read_document(access, doc, MATRIX)
+                    assert bool(read) == self.oracle.reads(actor, mode, why, doc), (doc, read)
+                    self._never_reads_wrongly(actor, mode, doc, bool(read), bool(opened))
+
+    def _never_opens_wrongly(
+        self, actor: Actor, mode: AccessMode, why: str | None, opened: bool
+    ) -> None:
+        """What must never happen, stated one by one (the oracle says the same, all at once)."""
+        record = self.record
+        if not opened:
+            return
+        assert record.state is not RecordState.DESTROYED, "a destroyed DMP was opened"
+        assert not isinstance(actor, SystemActor), "the operator opened a DMP"
+        if not isinstance(actor, ProfessionalActor):
+            assert mode is AccessMode.NORMAL, "a patient used an emergency mode"
+            return
+        assert not Oracle.excluded(actor), "an excluded actor got in"
+        assert actor.professional_id not in record.blocked_professionals, "a blocked one got in"
+        assert record.state is RecordState.ACTIVE, "a professional opened a closed DMP"
+        if mode is not AccessMode.NORMAL:
+            assert why, "an emergency access without justification"
+        assert not (mode is AccessMode.EMERGENCY and record.oppose_emergency), "bris de glace"
+        assert not (mode is AccessMode.SAMU and record.oppose_samu), "SAMU access opposed"
+
+    def _never_reads_wrongly(
+        self, actor: Actor, mode: AccessMode, doc: DocumentFacts, read: bool, opened: bool
+    ) -> None:
+        if not read:
+            return
+        assert opened, "a document read in a DMP that does not open"
+        assert doc.status is not DocStatus.DELETED, "a deleted document was read"
+        if isinstance(actor, PatientActor | RepresentativeActor):
+            assert not doc.invisible_patient, "read before the announcement consultation"
+        if isinstance(actor, RepresentativeActor):
+            assert not doc.invisible_representatives, "read by a legal representative"
+        if isinstance(actor, ProfessionalActor) and doc.masked:
+            medecin_traitant = actor.professional_id == self.record.medecin_traitant_id
+            allowed = Oracle.authored(actor, doc) or (
+                mode is AccessMode.NORMAL and medecin_traitant
+            )
+            assert allowed, "a masked document read by someone other than author or MT"
+
+    @invariant()
+    def the_emergency_modes_only_read(self) -> None:
+        for actor in PROS.values():
+            for mode in (AccessMode.EMERGENCY, AccessMode.SAMU):
+                access = Access(actor, self.record, mode, WHY)
+                assert not add_document(access, "10")
+                assert not close_record(access)
+                assert not any(change_document(access, d, DocumentChange.MASK) for d in self.docs)
+
+
+def _changed(doc: DocumentFacts, change: DocumentChange) -> DocumentFacts:
+    return {
+        DocumentChange.MASK: lambda: replace(doc, masked=True),
+        DocumentChange.UNMASK: lambda: replace(doc, masked=False),
+        DocumentChange.HIDE_FROM_PATIENT: lambda: replace(doc, invisible_patient=True),
+        DocumentChange.REVEAL: lambda: replace(doc, invisible_patient=False),
+        DocumentChange.ARCHIVE: lambda: replace(doc, status=DocStatus.ARCHIVED),
+        DocumentChange.UNARCHIVE: lambda: replace(doc, status=DocStatus.CURRENT),
+        DocumentChange.DELETE: lambda: replace(doc, status=DocStatus.DELETED),
+        DocumentChange.REPLACE: lambda: replace(doc, status=DocStatus.SUPERSEDED),
+    }[change]()
+
+
+DmpModel.TestCase.settings = settings(
+    max_examples=150, stateful_step_count=40, deadline=None, database=None
+)
+TestDmpModel = DmpModel.TestCase
