@@ -145,3 +145,23 @@ def ctx(settings: Settings, clock: FakeClock) -> Iterator[Context]:
 @pytest.fixture
 def engine(ctx: Context) -> Engine:
     return ctx.engine
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many storage tests ran on each backend, so a run shows both were exercised."""
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "")
+            for backend in ("sqlite", "postgresql"):
+                if f"[{backend}" in nodeid or f"-{backend}]" in nodeid or f"-{backend}-" in nodeid:
+                    if getattr(report, "when", "call") in ("call", "setup") and (
+                        outcome != "passed" or report.when == "call"
+                    ):
+                        counts.setdefault(backend, {}).setdefault(outcome, 0)
+                        counts[backend][outcome] += 1
+    if counts:
+        terminalreporter.section("storage backends")
+        for backend, by_outcome in sorted(counts.items()):
+            detail = ", ".join(f"{n} {outcome}" for outcome, n in sorted(by_outcome.items()))
+            terminalreporter.write_line(f"{backend}: {detail}")

@@ -173,7 +173,8 @@ def test_patient_documents(ctx, cast):
             )
         ],
     )[0]
-    assert own.class_code == "90" and own.added_by_patient
+    assert own.class_code == "90"
+    assert own.added_by_patient
     assert own.id in _ids(ctx, cast.chloe, cast.alice_dmp)
     with pytest.raises(Forbidden):
         submit_documents(ctx, cast.alice, cast.alice_dmp, [pdf_submission()])  # class 10
@@ -189,7 +190,8 @@ def test_patient_documents(ctx, cast):
         ("text/xml", b'<?xml version="1.0"?><html/>', UnsupportedContent),
         (
             "text/xml",
-            b'<!DOCTYPE x [<!ENTITY a "aaaa">]><ClinicalDocument xmlns="urn:hl7-org:v3">&a;</ClinicalDocument>',
+            b'<!DOCTYPE x [<!ENTITY a "aaaa">]>'
+            b'<ClinicalDocument xmlns="urn:hl7-org:v3">&a;</ClinicalDocument>',
             UnsupportedContent,
         ),
         ("image/png", PDF, UnsupportedContent),

@@ -9,7 +9,8 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from dmp.adapters.db.tables import accounts, consents, records as records_table, tombstones
+from dmp.adapters.db.tables import accounts, consents, tombstones
+from dmp.adapters.db.tables import records as records_table
 from dmp.bootstrap import notifier
 from dmp.domain.model import ContactChannels, PatientActor, PatientIdentity, RecordState
 from dmp.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -100,9 +101,11 @@ def test_lookup_tells_an_unauthorized_professional_only_the_state(ctx):
         False,
         None,
     )
-    assert seen.has_medecin_traitant and not seen.is_medecin_traitant
+    assert seen.has_medecin_traitant
+    assert not seen.is_medecin_traitant
     mine = lookup(ctx, cast.bruno, ALICE_INS)
-    assert mine.is_medecin_traitant and mine.identity.given_names == "Alice"
+    assert mine.is_medecin_traitant
+    assert mine.identity.given_names == "Alice"
     assert not lookup(ctx, cast.damien, JEAN_INS).exists
     with pytest.raises(Forbidden):
         lookup(ctx, cast.elise, ALICE_INS)
@@ -115,7 +118,8 @@ def test_closed_dmp_is_neither_read_nor_fed_and_comes_back_on_reactivation(ctx):
         close_record(ctx, cast.alice, cast.alice_dmp, "  ")
     close_record(ctx, cast.alice, cast.alice_dmp, "Je n'en veux plus")
     seen = lookup(ctx, cast.damien, ALICE_INS)
-    assert seen.state is RecordState.CLOSED and seen.closure_reason == "Je n'en veux plus"
+    assert seen.state is RecordState.CLOSED
+    assert seen.closure_reason == "Je n'en veux plus"
     for pro in (cast.bruno, cast.chloe):
         with pytest.raises(NotFound):
             find_documents(ctx, Reading(pro), cast.alice_dmp)

@@ -148,7 +148,7 @@ def test_failed_commit_leaves_no_orphan_and_no_half_document(ctx, monkeypatch):
         raise OSError("disk gone between the content write and the commit")
 
     monkeypatch.setattr(submission, "_insert", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="disk gone"):
         submit_documents(ctx, cast.bruno, cast.alice_dmp, [pdf_submission()])
     monkeypatch.undo()
     assert find_documents(ctx, Reading(cast.bruno), cast.alice_dmp) == []

@@ -20,7 +20,9 @@ def test_create_feed_find_read(ctx):
     assert b"".join(stream) == PDF
     assert content.size == len(PDF)
     lookup = records.lookup(ctx, cast.damien, ALICE_INS)
-    assert lookup.exists and lookup.state is RecordState.ACTIVE and not lookup.authorized
+    assert lookup.exists
+    assert lookup.state is RecordState.ACTIVE
+    assert not lookup.authorized
 
 
 def test_unrelated_professional_sees_nothing(ctx):

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from dmp.adapters.crypto import KeyRing
+from dmp.adapters.db import tables as t
 from dmp.adapters.db.engine import make_engine
 from dmp.adapters.db.migrate import current_revision, upgrade
-from dmp.adapters.db import tables as t
 from dmp.services.audit import Break, verify_chain
 from dmp.services.context import Context
 from dmp.settings import Settings
@@ -34,9 +34,8 @@ def verify_audit(ctx: Context) -> Verification:
         chains = set(uow.audit.chains())
         records = set(uow.connection.execute(select(t.records.c.dmp_id)).scalars())
         for dmp_id in sorted(chains | records, key=str):
-            count, problem = verify_chain(
-                uow.audit.chain(dmp_id), uow.audit.head(dmp_id), ctx.signer, dmp_id
-            )
+            with closing(uow.audit.chain(dmp_id)) as entries:
+                count, problem = verify_chain(entries, uow.audit.head(dmp_id), ctx.signer, dmp_id)
             result.chains += 1
             result.entries += count
             if problem is not None:
