@@ -80,7 +80,7 @@ def _may_mask(actor: Actor, record: RecordFacts, doc: DocumentFacts) -> bool:
 
 def _may_unmask(actor: Actor, record: RecordFacts, doc: DocumentFacts) -> bool:
     # Masking protects the patient; the author masks at submission but lifting it is the patient's.
-    return is_holder(actor) or _author(actor, doc)
+    return is_holder(actor)
 
 
 def _may_hide(actor: Actor, record: RecordFacts, doc: DocumentFacts) -> bool:
@@ -112,6 +112,6 @@ _ANY_STATUS = frozenset(DocStatus)
 _FROM_STATUS: dict[DocumentChange, frozenset[DocStatus]] = {
     DocumentChange.ARCHIVE: frozenset({DocStatus.CURRENT}),
     DocumentChange.UNARCHIVE: frozenset({DocStatus.ARCHIVED}),
-    DocumentChange.DELETE: frozenset({DocStatus.CURRENT, DocStatus.ARCHIVED}),
+    DocumentChange.DELETE: frozenset(DocStatus),
     DocumentChange.REPLACE: frozenset({DocStatus.CURRENT}),
 }

@@ -1,0 +1,112 @@
+"""Who is calling, and how they read: the bearer token and the access mode of a request.
+
+A token stands for one professional (acting for one establishment, optionally): see
+``docs/adr/0006-professional-authentication.md``. The emergency modes (bris de glace, SAMU) are
+asked for per request, with a written justification, and apply to reads only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, TypeVar
+from urllib.parse import unquote
+
+from fastapi import Depends, Header, Query, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from dmp.domain.model import AccessMode, ProfessionalActor
+from dmp.errors import InvalidInput, NotFound, Unauthenticated
+from dmp.services import directory
+from dmp.services.context import Context
+from dmp.services.documents import Reading
+
+MAX_JUSTIFICATION = 2000
+JUSTIFICATION_REQUIRED = (
+    "Une justification écrite est obligatoire pour un accès en urgence "
+    "(en-tête X-DMP-Justification)."
+)
+T = TypeVar("T")
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="Bearer",
+    description="Jeton d'accès délivré par l'opérateur (`dmp token issue`), lié à un professionnel.",
+)
+
+
+def context(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+def professional(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> ProfessionalActor:
+    if credentials is None:
+        raise Unauthenticated("Jeton d'accès manquant : en-tête « Authorization: Bearer … ».")
+    return directory.authenticate(context(request), credentials.credentials)
+
+
+Professional = Annotated[ProfessionalActor, Depends(professional)]
+Ctx = Annotated[Context, Depends(context)]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequest:
+    mode: AccessMode
+    justification: str | None
+
+    @property
+    def unjustified_emergency(self) -> bool:
+        return self.mode is not AccessMode.NORMAL and not self.justification
+
+    def reading(self, actor: ProfessionalActor) -> Reading:
+        return Reading(actor, self.mode, self.justification)
+
+    def run(self, call: Callable[[], T]) -> T:
+        """Run a read. An emergency read without justification is still put to the service, so
+        that the refusal is audited, and answered 400 rather than as a missing record."""
+        try:
+            return call()
+        except NotFound:
+            if self.unjustified_emergency:
+                raise InvalidInput(JUSTIFICATION_REQUIRED, code="justification") from None
+            raise
+
+
+def access_request(
+    mode_header: Annotated[
+        str | None,
+        Header(
+            alias="X-DMP-Access-Mode",
+            description="Mode d'accès : normal (défaut), emergency (bris de glace) ou samu.",
+        ),
+    ] = None,
+    justification_header: Annotated[
+        str | None,
+        Header(
+            alias="X-DMP-Justification",
+            description="Justification écrite d'un accès en urgence (encodée en pourcents).",
+        ),
+    ] = None,
+    mode_query: Annotated[str | None, Query(alias="_dmp-access-mode")] = None,
+    justification_query: Annotated[str | None, Query(alias="_dmp-justification")] = None,
+) -> AccessRequest:
+    raw_mode = (mode_header or mode_query or AccessMode.NORMAL.value).strip().lower()
+    try:
+        mode = AccessMode(raw_mode)
+    except ValueError:
+        raise InvalidInput(
+            f"Mode d'accès inconnu : {raw_mode[:40]!r} (normal, emergency ou samu).",
+            code="access-mode",
+        ) from None
+    raw = justification_header if justification_header is not None else justification_query
+    justification = unquote(raw).strip() if raw else ""
+    if len(justification) > MAX_JUSTIFICATION:
+        raise InvalidInput("La justification est trop longue.", code="justification")
+    return AccessRequest(mode, justification or None)
+
+
+Access = Annotated[AccessRequest, Depends(access_request)]

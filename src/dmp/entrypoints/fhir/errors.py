@@ -1,0 +1,124 @@
+"""The one place where failures become HTTP: every error is an ``OperationOutcome``.
+
+``DmpError`` (raised by the services and by the parsing here) keeps its status and its French
+message; FastAPI's request validation, unknown routes and methods, and anything unexpected are
+translated too, so a client never meets an HTML page or a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dmp.errors import DmpError
+
+FHIR_JSON = "application/fhir+json"
+ERROR_SYSTEM = "https://dmp.example.org/fhir/CodeSystem/dmp-error"
+log = logging.getLogger("dmp.fhir")
+
+# FHIR issue types (http://hl7.org/fhir/issue-type) by HTTP status.
+_ISSUE_TYPE = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    406: "not-supported",
+    409: "conflict",
+    413: "too-long",
+    415: "not-supported",
+    422: "processing",
+    503: "transient",
+}
+
+
+class FhirResponse(JSONResponse):
+    """FHIR JSON: ``application/fhir+json``, UTF-8, French text kept as is."""
+
+    media_type = FHIR_JSON
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class UnprocessablePatch(DmpError):
+    code = "patch"
+    status = 422
+    message = "Cette modification n'est pas prise en charge."
+
+
+class UnsupportedMediaType(DmpError):
+    code = "media-type"
+    status = 415
+    message = "Type de contenu non pris en charge : envoyez application/fhir+json."
+
+
+def outcome(status: int, text: str, code: str, severity: str = "error") -> dict[str, Any]:
+    issue_type = _ISSUE_TYPE.get(status, "exception" if status >= 500 else "processing")
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": severity,
+                "code": issue_type if severity != "information" else "informational",
+                "details": {"coding": [{"system": ERROR_SYSTEM, "code": code}], "text": text},
+            }
+        ],
+    }
+
+
+def error_response(
+    status: int, text: str, code: str, headers: dict[str, str] | None = None
+) -> FhirResponse:
+    return FhirResponse(outcome(status, text, code), status_code=status, headers=headers)
+
+
+def _challenge(request: Request) -> dict[str, str]:
+    presented = request.headers.get("authorization", "").lower().startswith("bearer ")
+    value = 'Bearer realm="dmp"' + (', error="invalid_token"' if presented else "")
+    return {"WWW-Authenticate": value}
+
+
+async def _dmp_error(request: Request, exc: Exception) -> FhirResponse:
+    assert isinstance(exc, DmpError)
+    if exc.status >= 500:
+        log.error("dmp error %s on %s %s", exc.code, request.method, request.url.path)
+    headers = _challenge(request) if exc.status == 401 else None
+    return error_response(exc.status, exc.message, exc.code, headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> FhirResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(part) for part in error.get("loc", ()) if part not in ("query",))
+        problems.append(f"{where} : {error.get('msg', 'invalide')}")
+    return error_response(400, "Paramètre invalide — " + " ; ".join(problems), "invalid")
+
+
+async def _http_error(request: Request, exc: Exception) -> FhirResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    texts = {
+        404: "Ressource ou opération inconnue de ce serveur.",
+        405: "Méthode HTTP non prise en charge sur cette ressource.",
+    }
+    text = texts.get(exc.status_code, str(exc.detail))
+    return error_response(exc.status_code, text, "http", dict(exc.headers or {}))
+
+
+async def _unexpected(request: Request, exc: Exception) -> FhirResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(500, "Erreur interne du serveur.", "internal")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DmpError, _dmp_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,72 @@
+"""Small HTTP helpers shared by the handlers: reading a JSON body with a size cap, checking the
+media type, running a use case off the event loop."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from dmp.entrypoints.fhir.errors import UnsupportedMediaType
+from dmp.errors import InvalidInput, TooLarge
+
+JSON_TYPES = frozenset({"application/fhir+json", "application/json"})
+PATCH_TYPES = JSON_TYPES | {"application/json-patch+json"}
+MAX_JSON_BODY = 1024 * 1024  # a Parameters or a patch; documents go through the transaction
+T = TypeVar("T")
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def check_media_type(request: Request, accepted: frozenset[str] = JSON_TYPES) -> None:
+    found = media_type(request)
+    if found and found not in accepted:
+        raise UnsupportedMediaType(
+            f"Type de contenu non pris en charge : {found[:60]} "
+            f"(attendu : {', '.join(sorted(accepted))})."
+        )
+
+
+async def read_json(request: Request, accepted: frozenset[str] = JSON_TYPES) -> Any:
+    """The JSON body, refused past ``MAX_JSON_BODY`` before it is all read."""
+    check_media_type(request, accepted)
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_JSON_BODY:
+                raise TooLarge("Le corps de la requête dépasse 1 Mio.")
+    except ClientDisconnect:
+        raise InvalidInput("Requête interrompue par le client.") from None
+    return parse_json(bytes(body))
+
+
+def parse_json(body: bytes) -> Any:
+    if not body.strip():
+        raise InvalidInput("Le corps de la requête est vide : une ressource FHIR est attendue.")
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise InvalidInput("JSON trop profondément imbriqué.", code="json") from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise InvalidInput(f"JSON mal formé : {exc}", code="json") from None
+
+
+def resource_of(body: Any, resource_type: str) -> dict[str, Any]:
+    if not isinstance(body, dict) or body.get("resourceType") != resource_type:
+        found = body.get("resourceType") if isinstance(body, dict) else type(body).__name__
+        raise InvalidInput(
+            f"Ressource {resource_type} attendue (reçu : {str(found)[:40]}).", code="resource-type"
+        )
+    return body
+
+
+async def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A use case (blocking: database, files) run in the thread pool."""
+    return await run_in_threadpool(function, *args, **kwargs)

@@ -1,0 +1,84 @@
+"""The FHIR ids of what the API shows, and how to read them back.
+
+The services address a document by its DMP and its own id, so a document's FHIR id carries both.
+FHIR ids are at most 64 characters of ``[A-Za-z0-9.-]``: two UUIDs in hex (65 characters with a
+separator) do not fit, so each UUID is written in lowercase base32 (26 characters, RFC 4648):
+
+- ``Patient/<dmp>`` — the DMP (the patient's record);
+- ``DocumentReference/<dmp>.<document>`` — a document of that DMP;
+- ``Binary/<dmp>.<document>.<position>`` — one content of that document.
+
+An id that does not parse names nothing: it is answered 404, like a document one may not see.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from uuid import UUID
+
+from dmp.errors import InvalidInput, NotFound
+
+_COMPACT = re.compile(r"[a-z2-7]{26}")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+MAX_POSITION = 999
+
+
+def compact(value: UUID) -> str:
+    return base64.b32encode(value.bytes).decode("ascii").rstrip("=").lower()
+
+
+def expand(text: str) -> UUID | None:
+    """The UUID written by :func:`compact` (or in its canonical form); None if it is neither."""
+    if _UUID.fullmatch(text):
+        return UUID(text)
+    if not _COMPACT.fullmatch(text):
+        return None
+    value = UUID(bytes=base64.b32decode(text.upper() + "======"))
+    return value if compact(value) == text else None  # one spelling per UUID
+
+
+def patient_id(dmp_id: UUID) -> str:
+    return compact(dmp_id)
+
+
+def document_id(dmp_id: UUID, doc_id: UUID) -> str:
+    return f"{compact(dmp_id)}.{compact(doc_id)}"
+
+
+def binary_id(dmp_id: UUID, doc_id: UUID, position: int) -> str:
+    return f"{document_id(dmp_id, doc_id)}.{position}"
+
+
+def _not_found(what: str) -> NotFound:
+    return NotFound(f"{what} introuvable ou accès non autorisé.")
+
+
+def parse_document_id(text: str) -> tuple[UUID, UUID]:
+    dmp, _, doc = text.partition(".")
+    dmp_id, doc_id = expand(dmp), expand(doc)
+    if dmp_id is None or doc_id is None:
+        raise _not_found("Document")
+    return dmp_id, doc_id
+
+
+def parse_binary_id(text: str) -> tuple[UUID, UUID, int]:
+    head, _, position = text.rpartition(".")
+    if not position.isdigit() or int(position) > MAX_POSITION:
+        raise _not_found("Contenu")
+    try:
+        dmp_id, doc_id = parse_document_id(head)
+    except NotFound:
+        raise _not_found("Contenu") from None
+    return dmp_id, doc_id, int(position)
+
+
+def parse_patient_reference(text: str) -> UUID:
+    """``Patient/<id>``, a full URL ending so, or the bare id (compact or canonical UUID)."""
+    raw = text.strip()
+    if "Patient/" in raw:
+        raw = raw.rsplit("Patient/", 1)[1]
+    found = expand(raw)
+    if found is None:
+        raise InvalidInput(f"Référence de patient invalide : {text[:80]!r}.", code="patient")
+    return found
