@@ -43,11 +43,12 @@ from dmp.services.directory import (
     NewProfessional,
     add_establishment,
     add_professional,
+    find_establishment,
     issue_token,
     professional_actor,
 )
-from dmp.services.documents import Reading, find_documents
-from dmp.services.submission import Submission, submit_documents
+from dmp.services.documents import Reading, Submission, find_documents
+from dmp.services.submission import submit_documents
 from dmp.settings import Settings
 
 CREDENTIALS_FILE = "demo-credentials.txt"
@@ -94,7 +95,8 @@ def _professional(
     est: SyntheticEstablishment,
     profession: str,
     specialty: str | None,
-    **flags: bool,
+    *,
+    samu_regulator: bool = False,
 ) -> _Pro:
     syn = fake_professional(rng, profession=profession, specialty=specialty, establishment=est)
     pro = add_professional(
@@ -107,11 +109,9 @@ def _professional(
             syn.specialty,
             establishment_finess=(est.finess,),
             email=f"{syn.rpps}@mssante.example.org",
-            **flags,
+            samu_regulator=samu_regulator,
         ),
     )
-    from dmp.services.directory import find_establishment
-
     return _Pro(syn, professional_actor(ctx, pro, find_establishment(ctx, est.finess)))
 
 
@@ -125,14 +125,16 @@ def _submit(
     author: _Pro | None,
     patient: SyntheticPerson,
     actor: ProfessionalActor | PatientActor,
-    dmp_id: object,
+    dmp_id: UUID,
     kind: DocumentKind,
     when: datetime,
-    **flags: bool,
+    *,
+    invisible_patient: bool = False,
+    invisible_representatives: bool = False,
 ) -> None:
     content = kind.generate(rng, patient, author.synthetic if author else None, when)
     metadata = DocumentMetadata(
-        master_identifier=f"urn:uuid:{random.Random(rng.random()).getrandbits(128):032x}",
+        master_identifier=f"urn:uuid:{UUID(int=rng.getrandbits(128))}",
         type_code=kind.type_code,
         title=kind.title(author.synthetic if author else None, when),
         creation_time=when,
@@ -140,12 +142,13 @@ def _submit(
         confidentiality=Confidentiality.NORMAL,
         service_start=when - timedelta(hours=1),
         service_stop=when,
-        **flags,
+        invisible_patient=invisible_patient,
+        invisible_representatives=invisible_representatives,
     )
     submit_documents(
         ctx,
         actor,
-        dmp_id,  # type: ignore[arg-type]
+        dmp_id,
         [Submission(metadata, [ContentInput(kind.mime_type, [content])])],
     )
 
@@ -330,12 +333,18 @@ def _documents(
     for n, name in enumerate(rng.sample(sorted(_AUTHORS), rng.randint(3, 6))):
         author = team[_AUTHORS[name]]
         when = ctx.now() - timedelta(days=rng.randint(2, 700), hours=rng.randint(0, 8))
-        flags = {}
-        if n == 0 and index == 1:
-            flags["invisible_patient"] = True  # awaiting the announcement consultation
-        if index == 5 and name == "consultation":
-            flags["invisible_representatives"] = True  # a minor's secret consultation
-        _submit(ctx, rng, author, person, author.actor, dmp_id, document_kind(name), when, **flags)
+        _submit(
+            ctx,
+            rng,
+            author,
+            person,
+            author.actor,
+            dmp_id,
+            document_kind(name),
+            when,
+            invisible_patient=n == 0 and index == 1,  # awaiting the announcement consultation
+            invisible_representatives=index == 5 and name == "consultation",  # a minor's secret
+        )
 
 
 def _accesses(

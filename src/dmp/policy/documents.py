@@ -112,6 +112,6 @@ _ANY_STATUS = frozenset(DocStatus)
 _FROM_STATUS: dict[DocumentChange, frozenset[DocStatus]] = {
     DocumentChange.ARCHIVE: frozenset({DocStatus.CURRENT}),
     DocumentChange.UNARCHIVE: frozenset({DocStatus.ARCHIVED}),
-    DocumentChange.DELETE: frozenset(DocStatus),
+    DocumentChange.DELETE: frozenset({DocStatus.CURRENT, DocStatus.ARCHIVED}),
     DocumentChange.REPLACE: frozenset({DocStatus.CURRENT}),
 }

@@ -145,17 +145,19 @@ def _to_document(ctx: Context, row: RowMap, contents: list[RowMap], author: Auth
     )
 
 
-def _author(uow: UnitOfWork, row: RowMap, cache: dict[tuple[object, object], Author]) -> Author:
+def _author(
+    uow: UnitOfWork, row: RowMap, cache: dict[tuple[UUID | None, UUID | None], Author]
+) -> Author:
     key = (row["author_professional_id"], row["author_establishment_id"])
     if key not in cache:
-        pro = uow.directory.professional(key[0]) if key[0] else None  # type: ignore[arg-type]
-        est = uow.directory.establishment(key[1]) if key[1] else None  # type: ignore[arg-type]
+        pro = uow.directory.professional(key[0]) if key[0] else None
+        est = uow.directory.establishment(key[1]) if key[1] else None
         name = pro.display_name if pro else ("Le patient" if row["added_by_patient"] else "?")
         cache[key] = Author(
             key[0],
             key[1],
             name,
-            row["author_role"],  # type: ignore[arg-type]
+            row["author_role"],
             pro.rpps if pro else None,
             est.finess if est else None,
         )
@@ -222,7 +224,7 @@ def find_documents(
             if policy.read_document(access, _facts_of(r), ctx.matrix)
         ]
         contents = uow.documents.contents(dmp_id, [r["id"] for r in rows])
-        authors: dict[tuple[object, object], Author] = {}
+        authors: dict[tuple[UUID | None, UUID | None], Author] = {}
         docs = [_to_document(ctx, r, contents[r["id"]], _author(uow, r, authors)) for r in rows]
         found = [d for d in docs if matches(d, query)]
         record_audit(

@@ -90,7 +90,8 @@ def read_history(
                 target_kind="record",
                 target_id=dmp_id,
             )
-        rows, cursor = [], before_seq
+        rows: list[RowMap] = []
+        cursor = before_seq
         while len(rows) < limit:
             page = uow.audit.page(dmp_id, before_seq=cursor, limit=limit)
             if not page:

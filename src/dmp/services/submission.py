@@ -306,7 +306,7 @@ def _notify_added(
         )
 
 
-_FLAG_CHANGES = {
+_FLAG_CHANGES: dict[DocumentChange, dict[str, object]] = {
     DocumentChange.MASK: {"masked": True},
     DocumentChange.UNMASK: {"masked": False},
     DocumentChange.ARCHIVE: {"status": DocStatus.ARCHIVED.value},

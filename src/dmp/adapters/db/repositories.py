@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Row, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, RowMapping, and_, delete, func, insert, select, update
 
 from dmp.adapters.db import tables as t
 from dmp.domain.model import Establishment, Professional, RecordFacts, RecordState
 
-RowMap = Mapping[str, Any]
+RowMap = RowMapping
 
 
 class _Repository:
@@ -392,7 +392,7 @@ class AuditRepository(_Repository):
                 update(t.audit_heads).where(t.audit_heads.c.dmp_id == head["dmp_id"]).values(**head)
             )
 
-    def chain(self, dmp_id: UUID) -> Iterator[RowMap]:
+    def chain(self, dmp_id: UUID) -> Generator[RowMap, None, None]:
         stmt = select(t.audit_entries).where(t.audit_entries.c.dmp_id == dmp_id)
         result = self.conn.execution_options(yield_per=1000).execute(
             stmt.order_by(t.audit_entries.c.seq, t.audit_entries.c.at)
