@@ -20,6 +20,11 @@ MAX_JSON_BODY = 1024 * 1024  # a Parameters or a patch; documents go through the
 T = TypeVar("T")
 
 
+def base_url(request: Request) -> str:
+    """The base of the FHIR API as the client reached it (``…/fhir``)."""
+    return str(request.base_url).rstrip("/") + "/fhir"
+
+
 def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 

@@ -1,0 +1,60 @@
+"""A process killed between writing a content and committing its row leaves an orphan that the
+scheduled jobs remove; nothing half-written is ever visible."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from dmp.services.documents import Reading, find_documents
+from dmp.services.jobs import sweep_orphans
+from tests.personas import populate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _content_files(ctx) -> list[Path]:
+    return [p for p in (ctx.settings.blob_dir / "objects").rglob("*") if p.is_file()]
+
+
+def test_killed_submission_leaves_nothing_once_swept(ctx, clock):
+    cast = populate(ctx)
+    s = ctx.settings
+    env = {
+        **os.environ,
+        "DMP_DATA_DIR": str(s.data_dir),
+        "DMP_DATABASE_URL": s.database_url,
+        "DMP_KEYSTORE_URL": s.keystore_url,
+        "DMP_BLOB_DIR": str(s.blob_dir),
+        "DMP_MASTER_KEYS": s.master_keys,
+        "DMP_AUDIT_SIGNING_KEY": s.audit_signing_key,
+        "PYTHONPATH": str(ROOT),
+    }
+    keys_before = set(ctx.keys.store.iter_ids())
+    died = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.crash_submit",
+            cast.bruno.rpps,
+            str(cast.alice_dmp),
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert died.returncode == 17, died.stderr.decode()
+    assert find_documents(ctx, Reading(cast.bruno), cast.alice_dmp) == []  # no half document
+    assert len(_content_files(ctx)) == 1  # the orphan content…
+    assert len(set(ctx.keys.store.iter_ids()) - keys_before) == 1  # …and its key
+    clock.now = datetime.now(UTC)
+    assert sweep_orphans(ctx) == 0  # still within the grace period: it may be an upload
+    clock.now = datetime.now(UTC) + timedelta(hours=2)
+    assert sweep_orphans(ctx) == 2
+    assert _content_files(ctx) == []
+    assert set(ctx.keys.store.iter_ids()) == keys_before
