@@ -20,7 +20,7 @@ def grant(access: Access, target: Professional | Establishment) -> Decision:
     opened = as_holder(access, open_for_writing)
     if not opened:
         return opened
-    if False:
+    if isinstance(target, Professional) and is_blocked(target.id, access.record):
         return deny("blocked")
     return allow("granted")
 

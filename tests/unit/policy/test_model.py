@@ -90,6 +90,7 @@ class DmpModel(RuleBasedStateMachine):
         super().__init__()
         self.oracle = Oracle(RecordFacts(PATIENT.dmp_id, RecordState.ACTIVE))
         self.docs: list[DocumentFacts] = []
+        self.writers: list[str] = []  # who added each document, to let them change it often
 
     @property
     def record(self) -> RecordFacts:
@@ -119,7 +120,7 @@ class DmpModel(RuleBasedStateMachine):
         # Whoever creates it (an excluded creator is refused; Hugo then creates it), the creator
         # is authorized, and the new DMP is empty.
         founder = actor if decision else PROS["hugo"]
-        self.docs = []
+        self.docs, self.writers = [], []
         self.oracle = Oracle(
             RecordFacts(
                 dmp_id=PATIENT.dmp_id,
@@ -236,6 +237,7 @@ class DmpModel(RuleBasedStateMachine):
         if not decision:
             return
         pro = actor if isinstance(actor, ProfessionalActor) else None
+        self.writers.append(who)
         self.docs.append(
             DocumentFacts(
                 class_code=class_code,
@@ -250,19 +252,21 @@ class DmpModel(RuleBasedStateMachine):
 
     @precondition(lambda self: self.docs)
     @rule(
-        who=st.sampled_from(sorted(EVERYONE)),
+        who=st.sampled_from([*sorted(EVERYONE), "writer", "writer"]),
         index=st.integers(0),
         change=st.sampled_from(DocumentChange),
     )
     def change_doc(self, who: str, index: int, change: DocumentChange) -> None:
-        actor, position = EVERYONE[who], index % len(self.docs)
+        position = index % len(self.docs)
         doc = self.docs[position]
+        actor = EVERYONE[self.writers[position] if who == "writer" else who]
         decision = change_document(self._access(actor), doc, change)
         assert bool(decision) == self.oracle.may_change(actor, doc, change), decision
         if decision:
             self.docs[position] = _changed(doc, change)
             if change is DocumentChange.REPLACE:
                 self.docs.append(doc)  # the new version, current
+                self.writers.append(self.writers[position])
 
     # --- the life of the DMP ----------------------------------------------------------------
 

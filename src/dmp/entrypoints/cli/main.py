@@ -228,6 +228,15 @@ def demo(
         _serve(ctx.settings, workers=1)
 
 
+@app.command()
+@user_errors
+def serve() -> None:
+    """Servir l'API des professionnels (réglages de production : DMP_DATABASE_URL, DMP_WORKERS…).
+    La base doit avoir été migrée (« dmp db upgrade »)."""
+    settings = _settings()
+    _serve(settings, workers=settings.workers)
+
+
 def _serve(settings: Settings, workers: int) -> None:
     try:
         from dmp.entrypoints.fhir.server import run

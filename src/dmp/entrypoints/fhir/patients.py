@@ -15,7 +15,7 @@ from dmp.entrypoints.fhir.auth import Ctx, Professional
 from dmp.entrypoints.fhir.bodies import base_url, call, read_json, resource_of
 from dmp.entrypoints.fhir.errors import FhirResponse, outcome
 from dmp.entrypoints.fhir.params import Parameters, output
-from dmp.errors import NotFound
+from dmp.errors import InvalidInput, NotFound
 from dmp.services import authorizations, records
 from dmp.services.context import Context
 
@@ -94,8 +94,14 @@ def _consent(p: Parameters) -> records.Consent:
     )
 
 
+MAX_EMAIL = 254  # RFC 5321; the accounts table holds no more
+
+
 def _contacts(p: Parameters) -> ContactChannels:
-    return ContactChannels(email=p.string("email"), phone=p.string("phone"))
+    email = p.string("email")
+    if email is not None and len(email) > MAX_EMAIL:
+        raise InvalidInput("Adresse électronique trop longue.", code="contact")
+    return ContactChannels(email=email, phone=p.string("phone"))
 
 
 def _representatives(p: Parameters) -> tuple[records.NewRepresentative, ...]:
@@ -151,7 +157,7 @@ async def dmp_create(request: Request, ctx: Ctx, actor: Professional) -> FhirRes
     return FhirResponse(mapping.parameters(values), headers=NO_STORE)
 
 
-def _dmp_of(ctx: Context, actor: ProfessionalActor, ins: Ins) -> UUID:
+def dmp_of(ctx: Context, actor: ProfessionalActor, ins: Ins) -> UUID:
     found = records.lookup(ctx, actor, ins)
     if found.dmp_id is None:
         raise NotFound("DMP introuvable ou accès non autorisé.")
@@ -173,7 +179,7 @@ def _done(dmp_id: UUID, state: str) -> FhirResponse:
 async def dmp_close(request: Request, ctx: Ctx, actor: Professional) -> FhirResponse:
     p = await _parameters(request, CLOSE)
     ins, reason = p.ins(), p.required_string("reason")
-    dmp_id = await call(_dmp_of, ctx, actor, ins)
+    dmp_id = await call(dmp_of, ctx, actor, ins)
     await call(records.close_record, ctx, actor, dmp_id, reason)
     return _done(dmp_id, "closed")
 
@@ -200,7 +206,7 @@ async def dmp_reactivate(request: Request, ctx: Ctx, actor: Professional) -> Fhi
 )
 async def declare_authorization(request: Request, ctx: Ctx, actor: Professional) -> FhirResponse:
     ins = (await _parameters(request, BY_INS)).ins()
-    dmp_id = await call(_dmp_of, ctx, actor, ins)
+    dmp_id = await call(dmp_of, ctx, actor, ins)
     await call(authorizations.declare_authorization, ctx, actor, dmp_id)
     return _done(dmp_id, "authorized")
 
@@ -216,7 +222,7 @@ async def become_medecin_traitant(
     request: Request, ctx: Ctx, actor: Professional
 ) -> FhirResponse:
     ins = (await _parameters(request, BY_INS)).ins()
-    dmp_id = await call(_dmp_of, ctx, actor, ins)
+    dmp_id = await call(dmp_of, ctx, actor, ins)
     await call(
         authorizations.designate_medecin_traitant, ctx, actor, dmp_id, actor.professional_id
     )

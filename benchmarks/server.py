@@ -1,0 +1,144 @@
+"""Starting and watching the servers under test, each in its own process group on loopback.
+
+* the dmp FHIR server as ``dmp serve`` runs it: ``dmp.entrypoints.fhir.server.run`` with the
+  production settings read from the environment (PostgreSQL, a separate key store), and
+  ``workers`` = the number of cores;
+* the floor: ``benchmarks.floor_app`` (one route) under the same uvicorn options.
+
+:class:`RssWatch` samples the resident memory of a server and all its children (psutil) on a
+thread, keeping the peak of the sum.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+import psutil
+
+from benchmarks.load import LOOPBACK
+
+_DMP = (
+    "from dmp.entrypoints.fhir.server import run; from dmp.settings import load_settings; "
+    "s = load_settings(); run(s, workers=s.workers)"
+)
+_FLOOR = "import sys; from benchmarks.floor_app import run; run(int(sys.argv[1]), int(sys.argv[2]))"
+
+
+class Server:
+    """A server process (with its uvicorn workers), stopped on exit."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], port: int, log: Path) -> None:
+        self.argv, self.env, self.port, self.log = argv, env, port, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def __enter__(self) -> Server:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        return self
+
+    def wait_ready(self, path: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"server exited: see {self.log}")
+            try:
+                if httpx.get(self.base_url + path, timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(f"server not ready after {timeout}s: see {self.log}")
+
+    def processes(self) -> list[psutil.Process]:
+        if self.process is None:
+            return []
+        try:
+            root = psutil.Process(self.process.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def rss_mib(self) -> float:
+        total = 0
+        for process in self.processes():
+            try:
+                total += process.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
+        return total / 2**20
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.process is None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)  # our own process group only
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def dmp_server(environ: dict[str, str], port: int, workers: int, log: Path) -> Server:
+    env = {
+        **_base_env(),
+        **environ,
+        "DMP_HOST": LOOPBACK,
+        "DMP_PORT": str(port),
+        "DMP_WORKERS": str(workers),
+    }
+    return Server([sys.executable, "-c", _DMP], env, port, log)
+
+
+def floor_server(port: int, workers: int, log: Path) -> Server:
+    argv = [sys.executable, "-c", _FLOOR, str(port), str(workers)]
+    return Server(argv, _base_env(), port, log)
+
+
+def _base_env() -> dict[str, str]:
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+class RssWatch:
+    """Peak RSS (MiB) of a server's processes, sampled every ``every`` seconds on a thread."""
+
+    def __init__(self, server: Server, every: float = 0.05) -> None:
+        self.server, self.every = server, every
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.server.rss_mib())
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> RssWatch:
+        self.peak = self.server.rss_mib()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.server.rss_mib())

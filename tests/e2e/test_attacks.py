@@ -1,0 +1,153 @@
+"""What an attacker tries through the API is refused with the right status, writes nothing but
+the audit entry, and tells nothing: 401, 404 (exactly like a missing document), 400, 413, 415."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dmp.domain.model import AccessMode
+from dmp.entrypoints.fhir import ids
+from dmp.entrypoints.fhir.app import create_app
+from dmp.errors import Forbidden
+from dmp.services import authorizations, history
+from dmp.services.directory import issue_token
+from dmp.services.documents import DocumentQuery, Reading, find_documents
+from dmp.services.submission import submit_documents
+from tests.e2e.fhir import check_response, document_reference, ins_token, live_server
+from tests.factories import CDA, PDF, pdf_submission
+from tests.personas import ALICE_INS
+
+MIB = 1024 * 1024
+EMERGENCY = {"X-DMP-Access-Mode": "emergency"}
+
+
+def blob_files(ctx) -> set[Path]:
+    return {p for p in Path(ctx.settings.blob_dir).rglob("*") if p.is_file()}
+
+
+def documents_seen_by_bruno(ctx, cast) -> int:
+    query = DocumentQuery(statuses=frozenset())
+    return len(find_documents(ctx, Reading(cast.bruno), cast.alice_dmp, query))
+
+
+def alice_history(ctx, cast) -> list:
+    return history.read_history(ctx, cast.alice, cast.alice_dmp, limit=200).entries
+
+
+def not_found_text(response: httpx.Response) -> str:
+    assert response.status_code == 404
+    return response.json()["issue"][0]["details"]["text"]
+
+
+def test_another_patients_document_answers_404_like_a_missing_one(api, ctx, cast):
+    [leas] = submit_documents(ctx, cast.bruno, cast.lea_dmp, [pdf_submission()])
+    forged = ids.document_id(cast.alice_dmp, leas.id)  # Léa's document under Alice's DMP
+    missing = ids.document_id(cast.alice_dmp, uuid.uuid4())
+    texts = {not_found_text(api.get(f"/fhir/DocumentReference/{i}", as_="chloe"))
+             for i in (forged, missing)}
+    assert len(texts) == 1
+    own = ids.document_id(cast.lea_dmp, leas.id)
+    assert api.get(f"/fhir/DocumentReference/{own}", as_="chloe").status_code == 404
+    assert api.get(f"/fhir/Binary/{own}.0", as_="chloe").status_code == 404
+    assert api.get(f"/fhir/Binary/{forged}.0", as_="bruno").status_code == 404
+    assert api.get("/fhir/DocumentReference/not-an-id", as_="chloe").status_code == 404
+    assert api.get(f"/fhir/DocumentReference/{own}", as_="bruno").status_code == 200
+
+
+@pytest.mark.parametrize("token", ["dmp_forged", "not-even-a-dmp-token", ""])
+def test_forged_or_missing_token_is_401_with_a_bearer_challenge(api, token):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = api.get("/fhir/Patient", params={"identifier": ins_token(ALICE_INS)},
+                       headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_an_expired_token_is_401(api, clock):
+    assert api.get("/fhir/Patient", params={"identifier": ins_token(ALICE_INS)},
+                   as_="bruno").status_code == 200
+    clock.advance(days=91)
+    response = api.get("/fhir/Patient", params={"identifier": ins_token(ALICE_INS)}, as_="bruno")
+    assert response.status_code == 401
+
+
+def test_an_excluded_actor_gets_no_token(ctx, cast):
+    with pytest.raises(Forbidden) as refused:
+        issue_token(ctx, cast.professionals["elise"].rpps)
+    assert "médecins du travail" in refused.value.message
+
+
+def test_emergency_without_justification_is_400_and_audited(api, ctx, cast):
+    params = {"patient.identifier": ins_token(ALICE_INS)}
+    response = api.get("/fhir/DocumentReference", params=params, as_="damien", headers=EMERGENCY)
+    assert response.status_code == 400
+    assert "justification" in response.json()["issue"][0]["details"]["text"]
+    [refusal] = [e for e in alice_history(ctx, cast) if e.action == "document.search"]
+    assert (refusal.allowed, refusal.reason, refusal.mode) == (
+        False, "justification-required", AccessMode.EMERGENCY.value)
+    justified = {**EMERGENCY, "X-DMP-Justification": "Patiente%20inconsciente%20aux%20urgences"}
+    allowed = api.get("/fhir/DocumentReference", params=params, as_="damien", headers=justified)
+    assert allowed.status_code == 200
+    entry = next(e for e in alice_history(ctx, cast) if e.action == "document.search" and e.allowed)
+    assert entry.justification == "Patiente inconsciente aux urgences"
+
+
+def test_emergency_against_the_patients_opposition_is_refused_and_audited(api, ctx, cast):
+    authorizations.set_oppositions(ctx, cast.alice, cast.alice_dmp, emergency=True)
+    params = {"patient.identifier": ins_token(ALICE_INS), "_dmp-access-mode": "emergency",
+              "_dmp-justification": "Urgence vitale"}
+    assert api.get("/fhir/DocumentReference", params=params, as_="damien").status_code == 404
+    entry = next(e for e in alice_history(ctx, cast) if e.action == "document.search")
+    assert (entry.allowed, entry.reason) == (False, "emergency-opposed")
+
+
+def test_emergency_mode_only_reads(api, ctx, cast):
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:1", "resource": document_reference(ALICE_INS, data=PDF)}]}
+    response = api.post("/fhir", json=bundle, as_="damien", headers=EMERGENCY)
+    assert response.status_code == 404  # the header does not open a write; Damien is a stranger
+    assert documents_seen_by_bruno(ctx, cast) == 0
+
+
+def test_a_cda_declared_as_pdf_is_415_and_nothing_is_written(api, ctx, cast):
+    before = blob_files(ctx)
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:1", "resource": document_reference(ALICE_INS, data=CDA)}]}
+    response = api.post("/fhir", json=bundle, as_="bruno")
+    assert response.status_code == 415
+    assert documents_seen_by_bruno(ctx, cast) == 0
+    assert blob_files(ctx) == before
+
+
+def _huge_bundle(size: int) -> Iterator[bytes]:
+    """A transaction Bundle whose PDF is ``size`` bytes, generated as it is sent."""
+    resource = document_reference(ALICE_INS, data=b"")
+    resource["content"][0]["attachment"]["data"] = "@@DATA@@"
+    head, tail = json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:1", "resource": resource}]}).split("@@DATA@@")
+    yield head.encode()
+    block = 3 * 64 * 1024
+    yield base64.b64encode(PDF[:9] + b"\0" * (block - 9))
+    for _ in range(1, size // block):
+        yield base64.b64encode(b"\0" * block)
+    yield tail.encode()
+
+
+def test_a_60_mib_upload_is_413_and_nothing_is_written(ctx, cast, tokens):
+    ctx.settings = ctx.settings.with_(max_content_bytes=50 * MIB)
+    before = blob_files(ctx)
+    with live_server(create_app(ctx)) as base, httpx.Client(base_url=base, timeout=120) as client:
+        response = check_response(client.post(
+            "/fhir", content=_huge_bundle(60 * MIB),
+            headers={"Authorization": f"Bearer {tokens['bruno']}",
+                     "Content-Type": "application/fhir+json"}))
+    assert response.status_code == 413
+    assert documents_seen_by_bruno(ctx, cast) == 0
+    assert blob_files(ctx) == before
