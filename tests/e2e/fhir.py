@@ -50,7 +50,9 @@ class Api:
         self.client = client
         self.tokens = tokens
 
-    def request(self, method: str, url: str, *, as_: str | None = None, **kwargs: Any) -> httpx.Response:
+    def request(
+        self, method: str, url: str, *, as_: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         headers = dict(kwargs.pop("headers", {}) or {})
         if as_ is not None:
             headers["Authorization"] = f"Bearer {self.tokens.get(as_, as_)}"
@@ -137,7 +139,8 @@ def document_reference(
         attachment["data"] = base64.b64encode(data).decode()
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
-        "masterIdentifier": {"value": master or f"urn:oid:1.2.250.1.999.{uuid.uuid4().int % 10**12}"},
+        "masterIdentifier": {
+            "value": master or f"urn:oid:1.2.250.1.999.{uuid.uuid4().int % 10**12}"},
         "status": "current",
         "type": {"coding": [{"system": LOINC, "code": type_code}]},
         "securityLabel": [{"coding": [{"system": CONFIDENTIALITY, "code": "N"}]}]

@@ -28,7 +28,8 @@ def test_a_document_journey_with_fhirpy(server, tokens, ctx):
     by_ins = {"resourceType": "Parameters", "parameter": [
         {"name": "ins", "valueIdentifier": {"system": INS_NIR_SYSTEM, "value": ZOE.value}}]}
 
-    created = bruno.execute("Patient/$dmp-create", data={"resourceType": "Parameters", "parameter": [
+    created = bruno.execute("Patient/$dmp-create", data={"resourceType": "Parameters",
+                                                         "parameter": [
         {"name": "ins", "valueIdentifier": {"system": INS_NIR_SYSTEM, "value": ZOE.value}},
         {"name": "family", "valueString": "Garnier"}, {"name": "given", "valueString": "Zoé"},
         {"name": "birthDate", "valueDate": "1969-05-20"}, {"name": "gender", "valueCode": "female"},
@@ -39,7 +40,8 @@ def test_a_document_journey_with_fhirpy(server, tokens, ctx):
     assert bruno.execute("Patient/$become-medecin-traitant", data=by_ins)
     assert chloe.execute("Patient/$declare-authorization", data=by_ins)
 
-    [patient] = chloe.resources("Patient").search(identifier=f"{INS_NIR_SYSTEM}|{ZOE.value}").fetch()
+    search = chloe.resources("Patient").search(identifier=f"{INS_NIR_SYSTEM}|{ZOE.value}")
+    [patient] = search.fetch()
     assert patient["name"][0]["family"] == "Garnier"
 
     binary_url = f"urn:uuid:{uuid.uuid4()}"
@@ -56,7 +58,8 @@ def test_a_document_journey_with_fhirpy(server, tokens, ctx):
     validate(found.serialize())
     url = found["content"][0]["attachment"]["url"]
     raw = requests.get(url, headers={"Authorization": f"Bearer {tokens['chloe']}"}, timeout=30)
-    assert raw.content == PDF and raw.headers["Content-Type"] == "application/pdf"
+    assert raw.content == PDF
+    assert raw.headers["Content-Type"] == "application/pdf"
     binary = chloe.get("Binary", url.rsplit("/", 1)[1])
     validate(binary)
     assert base64.b64decode(binary["data"]) == PDF

@@ -17,7 +17,8 @@ def _patient(bundle: dict) -> dict:
 
 def _state(patient: dict) -> dict:
     [state] = [e for e in patient["extension"] if e["url"] == STATE]
-    return {s["url"]: next(v for k, v in s.items() if k.startswith("value")) for s in state["extension"]}
+    return {s["url"]: next(v for k, v in s.items() if k.startswith("value"))
+            for s in state["extension"]}
 
 
 def create_parameters(ctx, ins_value=NEW_INS, **overrides):
@@ -35,12 +36,16 @@ def test_lookup_shows_the_identity_only_to_authorized_professionals(api):
     seen = api.get("/fhir/Patient", params={"identifier": ins_token(ALICE_INS)}, as_="chloe").json()
     assert seen["total"] == 1
     patient = _patient(seen)
-    assert patient["active"] is True and patient["name"][0]["family"] == "Dupont"
-    assert patient["birthDate"] == "1985-03-12" and patient["gender"] == "female"
+    assert patient["active"] is True
+    assert patient["name"][0]["family"] == "Dupont"
+    assert patient["birthDate"] == "1985-03-12"
+    assert patient["gender"] == "female"
     assert _state(patient)["state"] == "active"
     stranger = _patient(api.get("/fhir/Patient", params={"identifier": ins_token(ALICE_INS)},
                                 as_="damien").json())
-    assert "name" not in stranger and "birthDate" not in stranger and "gender" not in stranger
+    assert "name" not in stranger
+    assert "birthDate" not in stranger
+    assert "gender" not in stranger
     assert stranger["identifier"][0]["value"] == ALICE_INS.value
 
 
@@ -62,7 +67,8 @@ def test_create_close_reactivate(api, ctx):
     assert created.headers["cache-control"] == "no-store"
     values = {p["name"]: p for p in created.json()["parameter"]}
     login = {p["name"]: p["valueString"] for p in values["credentials"]["part"]}
-    assert login["login"] and login["temporaryPassword"]
+    assert login["login"]
+    assert login["temporaryPassword"]
     again = api.post("/fhir/Patient/$dmp-create", json=create_parameters(ctx), as_="damien")
     assert again.status_code == 409
     closed = api.post("/fhir/Patient/$dmp-close", as_="damien", json=parameters(
@@ -74,12 +80,16 @@ def test_create_close_reactivate(api, ctx):
     assert patient["active"] is False
     assert _state(patient)["state"] == "closed"
     assert _state(patient)["closureReason"] == "Demande du patient"
+    patient_id = patient["id"]
     reactivated = api.post("/fhir/Patient/$dmp-reactivate", as_="damien", json=parameters(
         ins=NEW_INS.value, brochureVersion=ctx.brochure.version, informed=True, consent=True))
     assert reactivated.status_code == 200, reactivated.text
     patient = _patient(api.get("/fhir/Patient", params={"identifier": ins_token(NEW_INS)},
                                as_="damien").json())
     assert patient["active"] is True
+    by_id = parameters(patient={"valueReference": {"reference": f"Patient/{patient_id}"}},
+                       reason="Déménagement")
+    assert api.post("/fhir/Patient/$dmp-close", json=by_id, as_="damien").status_code == 200
 
 
 def test_create_refuses_without_consent_or_with_an_unknown_parameter(api, ctx):

@@ -16,7 +16,7 @@ from dmp.services.context import Context
 # No 0/O, 1/I/L: the identifier is read aloud and copied from paper.
 _LOGIN_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 _PASSWORD_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"  # noqa: S105 (an alphabet)
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+_EMAIL = re.compile(r"^(?=.{3,254}$)[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _PHONE = re.compile(r"^\+\d{8,15}$")
 
 

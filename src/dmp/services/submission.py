@@ -4,6 +4,7 @@ destroy them at the patient's request. See the docstring of ``dmp.services.docum
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +22,7 @@ from dmp.domain.model import (
     DocumentMetadata,
     ProfessionalActor,
 )
-from dmp.errors import Conflict, Forbidden, InvalidInput
+from dmp.errors import Conflict, Forbidden, InvalidInput, TooLarge, UnsupportedContent
 from dmp.policy import DocumentChange
 from dmp.services import audit
 from dmp.services.common import (
@@ -45,6 +46,8 @@ from dmp.services.documents import (
 )
 
 MAX_TITLE = 500
+MIN_YEAR, MAX_YEAR = 1900, 2999  # a document dated outside is a typing error
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 MAX_COMMENTS = 4000
 
 
@@ -81,6 +84,13 @@ def _validate(ctx: Context, submission: Submission) -> str:
     m = submission.metadata
     vs = ctx.valuesets
     class_code = vs.document_type(m.type_code).class_code
+    for moment in (m.creation_time, m.service_start, m.service_stop):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidInput("Les dates doivent porter un fuseau horaire.", code="date")
+        if moment is not None and not MIN_YEAR <= moment.year <= MAX_YEAR:
+            raise InvalidInput(f"Date hors limites : {moment.isoformat()}", code="date")
+    if not _LANGUAGE.match(m.language):
+        raise InvalidInput(f"Langue invalide (BCP 47 attendu) : {m.language[:20]}", code="language")
     if not m.master_identifier.strip() or len(m.master_identifier) > 128:
         raise InvalidInput(
             "L'identifiant unique du document (masterIdentifier) est invalide.",
@@ -106,9 +116,6 @@ def _validate(ctx: Context, submission: Submission) -> str:
         raise InvalidInput(
             f"Type d'établissement inconnu : {m.facility_type}", code="facility-type"
         )
-    for moment in (m.creation_time, m.service_start, m.service_stop):
-        if moment is not None and moment.tzinfo is None:
-            raise InvalidInput("Les dates doivent porter un fuseau horaire.", code="date")
     return class_code
 
 
@@ -183,6 +190,28 @@ def _store_contents(
         )
 
 
+def _store_refused_or(
+    ctx: Context, actor: Actor, dmp_id: UUID, p: _Prepared, written: list[tuple[UUID, str]]
+) -> None:
+    """Store the contents; a content refused on its type or size is audited as a refusal."""
+    try:
+        _store_contents(ctx, dmp_id, p, written)
+    except (UnsupportedContent, TooLarge) as exc:
+        with ctx.uow() as uow:
+            loaded = load_by_id(ctx, uow, dmp_id)
+            refuse(
+                ctx,
+                uow,
+                loaded,
+                actor,
+                "document.add",
+                exc.code,
+                exc,
+                target_kind="document",
+                target_id=p.submission.metadata.master_identifier,
+            )
+
+
 def _discard(ctx: Context, written: list[tuple[UUID, str]]) -> None:
     for key_id, blob_key in written:
         if blob_key:
@@ -207,7 +236,7 @@ def submit_documents(
     written: list[tuple[UUID, str]] = []
     try:
         for p in prepared:
-            _store_contents(ctx, dmp_id, p, written)
+            _store_refused_or(ctx, actor, dmp_id, p, written)
         with ctx.uow() as uow:
             loaded = load_by_id(ctx, uow, dmp_id, for_update=True)
             if loaded is None:

@@ -61,7 +61,9 @@ from .personas import (
     WHY,
 )
 
-PROS = {key: a for key, a in ACTORS.items() if isinstance(a, ProfessionalActor)}
+# A small cast, so that the same people meet often (blocked, then granted; designated, then...).
+CAST = ["bruno", "chloe", "damien", "elise", "farid", "gael", "gael-alone", "oscar", "samia"]
+PROS: dict[str, ProfessionalActor] = {key: ACTORS[key] for key in CAST}  # type: ignore[misc]
 PROFESSIONAL_OF = {key: PROFESSIONALS[key.removesuffix("-alone")] for key in PROS}
 PATIENT = ALICE
 REPRESENTATIVE = RepresentativeActor(MARC_ACCOUNT, ALICE.dmp_id)  # Alice's guardian while a minor
@@ -104,9 +106,11 @@ class DmpModel(RuleBasedStateMachine):
 
     # --- creation ---------------------------------------------------------------------------
 
-    @initialize(minor=st.booleans(), creator=pros)
-    def create(self, minor: bool, creator: str) -> None:
+    @initialize(minor=st.booleans(), creator=pros, team=st.lists(pros, max_size=4))
+    def create(self, minor: bool, creator: str, team: list[str]) -> None:
         self._create(creator, existing=None, minor=minor)
+        for pro in team:  # Alice then authorizes the professionals who treat her
+            self.grant_professional("patient", pro)
 
     @precondition(lambda self: self.record.state is RecordState.DESTROYED)
     @rule(creator=pros)
@@ -117,9 +121,9 @@ class DmpModel(RuleBasedStateMachine):
         actor = PROS[creator]
         decision = create_record(actor, existing)
         assert bool(decision) == (not Oracle.excluded(actor)), decision
-        # Whoever creates it (an excluded creator is refused; Hugo then creates it), the creator
+        # Whoever creates it (an excluded creator is refused; Damien then does), the creator
         # is authorized, and the new DMP is empty.
-        founder = actor if decision else PROS["hugo"]
+        founder = actor if decision else PROS["damien"]
         self.docs, self.writers = [], []
         self.oracle = Oracle(
             RecordFacts(
@@ -217,25 +221,20 @@ class DmpModel(RuleBasedStateMachine):
 
     @precondition(lambda self: len(self.docs) < MAX_DOCS)
     @rule(
-        who=st.sampled_from(sorted(PROS) + sorted(HOLDERS)),
+        # Half the time someone who may open the DMP, so that documents pile up.
+        who=st.just("treating") | st.sampled_from(sorted(PROS) + sorted(HOLDERS)),
+        pick=st.integers(0),
         class_code=st.sampled_from(["10", "31", "42", PATIENT_CLASS]),
-        masked=st.booleans(),
-        invisible_patient=st.booleans(),
-        invisible_representatives=st.booleans(),
+        flags=st.tuples(st.booleans(), st.booleans(), st.booleans()),
     )
-    def add_doc(
-        self,
-        who: str,
-        class_code: str,
-        masked: bool,
-        invisible_patient: bool,
-        invisible_representatives: bool,
-    ) -> None:
+    def add_doc(self, who: str, pick: int, class_code: str, flags: tuple[bool, ...]) -> None:
+        who = self._treating(pick) if who == "treating" else who
         actor = EVERYONE[who]
         decision = add_document(self._access(actor), class_code)
         assert bool(decision) == self.oracle.may_add(actor, class_code), decision
         if not decision:
             return
+        masked, invisible_patient, invisible_representatives = flags
         pro = actor if isinstance(actor, ProfessionalActor) else None
         self.writers.append(who)
         self.docs.append(
@@ -250,9 +249,13 @@ class DmpModel(RuleBasedStateMachine):
             )
         )
 
+    def _treating(self, pick: int) -> str:
+        treating = [key for key, pro in PROS.items() if self.oracle.opens_normally(pro)]
+        return treating[pick % len(treating)] if treating else "patient"
+
     @precondition(lambda self: self.docs)
     @rule(
-        who=st.sampled_from([*sorted(EVERYONE), "writer", "writer"]),
+        who=st.just("writer") | st.sampled_from(sorted(EVERYONE)),  # the writer, half the time
         index=st.integers(0),
         change=st.sampled_from(DocumentChange),
     )
@@ -371,6 +374,6 @@ def _changed(doc: DocumentFacts, change: DocumentChange) -> DocumentFacts:
 
 
 DmpModel.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=40, deadline=None, database=None
+    max_examples=300, stateful_step_count=40, deadline=None, database=None
 )
 TestDmpModel = DmpModel.TestCase

@@ -270,7 +270,7 @@ audit_entries = Table(
     Column("mode", String(12), nullable=False),
     Column("action", String(40), nullable=False),
     Column("target_kind", String(20)),
-    Column("target_id", String(64)),
+    Column("target_id", String(128)),  # up to a master identifier
     Column("outcome", String(8), nullable=False),
     Column("reason", String(40), nullable=False),
     Column("justification_enc", LargeBinary),

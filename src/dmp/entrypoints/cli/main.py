@@ -155,6 +155,23 @@ def token_issue(
     typer.echo(f"Jeton {issued.id}, valable jusqu'au {issued.expires_at:%d/%m/%Y}.", err=True)
 
 
+@token_app.command("revoke")
+@user_errors
+def token_revoke(token_id: Annotated[str, typer.Argument(help="Identifiant du jeton")]) -> None:
+    """Révoquer un jeton d'accès."""
+    from uuid import UUID
+
+    from dmp.errors import InvalidInput
+    from dmp.services.directory import revoke_token
+
+    try:
+        parsed = UUID(token_id)
+    except ValueError:
+        raise InvalidInput(f"Identifiant de jeton invalide : {token_id}") from None
+    revoke_token(_context(), parsed)
+    typer.echo(f"Jeton {parsed} révoqué.")
+
+
 @jobs_app.command("run")
 @user_errors
 def jobs_run() -> None:

@@ -31,7 +31,7 @@ T = TypeVar("T")
 bearer = HTTPBearer(
     auto_error=False,
     scheme_name="Bearer",
-    description="Jeton d'accès délivré par l'opérateur (`dmp token issue`), lié à un professionnel.",
+    description="Jeton délivré par l'opérateur (`dmp token issue`), lié à un professionnel.",
 )
 
 
@@ -102,8 +102,11 @@ def access_request(
             f"Mode d'accès inconnu : {raw_mode[:40]!r} (normal, emergency ou samu).",
             code="access-mode",
         ) from None
-    raw = justification_header if justification_header is not None else justification_query
-    justification = unquote(raw).strip() if raw else ""
+    # A header is ASCII, hence percent-encoded; a query parameter arrives already decoded.
+    if justification_header is not None:
+        justification = unquote(justification_header).strip()
+    else:
+        justification = (justification_query or "").strip()
     if len(justification) > MAX_JUSTIFICATION:
         raise InvalidInput("La justification est trop longue.", code="justification")
     return AccessRequest(mode, justification or None)

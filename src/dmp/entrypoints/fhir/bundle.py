@@ -135,7 +135,10 @@ def _store(ctx: Context, actor: ProfessionalActor, parsed: Parsed) -> list[Docum
 
 
 def _created(base: str, location: str) -> Json:
-    return {"fullUrl": f"{base}/{location}", "response": {"status": "201 Created", "location": location}}
+    return {
+        "fullUrl": f"{base}/{location}",
+        "response": {"status": "201 Created", "location": location},
+    }
 
 
 def _response(parsed: Parsed, stored: list[Document], base: str) -> Json:

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from dmp import __version__
-from dmp.entrypoints.fhir import bundle, mapping, openapi, patch, search, spool
+from dmp.entrypoints.fhir import bundle, mapping, openapi, patch, spool
 from dmp.entrypoints.fhir import extensions as ext
 from dmp.entrypoints.fhir.auth import Ctx
 from dmp.entrypoints.fhir.bodies import base_url
@@ -20,7 +20,7 @@ Json = dict[str, Any]
 RELEASED = date(2026, 3, 1)
 OPERATIONS = {
     "dmp-create": "Créer le DMP (INS, identité, contacts, brochure, consentement, représentants).",
-    "dmp-close": "Fermer le DMP (INS, motif).",
+    "dmp-close": "Fermer le DMP (INS, ou patient = Patient/<id> ; motif).",
     "dmp-reactivate": "Réactiver un DMP fermé (INS, brochure, consentement).",
     "declare-authorization": "Déclarer l'autorisation donnée par le patient présent (INS).",
     "become-medecin-traitant": "Se déclarer médecin traitant avec l'accord du patient (INS).",
@@ -68,8 +68,11 @@ def _resources() -> list[Json]:
             "interaction": [{"code": "search-type"}],
             "searchParam": _search([("identifier", "token", "INS du patient (obligatoire).")]),
             "operation": [
-                {"name": name, "definition": f"{ext.BASE}/OperationDefinition/{name}",
-                 "documentation": text}
+                {
+                    "name": name,
+                    "definition": f"{ext.BASE}/OperationDefinition/{name}",
+                    "documentation": text,
+                }
                 for name, text in OPERATIONS.items()
             ],
             "documentation": "Recherche d'un DMP par INS : état (extension dmp-record-state), "

@@ -111,7 +111,9 @@ def find_document_references(
         )
         for d in found[offset : offset + count]
     ]
-    return FhirResponse(mapping.searchset(page, len(found), _links(request, offset, count, len(found))))
+    return FhirResponse(
+        mapping.searchset(page, len(found), _links(request, offset, count, len(found)))
+    )
 
 
 @router.get(
@@ -124,9 +126,7 @@ def read_document_reference(
     request: Request, id: str, ctx: Ctx, actor: Professional, access: Access
 ) -> FhirResponse:
     dmp_id, doc_id = ids.parse_document_id(id)
-    doc = access.run(
-        lambda: documents.get_document(ctx, access.reading(actor), dmp_id, doc_id)
-    )
+    doc = access.run(lambda: documents.get_document(ctx, access.reading(actor), dmp_id, doc_id))
     return FhirResponse(mapping.document_reference(doc, ctx.valuesets, base_url(request)))
 
 
@@ -135,7 +135,7 @@ def _wants_resource(request: Request, mime_type: str) -> bool:
     accept = request.headers.get("accept", "").lower()
     wanted = {part.split(";", 1)[0].strip() for part in accept.split(",")}
     fhir = bool(wanted & {"application/fhir+json", "application/json"})
-    raw = bool(wanted & {mime_type, mime_type.split("/")[0] + "/*", "*/*"})
+    raw = bool(wanted & {mime_type, mime_type.split("/", maxsplit=1)[0] + "/*", "*/*"})
     return fhir and not raw
 
 

@@ -69,8 +69,8 @@ def _text(value: Any, where: str) -> str | None:
 def codes(concept: Any, where: str) -> list[tuple[str | None, str]]:
     """The (system, code) pairs of a CodeableConcept."""
     found = []
-    for coding in as_list(as_dict(concept, where).get("coding"), f"{where}.coding"):
-        coding = as_dict(coding, f"{where}.coding")
+    for item in as_list(as_dict(concept, where).get("coding"), f"{where}.coding"):
+        coding = as_dict(item, f"{where}.coding")
         code = _text(coding.get("code"), f"{where}.coding.code")
         if code:
             found.append((_text(coding.get("system"), f"{where}.coding.system"), code))
@@ -128,7 +128,11 @@ def _labels(resource: Json, vs: ValueSets) -> _Labels:
     labels, flags = _Labels(), set()
     for index, concept in enumerate(as_list(resource.get("securityLabel"), "securityLabel")):
         for system, code in codes(concept, f"DocumentReference.securityLabel[{index}]"):
-            if code in _RESTRICTION and system in (None, vs.confidentiality_system, vs.flags_system):
+            if code in _RESTRICTION and system in (
+                None,
+                vs.confidentiality_system,
+                vs.flags_system,
+            ):
                 if _RESTRICTION[code] > _RESTRICTION[labels.confidentiality.value]:
                     labels.confidentiality = Confidentiality(code)
             elif code in FLAGS and system in (None, vs.flags_system):
@@ -190,8 +194,8 @@ def _context(resource: Json, vs: ValueSets) -> Json:
 
 
 def _replaces(resource: Json) -> Any:
-    for relation in as_list(resource.get("relatesTo"), "relatesTo"):
-        relation = as_dict(relation, "relatesTo")
+    for item in as_list(resource.get("relatesTo"), "relatesTo"):
+        relation = as_dict(item, "relatesTo")
         if relation.get("code") != "replaces":
             raise bad("Seule la relation « replaces » est prise en charge.", "relates-to")
         target = as_dict(relation.get("target"), "relatesTo.target")

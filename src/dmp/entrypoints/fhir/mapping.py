@@ -49,7 +49,8 @@ def _sub(url: str, **values: Any) -> Json:
 
 def patient(found: Lookup, ins: Ins) -> Json:
     """The Patient of a DMP lookup: state for every professional, identity only if authorized."""
-    assert found.dmp_id is not None and found.state is not None
+    assert found.dmp_id is not None
+    assert found.state is not None
     state: list[Json] = [_sub("state", valueCode=found.state.value)]
     if found.closed_at is not None:
         state.append(_sub("closedAt", valueDateTime=instant(found.closed_at)))
@@ -154,7 +155,10 @@ def _authors(doc: Document) -> list[Json]:
         )
     if author.finess:
         found.append(
-            {"type": "Organization", "identifier": {"system": FINESS_SYSTEM, "value": author.finess}}
+            {
+                "type": "Organization",
+                "identifier": {"system": FINESS_SYSTEM, "value": author.finess},
+            }
         )
     return found
 
@@ -162,9 +166,7 @@ def _authors(doc: Document) -> list[Json]:
 def _contents(doc: Document, vs: ValueSets, base: str) -> list[Json]:
     m = doc.metadata
     fmt = vs.formats.get(m.format_code)
-    format_coding = (
-        _coding(fmt.coding.system, fmt.coding.code, fmt.coding.display) if fmt else None
-    )
+    format_coding = _coding(fmt.coding.system, fmt.coding.code, fmt.coding.display) if fmt else None
     contents = []
     for content in doc.contents:
         attachment: Json = {
@@ -232,9 +234,7 @@ def document_reference(doc: Document, vs: ValueSets, base: str) -> Json:
         "identifier": _identifiers(doc),
         "status": _FHIR_STATUS[doc.status],
         "type": {"coding": [type_coding]},
-        "category": [
-            _concept(vs.class_system, doc.class_code, vs.classes.get(doc.class_code))
-        ],
+        "category": [_concept(vs.class_system, doc.class_code, vs.classes.get(doc.class_code))],
         "subject": {"reference": f"Patient/{ids.patient_id(doc.dmp_id)}"},
         "date": instant(doc.submitted_at),
         "securityLabel": _labels(doc, vs),

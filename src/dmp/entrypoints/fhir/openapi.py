@@ -9,7 +9,15 @@ from dmp.entrypoints.fhir.bodies import JSON_TYPES, PATCH_TYPES
 from dmp.entrypoints.fhir.errors import FHIR_JSON
 
 Json = dict[str, Any]
-CONTENT_TYPES = ("application/pdf", "text/xml", "image/jpeg", "image/png", "image/tiff", "text/plain")
+Responses = dict[int | str, dict[str, Any]]
+CONTENT_TYPES = (
+    "application/pdf",
+    "text/xml",
+    "image/jpeg",
+    "image/png",
+    "image/tiff",
+    "text/plain",
+)
 
 
 def resource_schema(*resource_types: str) -> Json:
@@ -24,7 +32,7 @@ def _fhir(*resource_types: str) -> Json:
     return {FHIR_JSON: {"schema": resource_schema(*resource_types)}}
 
 
-ERRORS: Json = {
+ERRORS: Responses = {
     "4XX": {
         "description": "Demande refusée ou invalide : OperationOutcome (texte en français). "
         "401 porte l'en-tête WWW-Authenticate: Bearer.",
@@ -33,11 +41,11 @@ ERRORS: Json = {
 }
 
 
-def responses(description: str, *resource_types: str, status: int = 200) -> Json:
+def responses(description: str, *resource_types: str, status: int = 200) -> Responses:
     return {status: {"description": description, "content": _fhir(*resource_types)}, **ERRORS}
 
 
-def binary_responses() -> Json:
+def binary_responses() -> Responses:
     content: Json = {t: {"schema": {"type": "string", "format": "binary"}} for t in CONTENT_TYPES}
     content.update(_fhir("Binary"))
     description = (
@@ -59,6 +67,8 @@ def request_body(*resource_types: str, media_types: frozenset[str] = JSON_TYPES)
 
 def patch_body() -> Json:
     json_patch = {"type": "array", "items": {"type": "object", "required": ["op", "path"]}}
-    content = {media: {"schema": {"oneOf": [json_patch, resource_schema("Parameters")]}}
-               for media in sorted(PATCH_TYPES)}
+    content = {
+        media: {"schema": {"oneOf": [json_patch, resource_schema("Parameters")]}}
+        for media in sorted(PATCH_TYPES)
+    }
     return {"requestBody": {"required": True, "content": content}}

@@ -85,6 +85,16 @@ class Parameters:
             found.append(Parameters({"parameter": part}, known))
         return found
 
+    def reference(self, name: str) -> str | None:
+        """A ``valueReference`` (``Patient/<id>``) or a plain string."""
+        item = self.one(name)
+        if item is None:
+            return None
+        reference = item.get("valueReference")
+        if isinstance(reference, dict) and isinstance(reference.get("reference"), str):
+            return str(reference["reference"])
+        return self.string(name)
+
     def ins(self, name: str = "ins") -> Ins:
         """The INS: ``valueIdentifier`` (system + value) or a plain string (NIR system)."""
         item = self.one(name, required=True)

@@ -1,13 +1,19 @@
 """PATCH of a DocumentReference: which one change of the DMP a patch asks for.
 
-A patch carries exactly one change (each is a use case, audited on its own):
+A patch carries exactly one change (each is a use case, audited on its own), as a JSON Patch
+(``application/json-patch+json``) or a FHIRPath Patch (a ``Parameters``):
 
-| change | JSON Patch (``application/json-patch+json``) | FHIRPath Patch (``Parameters``) |
-|---|---|---|
-| mask / hide from the patient | ``add`` ``/securityLabel/-``, value a Coding ``MASQUE_PS`` / ``INVISIBLE_PATIENT`` | ``add``, path ``DocumentReference``, name ``securityLabel``, ``valueCoding`` |
-| unmask / reveal | ``test`` ``/securityLabel/<i>`` with the Coding, then ``remove`` ``/securityLabel/<i>`` | ``delete``, path ``DocumentReference.securityLabel.where(code='MASQUE_PS')`` |
-| delete | ``replace`` ``/status``, value ``entered-in-error`` | ``replace``, path ``DocumentReference.status``, ``valueCode`` |
-| archive / unarchive | ``add`` ``/extension/-``, value ``{url: …/dmp-document-archived, valueBoolean}`` | ``replace``, path ``DocumentReference.extension('…/dmp-document-archived').value``, ``valueBoolean`` |
+- mask / hide from the patient: JSON ``add`` at ``/securityLabel/-`` with a Coding
+  ``MASQUE_PS`` / ``INVISIBLE_PATIENT``; FHIRPath ``add``, path ``DocumentReference``, name
+  ``securityLabel``, ``valueCoding``;
+- unmask / reveal: JSON ``test`` at ``/securityLabel/<i>`` with the Coding, then ``remove`` at
+  the same path; FHIRPath ``delete``, path
+  ``DocumentReference.securityLabel.where(code='MASQUE_PS')``;
+- delete: JSON ``replace`` at ``/status`` with ``entered-in-error``; FHIRPath ``replace``, path
+  ``DocumentReference.status``, ``valueCode``;
+- archive / unarchive: JSON ``add`` at ``/extension/-`` with
+  ``{"url": "…/dmp-document-archived", "valueBoolean": true|false}``; FHIRPath ``replace``,
+  path ``DocumentReference.extension('…/dmp-document-archived').value``, ``valueBoolean``.
 
 For ``remove``, the label is named by the ``test`` before it (its index alone would depend on the
 other labels). Anything else is answered 422.
@@ -24,7 +30,10 @@ from dmp.errors import InvalidInput
 from dmp.policy import DocumentChange
 
 Json = dict[str, Any]
-_ADD_LABEL = {"MASQUE_PS": DocumentChange.MASK, "INVISIBLE_PATIENT": DocumentChange.HIDE_FROM_PATIENT}
+_ADD_LABEL = {
+    "MASQUE_PS": DocumentChange.MASK,
+    "INVISIBLE_PATIENT": DocumentChange.HIDE_FROM_PATIENT,
+}
 _REMOVE_LABEL = {"MASQUE_PS": DocumentChange.UNMASK, "INVISIBLE_PATIENT": DocumentChange.REVEAL}
 _ARCHIVE = {True: DocumentChange.ARCHIVE, False: DocumentChange.UNARCHIVE}
 _LABEL_INDEX = re.compile(r"/securityLabel/(\d+|-)")

@@ -25,7 +25,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 _IDENTITY = frozenset({"family", "given", "birthName", "birthDate", "gender", "email", "phone"})
 _CONSENT = frozenset({"brochureVersion", "informed", "consent"})
 CREATE = _IDENTITY | _CONSENT | {"ins", "representative"}
-CLOSE = frozenset({"ins", "reason"})
+CLOSE = frozenset({"ins", "patient", "reason"})
 REACTIVATE = _CONSENT | {"ins"}
 BY_INS = frozenset({"ins"})
 
@@ -57,9 +57,7 @@ def search_patient(
     request: Request,
     ctx: Ctx,
     actor: Professional,
-    identifier: Annotated[
-        str, Query(description="INS : urn:oid:1.2.250.1.213.1.4.8|<NIR + clé>")
-    ],
+    identifier: Annotated[str, Query(description="INS : urn:oid:1.2.250.1.213.1.4.8|<NIR + clé>")],
 ) -> FhirResponse:
     ins = parse_ins_token(identifier)
     found = records.lookup(ctx, actor, ins)
@@ -171,15 +169,18 @@ def _done(dmp_id: UUID, state: str) -> FhirResponse:
 
 @router.post(
     "/Patient/$dmp-close",
-    summary="Fermer le DMP à la demande du patient (paramètres : ins, reason)",
+    summary="Fermer le DMP à la demande du patient (paramètres : ins ou patient, reason)",
     responses=openapi.responses("Parameters : le DMP et son nouvel état.", "Parameters"),
     openapi_extra=openapi.request_body("Parameters"),
     response_class=FhirResponse,
 )
 async def dmp_close(request: Request, ctx: Ctx, actor: Professional) -> FhirResponse:
     p = await _parameters(request, CLOSE)
-    ins, reason = p.ins(), p.required_string("reason")
-    dmp_id = await call(dmp_of, ctx, actor, ins)
+    reason, patient = p.required_string("reason"), p.reference("patient")
+    if patient is None:
+        dmp_id = await call(dmp_of, ctx, actor, p.ins())
+    else:
+        dmp_id = ids.parse_patient_reference(patient)
     await call(records.close_record, ctx, actor, dmp_id, reason)
     return _done(dmp_id, "closed")
 
@@ -218,12 +219,8 @@ async def declare_authorization(request: Request, ctx: Ctx, actor: Professional)
     openapi_extra=openapi.request_body("Parameters"),
     response_class=FhirResponse,
 )
-async def become_medecin_traitant(
-    request: Request, ctx: Ctx, actor: Professional
-) -> FhirResponse:
+async def become_medecin_traitant(request: Request, ctx: Ctx, actor: Professional) -> FhirResponse:
     ins = (await _parameters(request, BY_INS)).ins()
     dmp_id = await call(dmp_of, ctx, actor, ins)
-    await call(
-        authorizations.designate_medecin_traitant, ctx, actor, dmp_id, actor.professional_id
-    )
+    await call(authorizations.designate_medecin_traitant, ctx, actor, dmp_id, actor.professional_id)
     return _done(dmp_id, "medecin-traitant")

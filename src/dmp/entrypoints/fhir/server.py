@@ -21,15 +21,15 @@ def app_from_env() -> FastAPI:
 def run(settings: Settings, workers: int) -> None:
     """Serve on ``settings.host:settings.port``. With several workers, each one reads the
     settings from the environment again (they must be the same as ``settings``)."""
-    common = {
-        "host": settings.host,
-        "port": settings.port,
-        "proxy_headers": True,
-        "server_header": False,
-        "timeout_keep_alive": 5,
-        "log_level": "info",
-    }
-    if workers > 1:
-        uvicorn.run(FACTORY, factory=True, workers=workers, **common)  # type: ignore[arg-type]
-        return
-    uvicorn.run(create_app(build(settings)), **common)  # type: ignore[arg-type]
+    app: FastAPI | str = FACTORY if workers > 1 else create_app(build(settings))
+    uvicorn.run(
+        app,
+        factory=workers > 1,
+        workers=workers if workers > 1 else None,
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=True,
+        server_header=False,
+        timeout_keep_alive=5,
+        log_level="info",
+    )

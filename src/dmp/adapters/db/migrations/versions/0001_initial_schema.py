@@ -45,7 +45,7 @@ def upgrade() -> None:
         sa.Column("mode", sa.String(length=12), nullable=False),
         sa.Column("action", sa.String(length=40), nullable=False),
         sa.Column("target_kind", sa.String(length=20), nullable=True),
-        sa.Column("target_id", sa.String(length=64), nullable=True),
+        sa.Column("target_id", sa.String(length=128), nullable=True),
         sa.Column("outcome", sa.String(length=8), nullable=False),
         sa.Column("reason", sa.String(length=40), nullable=False),
         sa.Column("justification_enc", sa.LargeBinary(), nullable=True),

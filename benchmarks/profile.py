@@ -1,0 +1,73 @@
+"""Profile the consult hot path.
+
+    python -m benchmarks.profile --name dmp_bench_10k            # in-process, pyinstrument
+    python -m benchmarks.profile --name dmp_bench_10k --server   # the server under load, py-spy
+
+In-process: the service calls of a consult (``local_scenarios.consult_once``) under pyinstrument,
+with a cold key cache per patient as in production. ``--server``: the dmp server (1 worker) under
+the consult load, sampled by ``py-spy record`` (a speedscope file in the data set's folder).
+pyinstrument and py-spy are profiling tools, not dependencies: ``pip install pyinstrument py-spy``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from benchmarks import http_scenarios as web
+from benchmarks.env import DEFAULT_ROOT, BenchEnv
+from benchmarks.load import run_load
+from benchmarks.local_scenarios import consult_once
+from benchmarks.server import dmp_server
+from dmp.bootstrap import build
+
+
+def in_process(env: BenchEnv, count: int) -> str:
+    from pyinstrument import Profiler
+
+    patients = web.consult_patients(env.manifest())
+    ctx = build(env.settings())
+    consult_once(ctx, patients[0])  # imports and first connections out of the picture
+    profiler = Profiler(interval=0.0005)
+    with profiler:
+        for n in range(count):
+            consult_once(ctx, patients[n % len(patients)])
+    return str(profiler.output_text(unicode=True, color=False, show_all=False))
+
+
+def server(env: BenchEnv, seconds: float, port: int) -> Path:
+    """py-spy on the single worker of a dmp server while the consult load runs."""
+    out = env.folder / "consult-profile.speedscope.json"
+    patients = web.consult_patients(env.manifest())
+    with dmp_server(env.environ(), port, 1, env.folder / "logs" / "profile.log") as srv:
+        srv.wait_ready("/fhir/metadata")
+        spy = ["py-spy", "record", "-p", str(srv.processes()[0].pid), "-d", str(int(seconds))]
+        spy += ["-f", "speedscope", "-o", str(out), "-r", "200", "--nonblocking"]
+        recorder = threading.Thread(target=subprocess.run, args=(spy,), daemon=True)
+        recorder.start()
+        run_load(srv.base_url, web.consult(patients), concurrency=8, seconds=seconds, max_ops=10**5)
+        recorder.join(timeout=seconds + 30)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__)
+    parser.add_argument("--name", default="dmp_bench_10k")
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
+    parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--server", action="store_true")
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--port", type=int, default=8880)
+    args = parser.parse_args(argv)
+    env = BenchEnv(args.name, args.root)
+    if args.server:
+        print(f"speedscope profile: {server(env, args.seconds, args.port)}")
+        return
+    sys.stdout.write(in_process(env, args.count))
+
+
+if __name__ == "__main__":
+    main()
