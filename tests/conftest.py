@@ -147,19 +147,24 @@ def engine(ctx: Context) -> Engine:
     return ctx.engine
 
 
+def _backend(nodeid: str) -> str | None:
+    for backend in ("sqlite", "postgresql"):
+        if f"[{backend}" in nodeid or f"-{backend}]" in nodeid or f"-{backend}-" in nodeid:
+            return backend
+    return None
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say how many storage tests ran on each backend, so a run shows both were exercised."""
     counts: dict[str, dict[str, int]] = {}
     for outcome in ("passed", "failed", "skipped", "error"):
         for report in terminalreporter.stats.get(outcome, []):
-            nodeid = getattr(report, "nodeid", "")
-            for backend in ("sqlite", "postgresql"):
-                if f"[{backend}" in nodeid or f"-{backend}]" in nodeid or f"-{backend}-" in nodeid:
-                    if getattr(report, "when", "call") in ("call", "setup") and (
-                        outcome != "passed" or report.when == "call"
-                    ):
-                        counts.setdefault(backend, {}).setdefault(outcome, 0)
-                        counts[backend][outcome] += 1
+            backend = _backend(getattr(report, "nodeid", ""))
+            # a passed test is counted on its call; a skip or an error wherever it happened
+            counted = outcome != "passed" or getattr(report, "when", "") == "call"
+            if backend and counted:
+                by_outcome = counts.setdefault(backend, {})
+                by_outcome[outcome] = by_outcome.get(outcome, 0) + 1
     if counts:
         terminalreporter.section("storage backends")
         for backend, by_outcome in sorted(counts.items()):

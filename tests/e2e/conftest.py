@@ -41,4 +41,3 @@ def server(ctx: Context) -> Iterator[str]:
 def api(server: str, tokens: dict[str, str]) -> Iterator[Api]:
     with httpx.Client(base_url=server, timeout=60) as client:
         yield Api(client, tokens)
-

@@ -78,8 +78,9 @@ def free_port() -> int:
 def live_server(app: Any) -> Iterator[str]:
     """uvicorn serving ``app`` on a free loopback port, in a thread, stopped at the end."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="off", ws="none")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="none"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -140,16 +141,24 @@ def document_reference(
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
         "masterIdentifier": {
-            "value": master or f"urn:oid:1.2.250.1.999.{uuid.uuid4().int % 10**12}"},
+            "value": master or f"urn:oid:1.2.250.1.999.{uuid.uuid4().int % 10**12}"
+        },
         "status": "current",
         "type": {"coding": [{"system": LOINC, "code": type_code}]},
         "securityLabel": [{"coding": [{"system": CONFIDENTIALITY, "code": "N"}]}]
         + [{"coding": [{"system": FLAGS, "code": flag}]} for flag in labels],
-        "content": [{"attachment": attachment, "format": {
-            "system": "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode",
-            "code": "urn:ihe:iti:xds:2017:mimeTypeSufficient"}}],
-        "context": {"period": {"start": "2026-03-01T09:30:00+01:00",
-                               "end": "2026-03-01T10:00:00+01:00"}},
+        "content": [
+            {
+                "attachment": attachment,
+                "format": {
+                    "system": "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode",
+                    "code": "urn:ihe:iti:xds:2017:mimeTypeSufficient",
+                },
+            }
+        ],
+        "context": {
+            "period": {"start": "2026-03-01T09:30:00+01:00", "end": "2026-03-01T10:00:00+01:00"}
+        },
         **extra,
     }
     if ins is not None:
@@ -162,29 +171,45 @@ def transaction(*resources: tuple[str, dict[str, Any]]) -> dict[str, Any]:
         "resourceType": "Bundle",
         "type": "transaction",
         "entry": [
-            {"fullUrl": url, "resource": res,
-             "request": {"method": "POST", "url": res["resourceType"]}}
+            {
+                "fullUrl": url,
+                "resource": res,
+                "request": {"method": "POST", "url": res["resourceType"]},
+            }
             for url, res in resources
         ],
     }
 
 
-def provide_bundle(ins: Ins, content: bytes, *, content_type: str = "application/pdf",
-                   **kwargs: Any) -> dict[str, Any]:
+def provide_bundle(
+    ins: Ins, content: bytes, *, content_type: str = "application/pdf", **kwargs: Any
+) -> dict[str, Any]:
     """An MHD Comprehensive-style bundle: SubmissionSet List, DocumentReference, Binary."""
     binary_url = f"urn:uuid:{uuid.uuid4()}"
     doc_url = f"urn:uuid:{uuid.uuid4()}"
     submission_set = {
-        "resourceType": "List", "status": "current", "mode": "working",
-        "code": {"coding": [{"system": "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes",
-                             "code": "submissionset"}]},
+        "resourceType": "List",
+        "status": "current",
+        "mode": "working",
+        "code": {
+            "coding": [
+                {
+                    "system": "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes",
+                    "code": "submissionset",
+                }
+            ]
+        },
         "entry": [{"item": {"reference": doc_url}}],
     }
-    binary = {"resourceType": "Binary", "contentType": content_type,
-              "data": base64.b64encode(content).decode()}
+    binary = {
+        "resourceType": "Binary",
+        "contentType": content_type,
+        "data": base64.b64encode(content).decode(),
+    }
     doc = document_reference(ins, binary_url=binary_url, content_type=content_type, **kwargs)
-    return transaction((f"urn:uuid:{uuid.uuid4()}", submission_set), (doc_url, doc),
-                       (binary_url, binary))
+    return transaction(
+        (f"urn:uuid:{uuid.uuid4()}", submission_set), (doc_url, doc), (binary_url, binary)
+    )
 
 
 def created_id(response: httpx.Response) -> str:

@@ -50,8 +50,10 @@ def test_another_patients_document_answers_404_like_a_missing_one(api, ctx, cast
     [leas] = submit_documents(ctx, cast.bruno, cast.lea_dmp, [pdf_submission()])
     forged = ids.document_id(cast.alice_dmp, leas.id)  # Léa's document under Alice's DMP
     missing = ids.document_id(cast.alice_dmp, uuid.uuid4())
-    texts = {not_found_text(api.get(f"/fhir/DocumentReference/{i}", as_="chloe"))
-             for i in (forged, missing)}
+    texts = {
+        not_found_text(api.get(f"/fhir/DocumentReference/{i}", as_="chloe"))
+        for i in (forged, missing)
+    }
     assert len(texts) == 1
     own = ids.document_id(cast.lea_dmp, leas.id)
     assert api.get(f"/fhir/DocumentReference/{own}", as_="chloe").status_code == 404
@@ -64,15 +66,20 @@ def test_another_patients_document_answers_404_like_a_missing_one(api, ctx, cast
 @pytest.mark.parametrize("token", ["dmp_forged", "not-even-a-dmp-token", ""])
 def test_forged_or_missing_token_is_401_with_a_bearer_challenge(api, token):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = api.get("/fhir/Patient", params={"identifier": ins_token(ALICE_INS)},
-                       headers=headers)
+    response = api.get(
+        "/fhir/Patient", params={"identifier": ins_token(ALICE_INS)}, headers=headers
+    )
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
 def test_an_expired_token_is_401(api, clock):
-    assert api.get("/fhir/Patient", params={"identifier": ins_token(ALICE_INS)},
-                   as_="bruno").status_code == 200
+    assert (
+        api.get(
+            "/fhir/Patient", params={"identifier": ins_token(ALICE_INS)}, as_="bruno"
+        ).status_code
+        == 200
+    )
     clock.advance(days=91)
     response = api.get("/fhir/Patient", params={"identifier": ins_token(ALICE_INS)}, as_="bruno")
     assert response.status_code == 401
@@ -91,7 +98,10 @@ def test_emergency_without_justification_is_400_and_audited(api, ctx, cast):
     assert "justification" in response.json()["issue"][0]["details"]["text"]
     [refusal] = [e for e in alice_history(ctx, cast) if e.action == "document.search"]
     assert (refusal.allowed, refusal.reason, refusal.mode) == (
-        False, "justification-required", AccessMode.EMERGENCY.value)
+        False,
+        "justification-required",
+        AccessMode.EMERGENCY.value,
+    )
     justified = {**EMERGENCY, "X-DMP-Justification": "Patiente%20inconsciente%20aux%20urgences"}
     allowed = api.get("/fhir/DocumentReference", params=params, as_="damien", headers=justified)
     assert allowed.status_code == 200
@@ -101,16 +111,22 @@ def test_emergency_without_justification_is_400_and_audited(api, ctx, cast):
 
 def test_emergency_against_the_patients_opposition_is_refused_and_audited(api, ctx, cast):
     authorizations.set_oppositions(ctx, cast.alice, cast.alice_dmp, emergency=True)
-    params = {"patient.identifier": ins_token(ALICE_INS), "_dmp-access-mode": "emergency",
-              "_dmp-justification": "Urgence vitale"}
+    params = {
+        "patient.identifier": ins_token(ALICE_INS),
+        "_dmp-access-mode": "emergency",
+        "_dmp-justification": "Urgence vitale",
+    }
     assert api.get("/fhir/DocumentReference", params=params, as_="damien").status_code == 404
     entry = next(e for e in alice_history(ctx, cast) if e.action == "document.search")
     assert (entry.allowed, entry.reason) == (False, "emergency-opposed")
 
 
 def test_emergency_mode_only_reads(api, ctx, cast):
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"fullUrl": "urn:uuid:1", "resource": document_reference(ALICE_INS, data=PDF)}]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"fullUrl": "urn:uuid:1", "resource": document_reference(ALICE_INS, data=PDF)}],
+    }
     response = api.post("/fhir", json=bundle, as_="damien", headers=EMERGENCY)
     assert response.status_code == 404  # the header does not open a write; Damien is a stranger
     assert documents_seen_by_bruno(ctx, cast) == 0
@@ -118,8 +134,11 @@ def test_emergency_mode_only_reads(api, ctx, cast):
 
 def test_a_cda_declared_as_pdf_is_415_and_nothing_is_written(api, ctx, cast):
     before = blob_files(ctx)
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"fullUrl": "urn:uuid:1", "resource": document_reference(ALICE_INS, data=CDA)}]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"fullUrl": "urn:uuid:1", "resource": document_reference(ALICE_INS, data=CDA)}],
+    }
     response = api.post("/fhir", json=bundle, as_="bruno")
     assert response.status_code == 415
     assert documents_seen_by_bruno(ctx, cast) == 0
@@ -130,8 +149,13 @@ def _huge_bundle(size: int) -> Iterator[bytes]:
     """A transaction Bundle whose PDF is ``size`` bytes, generated as it is sent."""
     resource = document_reference(ALICE_INS, data=b"")
     resource["content"][0]["attachment"]["data"] = "@@DATA@@"
-    head, tail = json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"fullUrl": "urn:uuid:1", "resource": resource}]}).split("@@DATA@@")
+    head, tail = json.dumps(
+        {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [{"fullUrl": "urn:uuid:1", "resource": resource}],
+        }
+    ).split("@@DATA@@")
     yield head.encode()
     block = 3 * 64 * 1024
     yield base64.b64encode(PDF[:9] + b"\0" * (block - 9))
@@ -144,10 +168,16 @@ def test_a_60_mib_upload_is_413_and_nothing_is_written(ctx, cast, tokens):
     ctx.settings = ctx.settings.with_(max_content_bytes=50 * MIB)
     before = blob_files(ctx)
     with live_server(create_app(ctx)) as base, httpx.Client(base_url=base, timeout=120) as client:
-        response = check_response(client.post(
-            "/fhir", content=_huge_bundle(60 * MIB),
-            headers={"Authorization": f"Bearer {tokens['bruno']}",
-                     "Content-Type": "application/fhir+json"}))
+        response = check_response(
+            client.post(
+                "/fhir",
+                content=_huge_bundle(60 * MIB),
+                headers={
+                    "Authorization": f"Bearer {tokens['bruno']}",
+                    "Content-Type": "application/fhir+json",
+                },
+            )
+        )
     assert response.status_code == 413
     assert documents_seen_by_bruno(ctx, cast) == 0
     assert blob_files(ctx) == before

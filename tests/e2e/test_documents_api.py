@@ -69,9 +69,18 @@ def test_provide_then_find_read_and_retrieve(api, cast):
 
 
 def test_inline_data_and_a_cda(api):
-    bundle = transaction((f"urn:uuid:{uuid.uuid4()}", document_reference(
-        ALICE_INS, data=CDA, content_type="text/xml", type_code="11490-0",
-        title="Lettre de liaison")))
+    bundle = transaction(
+        (
+            f"urn:uuid:{uuid.uuid4()}",
+            document_reference(
+                ALICE_INS,
+                data=CDA,
+                content_type="text/xml",
+                type_code="11490-0",
+                title="Lettre de liaison",
+            ),
+        )
+    )
     response = api.post("/fhir", json=bundle, as_="bruno")
     assert response.status_code == 200, response.text
     doc_id = created_id(response)
@@ -88,7 +97,10 @@ def test_search_filters_and_paging(api, cast):
     assert ids_of(find(api, type="http://loinc.org|60591-5")) == [summary]
     assert ids_of(find(api, category="42")) == [prescription]
     assert set(ids_of(find(api, **{"author.identifier": f"{RPPS}|{cast.bruno.rpps}"}))) == {
-        consultation, summary, prescription}
+        consultation,
+        summary,
+        prescription,
+    }
     assert find(api, **{"author.identifier": cast.chloe.rpps})["total"] == 0
     assert find(api, creation="ge2026-03-01")["total"] == 3
     assert find(api, creation="lt2026-03-01")["total"] == 0
@@ -123,18 +135,27 @@ def test_samu_regulation_reads_with_a_justification(api):
 
 def test_mask_with_json_patch_then_unmask_is_the_patients_right(api):
     doc_id = provide(api)
-    masked = api.patch(f"/fhir/DocumentReference/{doc_id}", as_="bruno",
-                       headers={"Content-Type": "application/json-patch+json"},
-                       json=[{"op": "add", "path": "/securityLabel/-",
-                              "value": {"system": FLAGS, "code": "MASQUE_PS"}}])
+    masked = api.patch(
+        f"/fhir/DocumentReference/{doc_id}",
+        as_="bruno",
+        headers={"Content-Type": "application/json-patch+json"},
+        json=[
+            {
+                "op": "add",
+                "path": "/securityLabel/-",
+                "value": {"system": FLAGS, "code": "MASQUE_PS"},
+            }
+        ],
+    )
     assert masked.status_code == 200, masked.text
     codes = [c["coding"][0]["code"] for c in masked.json()["securityLabel"]]
     assert "MASQUE_PS" in codes
     assert find(api, who="chloe")["total"] == 0
     assert api.get(f"/fhir/DocumentReference/{doc_id}", as_="chloe").status_code == 404
-    unmask = [{"op": "test", "path": "/securityLabel/1", "value": {"system": FLAGS,
-                                                                  "code": "MASQUE_PS"}},
-              {"op": "remove", "path": "/securityLabel/1"}]
+    unmask = [
+        {"op": "test", "path": "/securityLabel/1", "value": {"system": FLAGS, "code": "MASQUE_PS"}},
+        {"op": "remove", "path": "/securityLabel/1"},
+    ]
     refused = api.patch(f"/fhir/DocumentReference/{doc_id}", as_="bruno", json=unmask)
     assert refused.status_code == 403, refused.text
 
@@ -144,28 +165,43 @@ def test_hide_from_patient_reveal_archive_and_delete_with_fhirpath_patch(api):
     url = f"/fhir/DocumentReference/{doc_id}"
 
     def fhirpath(**parts):
-        return {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [
-            {"name": name, **value} for name, value in parts.items()]}]}
+        return {
+            "resourceType": "Parameters",
+            "parameter": [
+                {
+                    "name": "operation",
+                    "part": [{"name": name, **value} for name, value in parts.items()],
+                }
+            ],
+        }
 
-    hide = fhirpath(type={"valueCode": "add"}, path={"valueString": "DocumentReference"},
-                    name={"valueString": "securityLabel"},
-                    value={"valueCoding": {"system": FLAGS, "code": "INVISIBLE_PATIENT"}})
+    hide = fhirpath(
+        type={"valueCode": "add"},
+        path={"valueString": "DocumentReference"},
+        name={"valueString": "securityLabel"},
+        value={"valueCoding": {"system": FLAGS, "code": "INVISIBLE_PATIENT"}},
+    )
     assert api.patch(url, json=hide, as_="bruno").status_code == 200
-    reveal = fhirpath(type={"valueCode": "delete"}, path={
-        "valueString": "DocumentReference.securityLabel.where(code='INVISIBLE_PATIENT')"})
+    reveal = fhirpath(
+        type={"valueCode": "delete"},
+        path={"valueString": "DocumentReference.securityLabel.where(code='INVISIBLE_PATIENT')"},
+    )
     revealed = api.patch(url, json=reveal, as_="bruno").json()
     assert "INVISIBLE_PATIENT" not in [c["coding"][0]["code"] for c in revealed["securityLabel"]]
-    archive = [{"op": "add", "path": "/extension/-", "value": {"url": ARCHIVED,
-                                                              "valueBoolean": True}}]
+    archive = [
+        {"op": "add", "path": "/extension/-", "value": {"url": ARCHIVED, "valueBoolean": True}}
+    ]
     archived = api.patch(url, json=archive, as_="bruno").json()
     assert archived["status"] == "current"
     assert archived["extension"][0] == {"url": ARCHIVED, "valueBoolean": True}
     assert find(api)["total"] == 0
     assert ids_of(find(api, archived="true")) == [doc_id]
     assert find(api, archived="true,false")["total"] == 1
-    delete = fhirpath(type={"valueCode": "replace"},
-                      path={"valueString": "DocumentReference.status"},
-                      value={"valueCode": "entered-in-error"})
+    delete = fhirpath(
+        type={"valueCode": "replace"},
+        path={"valueString": "DocumentReference.status"},
+        value={"valueCode": "entered-in-error"},
+    )
     assert api.patch(url, json=delete, as_="bruno").status_code == 200
     assert find(api, archived="true,false")["total"] == 0
     assert find(api, status="entered-in-error")["total"] == 0
@@ -174,16 +210,19 @@ def test_hide_from_patient_reveal_archive_and_delete_with_fhirpath_patch(api):
 
 def test_replace_supersedes_the_old_version(api):
     old = provide(api)
-    reference = {"relatesTo": [{"code": "replaces",
-                                "target": {"reference": f"DocumentReference/{old}"}}]}
+    reference = {
+        "relatesTo": [{"code": "replaces", "target": {"reference": f"DocumentReference/{old}"}}]
+    }
     new = provide(api, **reference)
     assert ids_of(find(api)) == [new] or set(ids_of(find(api))) == {old, new}
     assert ids_of(find(api, status="current")) == [new]
     assert ids_of(find(api, status="superseded")) == [old]
     doc = api.get(f"/fhir/DocumentReference/{new}", as_="bruno").json()
     assert doc["relatesTo"][0]["target"]["reference"] == f"DocumentReference/{old}"
-    assert doc["identifier"][1]["value"] == api.get(
-        f"/fhir/DocumentReference/{old}", as_="bruno").json()["identifier"][1]["value"]
+    assert (
+        doc["identifier"][1]["value"]
+        == api.get(f"/fhir/DocumentReference/{old}", as_="bruno").json()["identifier"][1]["value"]
+    )
 
 
 UNSUPPORTED_PATCHES = (

@@ -38,16 +38,20 @@ def test_malformed_transactions(api):
 
 BAD_METADATA = (
     (_bundle(type_code="99999-9"), "type"),
-    (_bundle(category=[{"coding": [{"system": "urn:oid:1.2.250.1.213.1.1.4.1",
-                                        "code": "31"}]}]), "category"),
+    (
+        _bundle(category=[{"coding": [{"system": "urn:oid:1.2.250.1.213.1.1.4.1", "code": "31"}]}]),
+        "category",
+    ),
     (_bundle(labels=("SECRET",)), "security"),
     (_bundle(master="x" * 65), "master-identifier"),
     (_bundle(status="superseded"), "status"),
     (_bundle(content_type="application/msword"), "format"),
     (_bundle(title="t" * 20_000), "json"),
     (transaction(("urn:uuid:1", document_reference(None, data=PDF))), "document"),
-    (transaction(("urn:uuid:1", document_reference(ALICE_INS, binary_url="urn:uuid:2"))),
-         "content"),
+    (
+        transaction(("urn:uuid:1", document_reference(ALICE_INS, binary_url="urn:uuid:2"))),
+        "content",
+    ),
 )
 
 
@@ -82,8 +86,9 @@ def test_long_base64_with_escaped_slashes_and_line_breaks_is_accepted(api):
 
 
 def test_wrong_media_type_is_415(api):
-    response = api.post("/fhir", content=b"<Bundle/>", headers={"Content-Type": "application/xml"},
-                        as_="bruno")
+    response = api.post(
+        "/fhir", content=b"<Bundle/>", headers={"Content-Type": "application/xml"}, as_="bruno"
+    )
     assert response.status_code == 415
 
 
@@ -141,10 +146,17 @@ def test_an_oversized_operation_body_is_413(api):
 
 
 def test_a_too_long_email_is_refused_not_crashing(api, ctx):
-    body = parameters(ins=ins("1690512345678").value, family="A", given="B",
-                      birthDate={"valueDate": "1969-05-20"}, gender={"valueCode": "male"},
-                      email="a@" + "b" * 300 + ".fr", brochureVersion=ctx.brochure.version,
-                      informed=True, consent=True)
+    body = parameters(
+        ins=ins("1690512345678").value,
+        family="A",
+        given="B",
+        birthDate={"valueDate": "1969-05-20"},
+        gender={"valueCode": "male"},
+        email="a@" + "b" * 300 + ".fr",
+        brochureVersion=ctx.brochure.version,
+        informed=True,
+        consent=True,
+    )
     response = api.post("/fhir/Patient/$dmp-create", json=body, as_="bruno")
     assert response.status_code == 400
     assert response.json()["issue"][0]["details"]["coding"][0]["code"] == "contact"

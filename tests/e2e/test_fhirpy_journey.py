@@ -25,17 +25,30 @@ def client(server: str, token: str) -> SyncFHIRClient:
 
 def test_a_document_journey_with_fhirpy(server, tokens, ctx):
     bruno, chloe = client(server, tokens["bruno"]), client(server, tokens["chloe"])
-    by_ins = {"resourceType": "Parameters", "parameter": [
-        {"name": "ins", "valueIdentifier": {"system": INS_NIR_SYSTEM, "value": ZOE.value}}]}
+    by_ins = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "ins", "valueIdentifier": {"system": INS_NIR_SYSTEM, "value": ZOE.value}}
+        ],
+    }
 
-    created = bruno.execute("Patient/$dmp-create", data={"resourceType": "Parameters",
-                                                         "parameter": [
-        {"name": "ins", "valueIdentifier": {"system": INS_NIR_SYSTEM, "value": ZOE.value}},
-        {"name": "family", "valueString": "Garnier"}, {"name": "given", "valueString": "Zoé"},
-        {"name": "birthDate", "valueDate": "1969-05-20"}, {"name": "gender", "valueCode": "female"},
-        {"name": "phone", "valueString": "06 12 34 56 78"},
-        {"name": "brochureVersion", "valueString": ctx.brochure.version},
-        {"name": "informed", "valueBoolean": True}, {"name": "consent", "valueBoolean": True}]})
+    created = bruno.execute(
+        "Patient/$dmp-create",
+        data={
+            "resourceType": "Parameters",
+            "parameter": [
+                {"name": "ins", "valueIdentifier": {"system": INS_NIR_SYSTEM, "value": ZOE.value}},
+                {"name": "family", "valueString": "Garnier"},
+                {"name": "given", "valueString": "Zoé"},
+                {"name": "birthDate", "valueDate": "1969-05-20"},
+                {"name": "gender", "valueCode": "female"},
+                {"name": "phone", "valueString": "06 12 34 56 78"},
+                {"name": "brochureVersion", "valueString": ctx.brochure.version},
+                {"name": "informed", "valueBoolean": True},
+                {"name": "consent", "valueBoolean": True},
+            ],
+        },
+    )
     validate(created)
     assert bruno.execute("Patient/$become-medecin-traitant", data=by_ins)
     assert chloe.execute("Patient/$declare-authorization", data=by_ins)
@@ -47,8 +60,15 @@ def test_a_document_journey_with_fhirpy(server, tokens, ctx):
     binary_url = f"urn:uuid:{uuid.uuid4()}"
     bundle = transaction(
         (f"urn:uuid:{uuid.uuid4()}", document_reference(ZOE, binary_url=binary_url)),
-        (binary_url, {"resourceType": "Binary", "contentType": "application/pdf",
-                      "data": base64.b64encode(PDF).decode()}))
+        (
+            binary_url,
+            {
+                "resourceType": "Binary",
+                "contentType": "application/pdf",
+                "data": base64.b64encode(PDF).decode(),
+            },
+        ),
+    )
     response = bruno.execute("", data=bundle)
     validate(response)
     assert [e["response"]["status"] for e in response["entry"]] == ["201 Created"] * 2
@@ -64,8 +84,17 @@ def test_a_document_journey_with_fhirpy(server, tokens, ctx):
     validate(binary)
     assert base64.b64decode(binary["data"]) == PDF
 
-    masked = bruno.execute(f"DocumentReference/{found.id}", method="patch", data=[
-        {"op": "add", "path": "/securityLabel/-", "value": {"system": FLAGS, "code": "MASQUE_PS"}}])
+    masked = bruno.execute(
+        f"DocumentReference/{found.id}",
+        method="patch",
+        data=[
+            {
+                "op": "add",
+                "path": "/securityLabel/-",
+                "value": {"system": FLAGS, "code": "MASQUE_PS"},
+            }
+        ],
+    )
     validate(masked)
     assert chloe.resources("DocumentReference").search(**query).fetch() == []
     with pytest.raises(ResourceNotFound):

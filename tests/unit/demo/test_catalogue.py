@@ -27,8 +27,13 @@ from dmp.domain.model import PATIENT_CLASS
 from dmp.domain.valuesets import load_valuesets
 
 EXPECTED_TYPES = {
-    "consultation": "11488-4", "lab": "11502-2", "imaging": "18748-4", "prescription": "57833-6",
-    "discharge": "11490-0", "summary": "60591-5", "ecg": "11488-4",
+    "consultation": "11488-4",
+    "lab": "11502-2",
+    "imaging": "18748-4",
+    "prescription": "57833-6",
+    "discharge": "11490-0",
+    "summary": "60591-5",
+    "ecg": "11488-4",
     "advance_directives": "DOCPAT01",
 }
 
@@ -54,8 +59,9 @@ def test_catalogue_codes_exist_in_the_value_sets(kind: DocumentKind) -> None:
     document_type = valuesets.document_type(kind.type_code)
     valuesets.check_format(kind.format_code, kind.mime_type)
     assert kind.mime_type in valuesets.mime_types
-    assert kind.format_code == (CDA_FORMAT if kind.mime_type == "text/xml"
-                                else MIME_SUFFICIENT_FORMAT)
+    assert kind.format_code == (
+        CDA_FORMAT if kind.mime_type == "text/xml" else MIME_SUFFICIENT_FORMAT
+    )
     assert kind.by_patient == (document_type.class_code == PATIENT_CLASS)
 
 

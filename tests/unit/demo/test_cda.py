@@ -32,7 +32,10 @@ def _one(root: Element, path: str) -> Element:
 
 @pytest.mark.parametrize(("make", "code"), CASES)
 def test_header_follows_cda_r2_and_the_french_realm(
-    make: CdaMaker, code: str, patient: SyntheticPerson, doctor: SyntheticProfessional,
+    make: CdaMaker,
+    code: str,
+    patient: SyntheticPerson,
+    doctor: SyntheticProfessional,
     when: datetime,
 ) -> None:
     content = make(random.Random(1), patient, doctor, when)
@@ -41,7 +44,8 @@ def test_header_follows_cda_r2_and_the_french_realm(
     assert root.tag == "{urn:hl7-org:v3}ClinicalDocument"
     assert _one(root, "hl7:realmCode").get("code") == "FR"
     assert _one(root, "hl7:typeId").attrib == {
-        "root": "2.16.840.1.113883.1.3", "extension": "POCD_HD000040"
+        "root": "2.16.840.1.113883.1.3",
+        "extension": "POCD_HD000040",
     }
     templates = {t.get("root") for t in root.findall("hl7:templateId", NS)}
     assert "1.2.250.1.213.1.1.1.1" in templates
@@ -55,7 +59,10 @@ def test_header_follows_cda_r2_and_the_french_realm(
 
 @pytest.mark.parametrize(("make", "code"), CASES)
 def test_participants_carry_ins_rpps_and_finess(
-    make: CdaMaker, code: str, patient: SyntheticPerson, doctor: SyntheticProfessional,
+    make: CdaMaker,
+    code: str,
+    patient: SyntheticPerson,
+    doctor: SyntheticProfessional,
     when: datetime,
 ) -> None:
     root = _parse(make(random.Random(1), patient, doctor, when))
@@ -68,14 +75,18 @@ def test_participants_carry_ins_rpps_and_finess(
     author = _one(root, "hl7:author/hl7:assignedAuthor/hl7:id")
     assert author.get("root") == RPPS_OID
     assert author.get("extension") == f"8{doctor.rpps}"  # IdNat_PS
-    custodian = _one(root, "hl7:custodian/hl7:assignedCustodian/"
-                           "hl7:representedCustodianOrganization/hl7:id")
+    custodian = _one(
+        root, "hl7:custodian/hl7:assignedCustodian/hl7:representedCustodianOrganization/hl7:id"
+    )
     assert custodian.attrib == {"root": FINESS_OID, "extension": f"1{doctor.finess}"}
 
 
 @pytest.mark.parametrize(("make", "code"), CASES)
 def test_body_has_french_sections(
-    make: CdaMaker, code: str, patient: SyntheticPerson, doctor: SyntheticProfessional,
+    make: CdaMaker,
+    code: str,
+    patient: SyntheticPerson,
+    doctor: SyntheticProfessional,
     when: datetime,
 ) -> None:
     root = _parse(make(random.Random(1), patient, doctor, when))
@@ -90,7 +101,10 @@ def test_body_has_french_sections(
 
 @pytest.mark.parametrize(("make", "code"), CASES)
 def test_same_seed_same_bytes(
-    make: CdaMaker, code: str, patient: SyntheticPerson, doctor: SyntheticProfessional,
+    make: CdaMaker,
+    code: str,
+    patient: SyntheticPerson,
+    doctor: SyntheticProfessional,
     when: datetime,
 ) -> None:
     first = make(random.Random(9), patient, doctor, when)

@@ -182,8 +182,13 @@ def test_excluded_establishments_are_never_generated() -> None:
 
 @pytest.mark.parametrize(
     ("city", "expected"),
-    [("Paris", "de Paris"), ("Amiens", "d'Amiens"), ("Le Havre", "du Havre"),
-     ("Évry", "d'Évry"), ("La Rochelle", "de La Rochelle")],
+    [
+        ("Paris", "de Paris"),
+        ("Amiens", "d'Amiens"),
+        ("Le Havre", "du Havre"),
+        ("Évry", "d'Évry"),
+        ("La Rochelle", "de La Rochelle"),
+    ],
 )
 def test_city_names_take_the_french_elision(city: str, expected: str) -> None:
     assert of_city(city) == expected

@@ -81,6 +81,10 @@ NOW = datetime(2024, 3, 14, 10, 30, tzinfo=UTC)
 FRESH, STALE = timedelta(minutes=5), timedelta(minutes=6)  # one-time code age for destruction
 
 pros = st.sampled_from(sorted(PROS))
+# Half the time, someone who may open the DMP now, or someone the patient blocked: resolved by the
+# model (DmpModel._resolve), so that rules often meet the people they matter for.
+people = st.sampled_from(["treating", "blocked"]) | pros
+picks = st.integers(0)
 holders = st.sampled_from(sorted(HOLDERS))
 establishments = st.sampled_from(sorted(ESTABLISHMENTS))
 
@@ -138,9 +142,9 @@ class DmpModel(RuleBasedStateMachine):
 
     # --- authorizations ---------------------------------------------------------------------
 
-    @rule(who=holders, pro=pros)
-    def grant_professional(self, who: str, pro: str) -> None:
-        target = PROFESSIONAL_OF[pro]
+    @rule(who=holders, pro=people, pick=picks)
+    def grant_professional(self, who: str, pro: str, pick: int = 0) -> None:
+        target = PROFESSIONAL_OF[self._resolve(pro, pick)]
         decision = grant(self._access(HOLDERS[who]), target)
         expected = (
             not target.occupational_health
@@ -188,9 +192,9 @@ class DmpModel(RuleBasedStateMachine):
         assert bool(decision) == self.oracle.holder_may_decide(HOLDERS[who]), decision
         return bool(decision)
 
-    @rule(pro=pros)
-    def declare(self, pro: str) -> None:
-        actor = PROS[pro]
+    @rule(pro=people, pick=picks)
+    def declare(self, pro: str, pick: int) -> None:
+        actor = PROS[self._resolve(pro, pick)]
         decision = declare_authorization(self._access(actor))
         assert bool(decision) == self.oracle.may_declare(actor), decision
         if decision:
@@ -199,8 +203,9 @@ class DmpModel(RuleBasedStateMachine):
                 | {actor.professional_id}
             )
 
-    @rule(who=st.sampled_from(["patient", "representative", "candidate"]), candidate=pros)
-    def designate(self, who: str, candidate: str) -> None:
+    @rule(who=st.sampled_from(["patient", "representative", "candidate"]), pro=people, pick=picks)
+    def designate(self, who: str, pro: str, pick: int) -> None:
+        candidate = self._resolve(pro, pick)
         target = PROFESSIONAL_OF[candidate]
         actor = PROS[candidate] if who == "candidate" else HOLDERS[who]
         decision = designate_medecin_traitant(self._access(actor), target)
@@ -228,7 +233,7 @@ class DmpModel(RuleBasedStateMachine):
         flags=st.tuples(st.booleans(), st.booleans(), st.booleans()),
     )
     def add_doc(self, who: str, pick: int, class_code: str, flags: tuple[bool, ...]) -> None:
-        who = self._treating(pick) if who == "treating" else who
+        who = self._resolve(who, pick)
         actor = EVERYONE[who]
         decision = add_document(self._access(actor), class_code)
         assert bool(decision) == self.oracle.may_add(actor, class_code), decision
@@ -249,9 +254,16 @@ class DmpModel(RuleBasedStateMachine):
             )
         )
 
-    def _treating(self, pick: int) -> str:
-        treating = [key for key, pro in PROS.items() if self.oracle.opens_normally(pro)]
-        return treating[pick % len(treating)] if treating else "patient"
+    def _resolve(self, who: str, pick: int) -> str:
+        """ "treating": one who may open the DMP now; "blocked": one the patient blocked."""
+        if who == "treating":
+            keys = [key for key, pro in PROS.items() if self.oracle.opens_normally(pro)]
+        elif who == "blocked":
+            blocked = self.record.blocked_professionals
+            keys = [key for key, pro in PROS.items() if pro.professional_id in blocked]
+        else:
+            return who
+        return keys[pick % len(keys)] if keys else CAST[pick % len(CAST)]
 
     @precondition(lambda self: self.docs)
     @rule(
@@ -281,14 +293,16 @@ class DmpModel(RuleBasedStateMachine):
         if decision:
             self._set(state=RecordState.CLOSED)
 
-    @rule(pro=pros)
-    def reactivate(self, pro: str) -> None:
-        actor = PROS[pro]
+    @rule(pro=people, pick=picks)
+    def reactivate(self, pro: str, pick: int) -> None:
+        actor = PROS[self._resolve(pro, pick)]
         decision = reactivate_record(self._access(actor))
         assert bool(decision) == self.oracle.may_reactivate(actor), decision
         if decision:
             self._set(state=RecordState.ACTIVE)
 
+    # Only a DMP with some content: destroying early would leave most runs with nothing to check.
+    @precondition(lambda self: len(self.docs) >= 2)
     @rule(who=holders, fresh=st.booleans())
     def destroy_record(self, who: str, fresh: bool) -> None:
         actor = replace(HOLDERS[who], step_up_at=NOW - (FRESH if fresh else STALE))
@@ -374,6 +388,6 @@ def _changed(doc: DocumentFacts, change: DocumentChange) -> DocumentFacts:
 
 
 DmpModel.TestCase.settings = settings(
-    max_examples=300, stateful_step_count=40, deadline=None, database=None
+    max_examples=200, stateful_step_count=40, deadline=None, database=None
 )
 TestDmpModel = DmpModel.TestCase
