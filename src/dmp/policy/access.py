@@ -55,7 +55,7 @@ def open_record(access: Access) -> Decision:
       emergency modes, which are for professionals.
     - A professional excluded by law never gets in, even in an emergency, even if listed as
       authorized; nor one the patient blocked, even the médecin traitant, even in an emergency; nor
-      anyone once the DMP is closed.
+      any professional once the DMP is closed.
     - Normal access: the médecin traitant, or a professional the patient authorized (in person or
       through their establishment).
     - Emergency (bris de glace): any professional, with a written justification, unless the patient
@@ -77,9 +77,9 @@ def read_document(access: Access, doc: DocumentFacts, matrix: ProfessionMatrix) 
     """May this person read this document? Only if they may open the DMP, and then:
 
     - a deleted document is read by no one; archived and replaced versions stay readable;
-    - the patient reads everything except what awaits the announcement consultation
-      (INVISIBLE_PATIENT), masked documents included; a legal representative neither, nor what is
-      invisible to legal representatives;
+    - the patient reads everything, masked documents included, except what awaits the
+      announcement consultation (INVISIBLE_PATIENT); a legal representative reads the same, except
+      also what is invisible to legal representatives (the minor's own secrets);
     - the author (in person or through their establishment) always reads their document;
     - the médecin traitant reads every document, masked ones included, in normal access;
     - any other professional, and anyone in an emergency mode, never reads a masked document, and
@@ -216,7 +216,7 @@ def _professional_sees(
         return allow("author")
     # The médecin traitant's wider sight comes with normal access only: in an emergency mode,
     # masked documents stay masked, for them too.
-    if is_medecin_traitant(actor, access.record):
+    if access.mode is AccessMode.NORMAL and is_medecin_traitant(actor, access.record):
         return allow("medecin-traitant")
     if doc.masked:
         return deny("masked")

@@ -232,3 +232,14 @@ def test_read_document(actor: str, record: str, mode: str, document: str, expect
     why = "-" if mode == "N" else "why"
     decision = read_document(access(actor, record, mode, why), DOCS[document], MATRIX)
     assert outcome(decision) == expected
+
+
+@pytest.mark.parametrize("document", sorted(DOCS))
+@pytest.mark.parametrize(
+    ("actor", "mode"), [("damien", "E"), ("bruno", "E"), ("julien", "E"), ("samia", "S")]
+)
+def test_no_document_is_read_in_an_emergency_without_justification(
+    actor: str, mode: str, document: str
+) -> None:
+    decision = read_document(access(actor, "alice", mode, "-"), DOCS[document], MATRIX)
+    assert outcome(decision) == "deny:justification-required"
