@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from uuid import UUID
@@ -248,17 +248,3 @@ class Document:
             author_establishment_id=self.author.establishment_id,
             added_by_patient=self.added_by_patient,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """A DMP as the services see it, with its identity decrypted."""
-
-    dmp_id: UUID
-    ins: str
-    state: RecordState
-    identity: PatientIdentity
-    created_at: datetime
-    closed_at: datetime | None = None
-    closure_reason: str | None = None
-    facts: RecordFacts = field(default=None)  # type: ignore[assignment]  # filled by the repository

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 
 from argon2 import PasswordHasher
 from sqlalchemy import Engine
@@ -44,7 +43,3 @@ class Context:
 
     def now(self) -> datetime:
         return self.clock()
-
-    @cached_property
-    def max_content_bytes(self) -> int:
-        return self.settings.max_content_bytes
