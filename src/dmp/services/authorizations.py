@@ -19,7 +19,7 @@ from dmp.services.common import (
     french_date,
     hidden,
     load_by_id,
-    notify,
+    notify_patient,
     record_audit,
     refuse,
 )
@@ -122,12 +122,10 @@ def declare_authorization(ctx: Context, actor: ProfessionalActor, dmp_id: UUID) 
 
     def apply(uow: UnitOfWork, loaded: Loaded, now: datetime) -> None:
         if uow.records.authorize(dmp_id, "professional", actor.professional_id, "declared", now):
-            notify(
+            notify_patient(
                 uow,
                 now,
-                dmp_id,
-                "account",
-                loaded.row["patient_account_id"],
+                loaded,
                 "authorization_declared",
                 professional=_label(ctx, uow, actor.professional_id),
                 date=french_date(now),

@@ -152,6 +152,13 @@ def notify(
     )
 
 
+def notify_patient(
+    uow: UnitOfWork, now: datetime, loaded: Loaded, template: str, **params: str
+) -> None:
+    """Queue a notification to the patient's account about their own DMP."""
+    notify(uow, now, loaded.dmp_id, "account", loaded.row["patient_account_id"], template, **params)
+
+
 def state_of(row: RowMap | None) -> RecordState | None:
     if row is None:
         return None

@@ -19,7 +19,13 @@ from dmp.adapters.db import tables as t
 from dmp.adapters.notify.base import Notifier
 from dmp.domain.model import SystemActor
 from dmp.services import audit
-from dmp.services.common import DESTROYING, french_date, load_by_id, notify, record_audit
+from dmp.services.common import (
+    DESTROYING,
+    french_date,
+    load_by_id,
+    notify_patient,
+    record_audit,
+)
 from dmp.services.context import Context
 from dmp.services.notifications import dispatch
 from dmp.services.records import finish_destruction
@@ -100,12 +106,10 @@ def hidden_documents(ctx: Context) -> tuple[int, int]:
             if loaded is None:
                 continue
             uow.documents.update(doc["dmp_id"], doc["id"], hidden_notice_at=now)
-            notify(
+            notify_patient(
                 uow,
                 now,
-                doc["dmp_id"],
-                "account",
-                loaded.row["patient_account_id"],
+                loaded,
                 "hidden_document_pending",
             )
             record_audit(
@@ -123,12 +127,10 @@ def hidden_documents(ctx: Context) -> tuple[int, int]:
             uow.documents.update(
                 doc["dmp_id"], doc["id"], invisible_patient=False, hidden_since=None, updated_at=now
             )
-            notify(
+            notify_patient(
                 uow,
                 now,
-                doc["dmp_id"],
-                "account",
-                loaded.row["patient_account_id"],
+                loaded,
                 "document_added",
                 date=french_date(now),
             )

@@ -31,6 +31,7 @@ from dmp.services.common import (
     load,
     load_by_id,
     notify,
+    notify_patient,
     record_audit,
     refuse,
     state_of,
@@ -335,12 +336,10 @@ def close_record(ctx: Context, actor: Actor, dmp_id: UUID, reason: str) -> None:
             actor,
             audit.Event("record.close", True, decision.reason, "record", dmp_id),
         )
-        notify(
+        notify_patient(
             uow,
             now,
-            dmp_id,
-            "account",
-            loaded.row["patient_account_id"],
+            loaded,
             "record_closed",
             date=french_date(now),
         )
@@ -381,12 +380,10 @@ def reactivate_record(ctx: Context, actor: ProfessionalActor, ins: Ins, consent:
             actor,
             audit.Event("record.reactivate", True, decision.reason, "record", dmp_id),
         )
-        notify(
+        notify_patient(
             uow,
             now,
-            dmp_id,
-            "account",
-            loaded.row["patient_account_id"],
+            loaded,
             "record_reactivated",
             date=french_date(now),
             professional=actor.rpps,

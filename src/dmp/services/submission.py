@@ -31,7 +31,7 @@ from dmp.services.common import (
     french_date,
     hidden,
     load_by_id,
-    notify,
+    notify_patient,
     record_audit,
     refuse,
 )
@@ -324,12 +324,10 @@ def _notify_added(
     # The patient is not told of a document hidden from them until the announcement consultation.
     told = [p for p in prepared if not p.submission.metadata.invisible_patient]
     if told and isinstance(actor, ProfessionalActor):
-        notify(
+        notify_patient(
             uow,
             now,
-            loaded.dmp_id,
-            "account",
-            loaded.row["patient_account_id"],
+            loaded,
             "document_added",
             date=french_date(now),
         )
@@ -449,12 +447,10 @@ def destroy_documents(
                 audit.Event("document.destroy", True, decision.reason, "document", document_id),
             )
         now = ctx.now()
-        notify(
+        notify_patient(
             uow,
             now,
-            dmp_id,
-            "account",
-            loaded.row["patient_account_id"],
+            loaded,
             "documents_destroyed",
             count=str(len(document_ids)),
             date=french_date(now),
