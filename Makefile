@@ -38,7 +38,12 @@ coverage: $(VENV)/.test-deps
 unit: $(VENV)/.test-deps
 	$(BIN)/pytest tests/unit -q
 
-bench: $(VENV)/.test-deps
+$(VENV)/.bench-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@ $(VENV)/.test-deps $(VENV)/.run-deps
+
+## make bench: the benchmarks against PostgreSQL (see docs/performance.md)
+bench: $(VENV)/.bench-deps
 	$(BIN)/python -m benchmarks.run
 
 clean:

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from argon2 import PasswordHasher
 
 from benchmarks.env import DEFAULT_ROOT, BenchEnv, pg_conninfo
@@ -185,8 +186,6 @@ def _prepare(env: BenchEnv) -> None:
 
 
 def _defer(env: BenchEnv) -> tuple[list[str], list[str]]:
-    import psycopg
-
     with psycopg.connect(pg_conninfo(env.name)) as data:
         data_ddl = defer_constraints(data, BULK_TABLES)
     with psycopg.connect(pg_conninfo(env.keys_db)) as keys:
@@ -195,8 +194,6 @@ def _defer(env: BenchEnv) -> tuple[list[str], list[str]]:
 
 
 def _finish(env: BenchEnv, ddl: tuple[list[str], list[str]] | None) -> dict[str, float]:
-    import psycopg
-
     timings = {}
     started = time.perf_counter()
     for database, statements in zip((env.name, env.keys_db), ddl or ([], []), strict=True):
@@ -271,6 +268,7 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
         **{k: round(v, 1) for k, v in timings.items()},
         "total_s": round(time.perf_counter() - started, 1),
         "patients_per_s": round(tally.patients / load_s, 1),
+        "rows_per_s": round(tally.rows / load_s),
         "history_patient": next((s for s in samples if s["index"] == HISTORY_PATIENT), None),
         "samples": samples,
     }
@@ -301,7 +299,7 @@ def main(argv: list[str] | None = None) -> None:
     for key, value in summary.items():
         print(f"{key:>18}: {value}")
     rate = manifest["patients_per_s"]
-    if rate:
+    if rate:  # the sampled contents are a fixed cost: at 1 M they weigh less than here
         print(f"{'1 M patients':>18}: ~{duration(1_000_000 / rate)} of loading at this rate")
     sys.stdout.flush()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -30,8 +31,13 @@ from dmp.domain.identifiers import INS_NIR_SYSTEM
 KIB = 1024
 
 
-def consult_patients(manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    return [s for n, s in enumerate(manifest["samples"]) if n % 2 == 0 and s["documents"]]
+def consult_patients(
+    manifest: dict[str, Any], band: tuple[int, int] = (1, 10**9)
+) -> list[dict[str, Any]]:
+    """The even-numbered sampled patients, with a number of documents within ``band`` (to
+    compare data sets whose samples happen to hold more or fewer documents)."""
+    samples = manifest["samples"]
+    return [s for s in samples[::2] if band[0] <= s["documents"] <= band[1]]
 
 
 def feed_patients(manifest: dict[str, Any]) -> list[dict[str, Any]]:
@@ -125,9 +131,9 @@ def upload_once(base_url: str, patient: dict[str, Any], size: int) -> float:
     body = bundle_body(patient, pdf_base64(size))
     headers = {**_auth(patient), "Content-Type": "application/fhir+json"}
     with httpx.Client(base_url=base_url, timeout=300) as http:
-        started = datetime.now(UTC)
+        started = time.perf_counter()
         check(http.post("/fhir", content=_chunks(body), headers=headers))
-        return (datetime.now(UTC) - started).total_seconds()
+        return time.perf_counter() - started
 
 
 def get(path: str) -> Operation:

@@ -117,7 +117,7 @@ class PatientFactory:
             "records",
             {
                 "dmp_id": p.dmp_id,
-                "ins": unique_ins(p.index, p.rng, person.birth_date, person.gender),
+                "ins": unique_ins(p.index, person.birth_date, person.gender),
                 "ins_system": INS_SYSTEM,
                 "state": "active",
                 "identity_enc": sealed_identity(p.cipher, identity),

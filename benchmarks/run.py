@@ -13,6 +13,7 @@ errors and the server's peak RSS. Figures are also written to ``<data set>/resul
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -36,13 +37,15 @@ SCENARIOS = ("floor", "consult", "feed", "sql", "history", "login", "memory")
 MIB = 1024 * 1024
 
 
-def _figures(scenario: str, result: LoadResult, rss: float, note: str = "") -> list[Figure]:
+def _figures(
+    scenario: str, result: LoadResult, rss: float, note: str = "", detail: str = ""
+) -> list[Figure]:
     figures = []
     for step, latencies in result.latencies.items():
         errors = result.errors.get(step, 0)
         figures.append(figure(scenario, step, latencies, result.elapsed, errors, note=note))
     figures[-1].rss_mib = round(rss, 1)
-    figures[-1].note = f"{note}client CPU {100 * result.client_cpu:.0f} %"
+    figures[-1].note = f"{note}{detail}client {result.client_cpu:.2f} cores"
     for sample in result.samples:
         print(f"  error sample: {sample}", file=sys.stderr)
     return figures
@@ -51,8 +54,6 @@ def _figures(scenario: str, result: LoadResult, rss: float, note: str = "") -> l
 def _load(
     server: Server, scenario: str, operation: Any, args: argparse.Namespace, **kw: Any
 ) -> list[Figure]:
-    import asyncio
-
     asyncio.run(warm_up(server.base_url, operation, 5))
     concurrency = kw.get("concurrency", args.concurrency)
     with RssWatch(server) as watch:
@@ -63,7 +64,7 @@ def _load(
             seconds=kw.get("seconds", args.seconds),
             max_ops=args.max_ops,
         )
-    return _figures(scenario, result, watch.peak, f"c={concurrency}; ")
+    return _figures(scenario, result, watch.peak, f"c={concurrency}; ", watch.cpu_note())
 
 
 def _wrk(server: Server, scenario: str, requests: Any, args: argparse.Namespace) -> list[Figure]:
@@ -83,6 +84,7 @@ def _wrk(server: Server, scenario: str, requests: Any, args: argparse.Namespace)
             seconds=args.seconds,
         )
     found.rss_mib = round(watch.peak, 1)
+    found.note += watch.cpu_note()
     return [found]
 
 
@@ -102,7 +104,7 @@ def http_scenarios(
             figures += _load(server, "floor", web.get("/fhir/metadata"), args)
             figures += _wrk(server, "floor", [("/fhir/metadata", {})], args)
         if "consult" in args.only:
-            patients = web.consult_patients(manifest)
+            patients = web.consult_patients(manifest, args.band)
             figures += _load(server, "consult", web.consult(patients), args)
             requests = web.wrk_consult_requests(server.base_url, patients) if args.wrk else []
             figures += _wrk(server, "consult", requests, args)
@@ -117,9 +119,12 @@ def local_scenarios(
 ) -> list[Figure]:
     figures: list[Figure] = []
     if "sql" in args.only and env.postgres:
-        figures.append(local.sql_floor(env, web.consult_patients(manifest)[:20], args.seconds))
+        figures.append(
+            local.sql_floor(env, web.consult_patients(manifest, args.band)[:20], args.seconds)
+        )
     if "sql" in args.only:
-        figures.append(_in_process_consult(env, manifest, args.seconds))
+        patients = web.consult_patients(manifest, args.band)
+        figures.append(_in_process_consult(env, patients, args.seconds))
     if "history" in args.only and manifest.get("history_patient"):
         ctx = build(env.settings())
         figures += local.history(ctx, manifest, args.history_reads)
@@ -129,10 +134,9 @@ def local_scenarios(
     return figures
 
 
-def _in_process_consult(env: BenchEnv, manifest: dict[str, Any], seconds: float) -> Figure:
+def _in_process_consult(env: BenchEnv, patients: list[dict[str, Any]], seconds: float) -> Figure:
     """The consult through the services, in this process, one at a time: dmp without HTTP."""
     ctx = build(env.settings())
-    patients = web.consult_patients(manifest)
     latencies, started = [], time.perf_counter()
     while time.perf_counter() - started < seconds:
         patient = patients[len(latencies) % len(patients)]
@@ -163,30 +167,18 @@ def memory_scenario(
     return figures
 
 
+QUICK_SET = ["--patients", "1000", "--docs", "10", "--sample", "40", "--history-entries", "2000"]
+DEFAULT_SET = ["--patients", "10000", "--docs", "20"]  # what `make bench` measures
+
+
 def _dataset(args: argparse.Namespace) -> BenchEnv:
+    """The data set to measure; the quick and the default ones are generated when absent."""
     env = BenchEnv(args.name, args.root, args.backend)
-    if args.quick and not env.exists():
-        print(f"generating the quick data set {args.name}…", file=sys.stderr)
-        generate(
-            generate_args(
-                [
-                    "--name",
-                    args.name,
-                    "--patients",
-                    "1000",
-                    "--docs",
-                    "10",
-                    "--sample",
-                    "40",
-                    "--history-entries",
-                    "2000",
-                    "--backend",
-                    args.backend,
-                    "--root",
-                    str(args.root),
-                ]
-            )
-        )
+    recipe = {"dmp_bench_quick": QUICK_SET, "dmp_bench_10k": DEFAULT_SET}.get(args.name)
+    if not env.exists() and recipe is not None:
+        print(f"generating the data set {args.name}…", file=sys.stderr)
+        where = ["--backend", args.backend, "--root", str(args.root)]
+        generate(generate_args(["--name", args.name, *recipe, *where]))
     if not env.exists():
         sys.exit(f"no data set {args.name}: run python -m benchmarks.generate --name {args.name}")
     return env
@@ -230,7 +222,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--name", default=None, help="data set (default dmp_bench_10k)")
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
-    parser.add_argument("--only", default=",".join(SCENARIOS), help=f"subset of {SCENARIOS}")
+    parser.add_argument("--only", default=None, help=f"comma-separated subset of {SCENARIOS}")
     parser.add_argument("--seconds", type=float, default=20.0, help="per scenario")
     parser.add_argument("--max-ops", type=int, default=200_000, help="per scenario")
     parser.add_argument("--concurrency", type=int, default=16)
@@ -239,15 +231,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--port", type=int, default=8870)
+    parser.add_argument(
+        "--band", default="1,1000000000", help="consult patients with LO,HI documents only"
+    )
     parser.add_argument("--no-wrk", dest="wrk", action="store_false", help="httpx client only")
     args = parser.parse_args(argv)
     if args.quick:
         args.name = args.name or "dmp_bench_quick"
         args.seconds, args.repeat, args.history_reads = 5.0, 1, 30
-        if "--only" not in " ".join(argv or sys.argv):
-            args.only = "floor,consult,feed,sql,history,login"
+        args.only = args.only or ",".join(s for s in SCENARIOS if s != "memory")
     args.name = args.name or "dmp_bench_10k"
-    args.only = set(args.only.split(","))
+    args.only = set((args.only or ",".join(SCENARIOS)).split(","))
+    low, high = (int(x) for x in args.band.split(","))
+    args.band = (low, high)
     args.wrk = args.wrk and wrk.available()
     return args
 

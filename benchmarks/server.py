@@ -1,8 +1,7 @@
 """Starting and watching the servers under test, each in its own process group on loopback.
 
-* the dmp FHIR server as ``dmp serve`` runs it: ``dmp.entrypoints.fhir.server.run`` with the
-  production settings read from the environment (PostgreSQL, a separate key store), and
-  ``workers`` = the number of cores;
+* the dmp FHIR server through the ``dmp serve`` command, with the production settings read from
+  the environment (PostgreSQL, a separate key store) and ``DMP_WORKERS`` = the number of cores;
 * the floor: ``benchmarks.floor_app`` (one route) under the same uvicorn options.
 
 :class:`RssWatch` samples the resident memory of a server and all its children (psutil) on a
@@ -25,10 +24,7 @@ import psutil
 
 from benchmarks.load import LOOPBACK
 
-_DMP = (
-    "from dmp.entrypoints.fhir.server import run; from dmp.settings import load_settings; "
-    "s = load_settings(); run(s, workers=s.workers)"
-)
+_DMP = ["-c", "from dmp.entrypoints.cli.main import app; app(['serve'])"]  # = `dmp serve`
 _FLOOR = "import sys; from benchmarks.floor_app import run; run(int(sys.argv[1]), int(sys.argv[2]))"
 
 
@@ -110,7 +106,7 @@ def dmp_server(environ: dict[str, str], port: int, workers: int, log: Path) -> S
         "DMP_PORT": str(port),
         "DMP_WORKERS": str(workers),
     }
-    return Server([sys.executable, "-c", _DMP], env, port, log)
+    return Server([sys.executable, *_DMP], env, port, log)
 
 
 def floor_server(port: int, workers: int, log: Path) -> Server:
@@ -126,12 +122,29 @@ def _base_env() -> dict[str, str]:
     return env
 
 
+def _cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
+    found = {}
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        found[process.pid] = times.user + times.system
+    return found
+
+
+def _postgres() -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+
+
 class RssWatch:
-    """Peak RSS (MiB) of a server's processes, sampled every ``every`` seconds on a thread."""
+    """Peak RSS (MiB) of a server's processes, sampled every ``every`` seconds on a thread; and
+    the CPU used meanwhile by the server and by PostgreSQL, in cores (1.0 = one core busy)."""
 
     def __init__(self, server: Server, every: float = 0.05) -> None:
         self.server, self.every = server, every
         self.peak = 0.0
+        self.server_cores = self.postgres_cores = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
@@ -140,8 +153,12 @@ class RssWatch:
             self.peak = max(self.peak, self.server.rss_mib())
             self._stop.wait(self.every)
 
+    def _cpu(self) -> tuple[dict[int, float], dict[int, float]]:
+        return _cpu_seconds(self.server.processes()), _cpu_seconds(_postgres())
+
     def __enter__(self) -> RssWatch:
         self.peak = self.server.rss_mib()
+        self._started, self._cpu_before = time.perf_counter(), self._cpu()
         self._thread.start()
         return self
 
@@ -149,3 +166,13 @@ class RssWatch:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, self.server.rss_mib())
+        elapsed = time.perf_counter() - self._started
+        after = self._cpu()
+        used = [
+            sum(v - before.get(pid, 0.0) for pid, v in now.items())
+            for before, now in zip(self._cpu_before, after, strict=True)
+        ]
+        self.server_cores, self.postgres_cores = (u / elapsed for u in used)
+
+    def cpu_note(self) -> str:
+        return f"server {self.server_cores:.2f} cores, PostgreSQL {self.postgres_cores:.2f}; "

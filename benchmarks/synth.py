@@ -28,6 +28,7 @@ from dmp.services.common import identity_to_json
 
 ABSENT_SHA256 = "0" * 64  # metadata-only documents: no blob, and this says so
 KIB = 1024
+INS_SYSTEM = INS_NIR_SYSTEM  # the INS of the generated patients are NIR-based
 _LOGIN_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 _PLACES_PER_DEPARTMENT = 899 * 999  # commune 001-899 x order 001-999
 _NUMERIC_DEPARTMENTS = tuple(f"{n:02d}" for n in range(1, 96) if n != 20)
@@ -79,7 +80,6 @@ DOC_MIX: tuple[DocType, ...] = (
     DocType("DOCPAT06", 0.3, "text", "patient"),
     DocType("EXPPAT_1", 0.2, "text", "patient"),
 )
-_WEIGHTS = [t.weight for t in DOC_MIX]
 MEDIA = {
     # mime type, format code, median size (bytes), log-normal sigma
     "pdf": ("application/pdf", "urn:ihe:iti:xds:2017:mimeTypeSufficient", 200 * KIB, 1.0),
@@ -231,7 +231,7 @@ def chain_rows(
 # --- identifiers that must be unique ------------------------------------------------------------
 
 
-def unique_ins(index: int, rng: random.Random, birth: date, gender: str) -> str:
+def unique_ins(index: int, birth: date, gender: str) -> str:
     """A valid INS whose birthplace digits encode ``index`` (bijectively): never a duplicate."""
     department = _NUMERIC_DEPARTMENTS[index // _PLACES_PER_DEPARTMENT % len(_NUMERIC_DEPARTMENTS)]
     place = index % _PLACES_PER_DEPARTMENT * 7919 % _PLACES_PER_DEPARTMENT  # 7919: coprime
@@ -250,9 +250,6 @@ def unique_login(index: int) -> str:
         number, digit = divmod(number, base)
         chars.append(_LOGIN_ALPHABET[digit])
     return "".join(chars)
-
-
-INS_SYSTEM = INS_NIR_SYSTEM
 
 
 def sealed_identity(cipher: FieldCipher, identity: PatientIdentity) -> bytes:
