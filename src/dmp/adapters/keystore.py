@@ -177,6 +177,19 @@ class KeyStore:
             row = conn.execute(query).first()
         return None if row is None else WrappedKey(row.key_id, bytes(row.wrapped))
 
+    def get_many(self, ids: Sequence[UUID]) -> dict[UUID, WrappedKey]:
+        """The wrapped keys of ``ids`` that exist, in one query per 500 ids."""
+        found: dict[UUID, WrappedKey] = {}
+        for start in range(0, len(ids), 500):
+            batch = list(ids[start : start + 500])
+            query = select(data_keys.c.dmp_id, data_keys.c.key_id, data_keys.c.wrapped).where(
+                data_keys.c.dmp_id.in_(batch)
+            )
+            with self._begin() as conn:
+                for row in conn.execute(query):
+                    found[row.dmp_id] = WrappedKey(row.key_id, bytes(row.wrapped))
+        return found
+
     def delete(self, dmp_id: UUID) -> bool:
         with self._begin() as conn:
             if self._sqlite:  # also on a pooled connection opened before this store was built
@@ -288,6 +301,15 @@ class DataKeys:
         data_key = self._keyring.unwrap(dmp_id, wrapped)
         self._remember(dmp_id, data_key, generation)
         return data_key
+
+    def prefetch(self, ids: Sequence[UUID]) -> None:
+        """Unwrap and cache, in one key-store query, the keys of ``ids`` not cached yet (a search
+        opens one key per document). Missing keys are left for ``get`` to report."""
+        with self._lock:
+            missing = [i for i in ids if i not in self._cache]
+            generation = self._destructions
+        for owner, wrapped in self._store.get_many(missing).items():
+            self._remember(owner, self._keyring.unwrap(owner, wrapped), generation)
 
     def destroy(self, dmp_id: UUID) -> bool:
         """Crypto-shred the DMP: forget its key here and delete it from the store."""

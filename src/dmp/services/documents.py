@@ -224,6 +224,7 @@ def find_documents(
             if policy.read_document(access, _facts_of(r), ctx.matrix)
         ]
         contents = uow.documents.contents(dmp_id, [r["id"] for r in rows])
+        ctx.keys.prefetch([r["id"] for r in rows])  # one key-store query, not one per document
         authors: dict[tuple[UUID | None, UUID | None], Author] = {}
         docs = [_to_document(ctx, r, contents[r["id"]], _author(uow, r, authors)) for r in rows]
         found = [d for d in docs if matches(d, query)]

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from dmp import policy
@@ -17,6 +18,8 @@ from dmp.adapters.fieldcipher import FieldCipher
 from dmp.domain.content import inspect
 from dmp.domain.model import (
     Actor,
+    Author,
+    Content,
     DocStatus,
     Document,
     DocumentMetadata,
@@ -76,7 +79,7 @@ class _Prepared:
     submission: Submission
     document_id: UUID
     class_code: str
-    contents: list[dict[str, object]]
+    contents: list[dict[str, Any]]
 
 
 def _validate(ctx: Context, submission: Submission) -> str:
@@ -243,19 +246,19 @@ def submit_documents(
                 raise hidden()
             _check(ctx, uow, actor, loaded, prepared)  # the DMP may have changed meanwhile
             now = ctx.now()
-            for p in prepared:
-                _insert(ctx, uow, actor, loaded, p, now)
+            stored = [_insert(ctx, uow, actor, loaded, p, now) for p in prepared]
             _notify_added(uow, actor, loaded, prepared, now)
             uow.commit()
     except BaseException:
         _discard(ctx, written)
         raise
-    return [get_document(ctx, Reading(actor), dmp_id, p.document_id) for p in prepared]
+    return stored
 
 
 def _insert(
     ctx: Context, uow: UnitOfWork, actor: Actor, loaded: Loaded, p: _Prepared, now: datetime
-) -> None:
+) -> Document:
+    """Write one document's rows and audit entry; returns the document as stored."""
     m: DocumentMetadata = p.submission.metadata
     dmp_id, doc_id = loaded.dmp_id, p.document_id
     cipher = FieldCipher(dmp_id, ctx.keys.get(doc_id))
@@ -272,42 +275,40 @@ def _insert(
             updated_at=now,
         )
     pro = actor if isinstance(actor, ProfessionalActor) else None
-    uow.documents.add(
-        {
-            "dmp_id": dmp_id,
-            "id": doc_id,
-            "logical_id": logical_id,
-            "version": version,
-            "master_identifier": m.master_identifier,
-            "status": DocStatus.CURRENT.value,
-            "type_code": m.type_code,
-            "class_code": p.class_code,
-            "format_code": m.format_code,
-            "confidentiality": m.confidentiality.value,
-            "language": m.language,
-            "title_enc": cipher.seal("title", doc_id, m.title),
-            "comments_enc": cipher.seal_optional("comments", doc_id, m.comments),
-            "author_professional_id": pro.professional_id if pro else None,
-            "author_establishment_id": pro.establishment_id if pro else None,
-            "author_role": pro.profession if pro else "patient",
-            "added_by_patient": pro is None,
-            "creation_time": m.creation_time,
-            "submitted_at": now,
-            "service_start": m.service_start,
-            "service_stop": m.service_stop,
-            "practice_setting": m.practice_setting,
-            "facility_type": m.facility_type,
-            "masked": m.masked,
-            "invisible_patient": m.invisible_patient,
-            "invisible_representatives": m.invisible_representatives,
-            "hidden_since": now if m.invisible_patient else None,
-            "hidden_notice_at": None,
-            "replaces_id": p.submission.replaces_id,
-            "replaced_by_id": None,
-            "updated_at": now,
-        },
-        p.contents,
-    )
+    values: dict[str, Any] = {
+        "dmp_id": dmp_id,
+        "id": doc_id,
+        "logical_id": logical_id,
+        "version": version,
+        "master_identifier": m.master_identifier,
+        "status": DocStatus.CURRENT.value,
+        "type_code": m.type_code,
+        "class_code": p.class_code,
+        "format_code": m.format_code,
+        "confidentiality": m.confidentiality.value,
+        "language": m.language,
+        "title_enc": cipher.seal("title", doc_id, m.title),
+        "comments_enc": cipher.seal_optional("comments", doc_id, m.comments),
+        "author_professional_id": pro.professional_id if pro else None,
+        "author_establishment_id": pro.establishment_id if pro else None,
+        "author_role": pro.profession if pro else "patient",
+        "added_by_patient": pro is None,
+        "creation_time": m.creation_time,
+        "submitted_at": now,
+        "service_start": m.service_start,
+        "service_stop": m.service_stop,
+        "practice_setting": m.practice_setting,
+        "facility_type": m.facility_type,
+        "masked": m.masked,
+        "invisible_patient": m.invisible_patient,
+        "invisible_representatives": m.invisible_representatives,
+        "hidden_since": now if m.invisible_patient else None,
+        "hidden_notice_at": None,
+        "replaces_id": p.submission.replaces_id,
+        "replaced_by_id": None,
+        "updated_at": now,
+    }
+    uow.documents.add(values, p.contents)
     action = "document.replace" if p.submission.replaces_id else "document.add"
     record_audit(
         ctx,
@@ -315,6 +316,45 @@ def _insert(
         loaded,
         actor,
         audit.Event(action, True, "stored", "document", doc_id, secret=m.invisible_representatives),
+    )
+    return Document(
+        dmp_id=dmp_id,
+        id=doc_id,
+        logical_id=logical_id,
+        version=version,
+        status=DocStatus.CURRENT,
+        class_code=p.class_code,
+        metadata=m,
+        author=_author_of(uow, pro),
+        submitted_at=now,
+        contents=tuple(
+            Content(
+                c["position"],
+                c["mime_type"],
+                c["size"],
+                c["sha256"],
+                c["blob_key"],
+            )
+            for c in p.contents
+        ),
+        replaces_id=p.submission.replaces_id,
+        hidden_since=values["hidden_since"],
+        added_by_patient=pro is None,
+    )
+
+
+def _author_of(uow: UnitOfWork, pro: ProfessionalActor | None) -> Author:
+    if pro is None:
+        return Author(None, None, "Le patient", "patient")
+    found = uow.directory.professional(pro.professional_id)
+    name = found.display_name if found else pro.rpps
+    return Author(
+        pro.professional_id,
+        pro.establishment_id,
+        name,
+        pro.profession,
+        pro.rpps,
+        pro.establishment_finess,
     )
 
 

@@ -22,9 +22,9 @@ def note_access(
     now = ctx.now()
     dmp_id, patient = loaded.dmp_id, loaded.row["patient_account_id"]
     seen = uow.records.first_access(dmp_id, actor.professional_id)
-    label = _label(uow, actor)
     if seen is None:
         uow.records.add_accessor(dmp_id, actor.professional_id, now)
+        label = _label(uow, actor)
         notify(
             uow,
             now,
@@ -41,6 +41,7 @@ def note_access(
     if last is not None and now - last < EMERGENCY_NOTICE_EVERY:
         return
     uow.records.set_emergency_notice(dmp_id, actor.professional_id, now)
+    label = _label(uow, actor)  # looked up only when a notice goes out: not on the hot path
     notify(
         uow,
         now,
