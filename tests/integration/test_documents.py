@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -265,3 +266,27 @@ def test_partial_destruction(ctx, cast, clock):
     with pytest.raises(Forbidden):
         destroy_documents(ctx, alice, cast.alice_dmp, [keep.id])  # the code is no longer fresh
     assert timedelta(minutes=11) > timedelta(seconds=ctx.settings.step_up_max_age_seconds)
+
+
+def test_a_document_with_several_contents(ctx, cast):
+    [doc] = submit_documents(
+        ctx,
+        cast.bruno,
+        cast.alice_dmp,
+        [
+            Submission(
+                metadata(type_code="11490-0", format_code="urn:ihe:iti:xds-sd:pdf:2008"),
+                [ContentInput("application/pdf", [PDF]), ContentInput("text/xml", [CDA])],
+            )
+        ],
+    )
+    assert [(c.position, c.mime_type, c.size) for c in doc.contents] == [
+        (0, "application/pdf", len(PDF)),
+        (1, "text/xml", len(CDA)),
+    ]
+    for position, expected in ((0, PDF), (1, CDA)):
+        content, stream = open_content(ctx, Reading(cast.chloe), cast.alice_dmp, doc.id, position)
+        assert b"".join(stream) == expected
+        assert content.sha256 == hashlib.sha256(expected).hexdigest()
+    with pytest.raises(NotFound):
+        open_content(ctx, Reading(cast.chloe), cast.alice_dmp, doc.id, 2)
