@@ -6,7 +6,9 @@ import hashlib
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
+from dmp.adapters.db.tables import audit_entries
 from dmp.bootstrap import notifier
 from dmp.domain.model import (
     AccessMode,
@@ -18,6 +20,7 @@ from dmp.domain.model import (
 from dmp.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge, UnsupportedContent
 from dmp.policy import DocumentChange
 from dmp.services import authorizations
+from dmp.services.audit import SYSTEM_CHAIN
 from dmp.services.documents import (
     DocumentQuery,
     Reading,
@@ -29,7 +32,7 @@ from dmp.services.history import read_history
 from dmp.services.jobs import run_jobs
 from dmp.services.submission import Submission, change_document, destroy_documents, submit_documents
 from tests.factories import CDA, PDF, metadata, pdf_submission
-from tests.personas import populate
+from tests.personas import ALICE_INS, ins, populate
 
 ALL = DocumentQuery(statuses=frozenset(DocStatus))
 
@@ -290,3 +293,25 @@ def test_a_document_with_several_contents(ctx, cast):
         assert content.sha256 == hashlib.sha256(expected).hexdigest()
     with pytest.raises(NotFound):
         open_content(ctx, Reading(cast.chloe), cast.alice_dmp, doc.id, 2)
+
+
+def test_search_by_ins_in_one_transaction(ctx, cast):
+    doc = _add(ctx, cast.bruno, cast.alice_dmp)
+    by_ins = find_documents(ctx, Reading(cast.chloe), ALICE_INS)
+    assert [d.id for d in by_ins] == [doc.id]
+    unknown = ins("1700175123457")
+    with pytest.raises(NotFound):
+        find_documents(ctx, Reading(cast.chloe), unknown)
+    with pytest.raises(NotFound):
+        find_documents(ctx, Reading(cast.damien), ALICE_INS)  # same answer as no DMP at all
+    with ctx.engine.connect() as conn:
+        refused = (
+            conn.execute(select(audit_entries).where(audit_entries.c.target_id == unknown.value))
+            .mappings()
+            .one()
+        )
+    assert (refused["dmp_id"], refused["outcome"], refused["reason"]) == (
+        SYSTEM_CHAIN,
+        "denied",
+        "no-record",
+    )

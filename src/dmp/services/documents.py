@@ -19,6 +19,7 @@ from dmp.adapters.crypto import decrypt_stream
 from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
+from dmp.domain.identifiers import Ins
 from dmp.domain.model import (
     AccessMode,
     Actor,
@@ -36,6 +37,7 @@ from dmp.services.common import (
     NO_DOCUMENT,
     Loaded,
     hidden,
+    load,
     load_by_id,
     record_audit,
     refuse,
@@ -177,17 +179,23 @@ def _facts_of(row: RowMap) -> DocumentFacts:
     )
 
 
-def _open(ctx: Context, uow: UnitOfWork, reading: Reading, dmp_id: UUID, action: str) -> Loaded:
-    loaded = load_by_id(ctx, uow, dmp_id)
+def _open(
+    ctx: Context, uow: UnitOfWork, reading: Reading, dmp_id: UUID | Ins, action: str
+) -> Loaded:
+    """Open the DMP (by id, or by INS) for reading, or audit the refusal and answer not found."""
+    if isinstance(dmp_id, Ins):
+        loaded = load(ctx, uow, uow.records.by_ins(dmp_id.value))
+        target: tuple[str, object] = ("ins", dmp_id.value)
+    else:
+        loaded = load_by_id(ctx, uow, dmp_id)
+        target = ("record", dmp_id)
     if loaded is None:
         record_audit(
             ctx,
             uow,
             None,
             reading.actor,
-            audit.Event(
-                action, False, "no-record", "record", dmp_id, reading.mode, reading.justification
-            ),
+            audit.Event(action, False, "no-record", *target, reading.mode, reading.justification),
         )
         uow.commit()
         raise hidden()
@@ -203,7 +211,7 @@ def _open(ctx: Context, uow: UnitOfWork, reading: Reading, dmp_id: UUID, action:
             decision,
             hidden(),
             target_kind="record",
-            target_id=dmp_id,
+            target_id=loaded.dmp_id,
             mode=reading.mode,
             justification=reading.justification,
         )
@@ -212,11 +220,13 @@ def _open(ctx: Context, uow: UnitOfWork, reading: Reading, dmp_id: UUID, action:
 
 
 def find_documents(
-    ctx: Context, reading: Reading, dmp_id: UUID, query: DocumentQuery = DocumentQuery()
+    ctx: Context, reading: Reading, dmp_id: UUID | Ins, query: DocumentQuery = DocumentQuery()
 ) -> list[Document]:
-    """The documents of the DMP that this reader may see and that match the query, newest first."""
+    """The documents of the DMP (given by id, or by the patient's INS in the same transaction)
+    that this reader may see and that match the query, newest first."""
     with ctx.uow() as uow:
         loaded = _open(ctx, uow, reading, dmp_id, "document.search")
+        dmp_id = loaded.dmp_id
         access = policy.Access(reading.actor, loaded.facts, reading.mode, reading.justification)
         rows = [
             r

@@ -12,12 +12,13 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
+from dmp.domain.identifiers import Ins
 from dmp.domain.model import Content, Document, ProfessionalActor
 from dmp.entrypoints.fhir import ids, mapping, openapi, patch, search
 from dmp.entrypoints.fhir.auth import Access, AccessRequest, Ctx, Professional
 from dmp.entrypoints.fhir.bodies import PATCH_TYPES, base_url, call, read_json
 from dmp.entrypoints.fhir.errors import FhirResponse, outcome
-from dmp.entrypoints.fhir.patients import dmp_of, parse_ins_token
+from dmp.entrypoints.fhir.patients import parse_ins_token
 from dmp.errors import InvalidInput
 from dmp.services import documents, submission
 from dmp.services.context import Context
@@ -26,7 +27,9 @@ router = APIRouter(prefix="/fhir", tags=["Documents (MHD)"])
 Text = Annotated[str | None, Query()]
 
 
-def _patient(ctx: Context, actor: ProfessionalActor, patient: str | None, ins: str | None) -> UUID:
+def _patient(patient: str | None, ins: str | None) -> UUID | Ins:
+    """The DMP to search: its id, or the patient's INS (resolved by the search itself, in the
+    same transaction and audit entry)."""
     patient, ins = patient or None, ins or None
     if (patient is None) == (ins is None):
         raise InvalidInput(
@@ -37,7 +40,7 @@ def _patient(ctx: Context, actor: ProfessionalActor, patient: str | None, ins: s
     if patient is not None:
         return ids.parse_patient_reference(patient)
     assert ins is not None
-    return dmp_of(ctx, actor, parse_ins_token(ins))
+    return parse_ins_token(ins)
 
 
 def _find(
@@ -48,7 +51,7 @@ def _find(
     query: documents.DocumentQuery,
 ) -> list[Document]:
     def run() -> list[Document]:
-        dmp_id = _patient(ctx, actor, *target)
+        dmp_id = _patient(*target)
         return documents.find_documents(ctx, access.reading(actor), dmp_id, query)
 
     return access.run(run)
