@@ -4,6 +4,7 @@ fhir.resources), a live uvicorn server in a thread, and builders of MHD Bundles.
 from __future__ import annotations
 
 import base64
+import json
 import socket
 import threading
 import time
@@ -17,6 +18,7 @@ import uvicorn
 from fhir.resources.R4B import get_fhir_model_class
 
 from dmp.domain.identifiers import INS_NIR_SYSTEM, Ins
+from tests.factories import PDF
 
 FHIR_JSON = "application/fhir+json"
 RPPS = "urn:oid:1.2.250.1.71.4.2.1"
@@ -219,3 +221,28 @@ def created_id(response: httpx.Response) -> str:
         if location.startswith("DocumentReference/"):
             return location.split("/", 1)[1]
     raise AssertionError(response.text)
+
+
+STREAM_BLOCK = 3 * 64 * 1024  # raw bytes per base64 chunk: base64 of it has no padding
+
+
+def streamed_bundle(ins: Ins, size: int) -> Iterator[bytes]:
+    """An ITI-65 transaction Bundle whose one PDF is ``size`` bytes, generated while it is sent
+    (the test process never holds it)."""
+    resource = document_reference(ins, data=b"")
+    resource["content"][0]["attachment"]["data"] = "@@DATA@@"
+    head, tail = json.dumps(
+        {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [{"fullUrl": "urn:uuid:1", "resource": resource}],
+        }
+    ).split("@@DATA@@")
+    yield head.encode()
+    sent = 0
+    while sent < size:
+        n = min(STREAM_BLOCK, size - sent)
+        raw = (PDF[:9] + b"\0" * (n - 9)) if sent == 0 else b"\x07" * n
+        yield base64.b64encode(raw)
+        sent += n
+    yield tail.encode()

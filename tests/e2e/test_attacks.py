@@ -3,10 +3,7 @@ the audit entry, and tells nothing: 401, 404 (exactly like a missing document), 
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,7 +17,13 @@ from dmp.services import authorizations, history
 from dmp.services.directory import issue_token
 from dmp.services.documents import DocumentQuery, Reading, find_documents
 from dmp.services.submission import submit_documents
-from tests.e2e.fhir import check_response, document_reference, ins_token, live_server
+from tests.e2e.fhir import (
+    check_response,
+    document_reference,
+    ins_token,
+    live_server,
+    streamed_bundle,
+)
 from tests.factories import CDA, PDF, pdf_submission
 from tests.personas import ALICE_INS
 
@@ -145,25 +148,6 @@ def test_a_cda_declared_as_pdf_is_415_and_nothing_is_written(api, ctx, cast):
     assert blob_files(ctx) == before
 
 
-def _huge_bundle(size: int) -> Iterator[bytes]:
-    """A transaction Bundle whose PDF is ``size`` bytes, generated as it is sent."""
-    resource = document_reference(ALICE_INS, data=b"")
-    resource["content"][0]["attachment"]["data"] = "@@DATA@@"
-    head, tail = json.dumps(
-        {
-            "resourceType": "Bundle",
-            "type": "transaction",
-            "entry": [{"fullUrl": "urn:uuid:1", "resource": resource}],
-        }
-    ).split("@@DATA@@")
-    yield head.encode()
-    block = 3 * 64 * 1024
-    yield base64.b64encode(PDF[:9] + b"\0" * (block - 9))
-    for _ in range(1, size // block):
-        yield base64.b64encode(b"\0" * block)
-    yield tail.encode()
-
-
 def test_a_60_mib_upload_is_413_and_nothing_is_written(ctx, cast, tokens):
     ctx.settings = ctx.settings.with_(max_content_bytes=50 * MIB)
     before = blob_files(ctx)
@@ -171,7 +155,7 @@ def test_a_60_mib_upload_is_413_and_nothing_is_written(ctx, cast, tokens):
         response = check_response(
             client.post(
                 "/fhir",
-                content=_huge_bundle(60 * MIB),
+                content=streamed_bundle(ALICE_INS, 60 * MIB),
                 headers={
                     "Authorization": f"Bearer {tokens['bruno']}",
                     "Content-Type": "application/fhir+json",

@@ -6,8 +6,6 @@ Run alone to see the figures: ``pytest tests/e2e/test_upload_memory.py -s``."""
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import subprocess
 import sys
@@ -25,33 +23,10 @@ from dmp.bootstrap import build
 from dmp.services.audit import AuditSigner
 from dmp.services.directory import issue_token
 from dmp.settings import load_settings
-from tests.e2e.fhir import document_reference, free_port
-from tests.factories import PDF
+from tests.e2e.fhir import free_port, streamed_bundle
 from tests.personas import ALICE_INS, populate
 
 MIB = 1024 * 1024
-BLOCK = 3 * 64 * 1024  # raw bytes per base64 chunk sent
-
-
-def _bundle(size: int) -> Iterator[bytes]:
-    """A transaction Bundle with one PDF of ``size`` bytes, generated while it is sent."""
-    resource = document_reference(ALICE_INS, data=b"")
-    resource["content"][0]["attachment"]["data"] = "@@DATA@@"
-    head, tail = json.dumps(
-        {
-            "resourceType": "Bundle",
-            "type": "transaction",
-            "entry": [{"fullUrl": "urn:uuid:1", "resource": resource}],
-        }
-    ).split("@@DATA@@")
-    yield head.encode()
-    sent = 0
-    while sent < size:
-        n = min(BLOCK, size - sent)
-        raw = (PDF[:9] + b"\0" * (n - 9)) if sent == 0 else b"\x07" * n
-        yield base64.b64encode(raw)
-        sent += n
-    yield tail.encode()
 
 
 class Sampler:
@@ -128,7 +103,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, psutil.Process]]:
 def _upload(client: httpx.Client, token: str, size: int) -> None:
     response = client.post(
         "/fhir",
-        content=_bundle(size),
+        content=streamed_bundle(ALICE_INS, size),
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"},
     )
     assert response.status_code == 200, response.text
