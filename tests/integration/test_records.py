@@ -3,13 +3,14 @@ destruction with a tombstone, and the ten-year retention job."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from dmp.adapters.db.tables import accounts, consents, tombstones
+from dmp.adapters.db.tables import accounts, consents, outbox, tombstones
 from dmp.adapters.db.tables import records as records_table
 from dmp.bootstrap import notifier
 from dmp.domain.model import ContactChannels, PatientActor, PatientIdentity, RecordState
@@ -171,3 +172,21 @@ def test_retention_job_destroys_dmps_closed_ten_years_ago(ctx, clock):
     assert run_jobs(ctx, notifier(ctx.settings)).destroyed == 1
     assert lookup(ctx, cast.damien, ALICE_INS).state is RecordState.DESTROYED
     assert lookup(ctx, cast.damien, ins("2150644109012")).state is RecordState.ACTIVE  # Léa
+
+
+def _templates(ctx):
+    with ctx.engine.connect() as conn:
+        return [(r.template, json.loads(r.params)) for r in conn.execute(select(outbox))]
+
+
+def test_closure_and_destruction_are_notified(ctx, clock):
+    cast = populate(ctx)
+    close_record(ctx, cast.alice, cast.alice_dmp, "Déménagement")
+    assert "record_closed" in [t for t, _ in _templates(ctx)]
+    destroy_record(
+        ctx, PatientActor(cast.alice.account_id, cast.alice_dmp, clock()), cast.alice_dmp
+    )
+    [(_, params)] = [(t, p) for t, p in _templates(ctx) if t == "record_destroyed"]
+    # the account is gone with the DMP: the last message carries the addresses themselves
+    assert (params["email"], params["phone"]) == ("alice@example.org", "+33612345678")
+    assert "record_closed" not in [t for t, _ in _templates(ctx)]  # purged with the DMP
