@@ -58,6 +58,7 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -140,6 +141,14 @@ def _secure_delete(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+_GET = select(data_keys.c.key_id, data_keys.c.wrapped).where(
+    data_keys.c.dmp_id == bindparam("dmp_id")
+)
+_GET_MANY = select(data_keys.c.dmp_id, data_keys.c.key_id, data_keys.c.wrapped).where(
+    data_keys.c.dmp_id.in_(bindparam("ids", expanding=True))
+)
+
+
 class KeyStore:
     """Rows of wrapped data keys, one per DMP, in their own database."""
 
@@ -172,21 +181,19 @@ class KeyStore:
             raise Conflict("Ce DMP a déjà une clé de chiffrement.") from None
 
     def get(self, dmp_id: UUID) -> WrappedKey | None:
-        query = select(data_keys.c.key_id, data_keys.c.wrapped).where(data_keys.c.dmp_id == dmp_id)
-        with self._begin() as conn:
-            row = conn.execute(query).first()
+        with self._read() as conn:
+            row = conn.execute(_GET, {"dmp_id": dmp_id}).first()
         return None if row is None else WrappedKey(row.key_id, bytes(row.wrapped))
 
     def get_many(self, ids: Sequence[UUID]) -> dict[UUID, WrappedKey]:
         """The wrapped keys of ``ids`` that exist, in one query per 500 ids."""
         found: dict[UUID, WrappedKey] = {}
-        for start in range(0, len(ids), 500):
-            batch = list(ids[start : start + 500])
-            query = select(data_keys.c.dmp_id, data_keys.c.key_id, data_keys.c.wrapped).where(
-                data_keys.c.dmp_id.in_(batch)
-            )
-            with self._begin() as conn:
-                for row in conn.execute(query):
+        if not ids:
+            return found
+        with self._read() as conn:
+            for start in range(0, len(ids), 500):
+                batch = list(ids[start : start + 500])
+                for row in conn.execute(_GET_MANY, {"ids": batch}):
                     found[row.dmp_id] = WrappedKey(row.key_id, bytes(row.wrapped))
         return found
 
@@ -254,6 +261,15 @@ class KeyStore:
             query = query.where(data_keys.c.dmp_id > after)
         with self._begin() as conn:
             return conn.execute(query.order_by(data_keys.c.dmp_id).limit(size)).all()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A connection for reads: each statement on its own, no BEGIN and no COMMIT."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        except sa_exc.SQLAlchemyError as error:
+            raise KeyStoreUnavailable() from error
 
     @contextmanager
     def _begin(self) -> Iterator[Connection]:

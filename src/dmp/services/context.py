@@ -41,5 +41,10 @@ class Context:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
 
+    def reader(self) -> UnitOfWork:
+        """A unit of work for reads that write nothing (no audit entry): no transaction, no
+        write lock (see ``UnitOfWork``)."""
+        return UnitOfWork(self.engine, read_only=True)
+
     def now(self) -> datetime:
         return self.clock()

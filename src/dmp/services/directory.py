@@ -218,17 +218,12 @@ def authenticate(ctx: Context, token: str) -> ProfessionalActor:
     invalid = Unauthenticated("Jeton d'accès invalide, expiré ou révoqué.")
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise invalid
-    with ctx.uow() as uow:
-        row = uow.directory.token(_hash_token(token))
-        if row is None or row["revoked_at"] is not None or row["expires_at"] <= ctx.now():
-            raise invalid
-        professional = uow.directory.professional(row["professional_id"])
-        establishment = (
-            uow.directory.establishment(row["establishment_id"])
-            if row["establishment_id"]
-            else None
-        )
-    if professional is None or not policy.may_hold_credentials(professional, establishment):
+    with ctx.reader() as uow:
+        holder = uow.directory.token_holder(_hash_token(token))
+    if holder is None or holder.revoked_at is not None or holder.expires_at <= ctx.now():
+        raise invalid
+    professional, establishment = holder.professional, holder.establishment
+    if not policy.may_hold_credentials(professional, establishment):
         raise invalid
     return professional_actor(ctx, professional, establishment)
 

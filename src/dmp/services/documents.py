@@ -147,23 +147,20 @@ def _to_document(ctx: Context, row: RowMap, contents: list[RowMap], author: Auth
     )
 
 
-def _author(
-    uow: UnitOfWork, row: RowMap, cache: dict[tuple[UUID | None, UUID | None], Author]
-) -> Author:
-    key = (row["author_professional_id"], row["author_establishment_id"])
-    if key not in cache:
-        pro = uow.directory.professional(key[0]) if key[0] else None
-        est = uow.directory.establishment(key[1]) if key[1] else None
-        name = pro.display_name if pro else ("Le patient" if row["added_by_patient"] else "?")
-        cache[key] = Author(
-            key[0],
-            key[1],
-            name,
-            row["author_role"],
-            pro.rpps if pro else None,
-            est.finess if est else None,
-        )
-    return cache[key]
+def _author(row: RowMap) -> Author:
+    """The author of a document row read with its author's names (``DocumentRepository``)."""
+    if row["author_rpps"] is not None:
+        name = f"{row['author_given_name']} {row['author_family_name']}"
+    else:
+        name = "Le patient" if row["added_by_patient"] else "?"
+    return Author(
+        row["author_professional_id"],
+        row["author_establishment_id"],
+        name,
+        row["author_role"],
+        row["author_rpps"],
+        row["author_finess"],
+    )
 
 
 def _facts_of(row: RowMap) -> DocumentFacts:
@@ -235,8 +232,7 @@ def find_documents(
         ]
         contents = uow.documents.contents(dmp_id, [r["id"] for r in rows])
         ctx.keys.prefetch([r["id"] for r in rows])  # one key-store query, not one per document
-        authors: dict[tuple[UUID | None, UUID | None], Author] = {}
-        docs = [_to_document(ctx, r, contents[r["id"]], _author(uow, r, authors)) for r in rows]
+        docs = [_to_document(ctx, r, contents[r["id"]], _author(r)) for r in rows]
         found = [d for d in docs if matches(d, query)]
         record_audit(
             ctx,
@@ -260,7 +256,7 @@ def find_documents(
 def _readable(
     ctx: Context, uow: UnitOfWork, reading: Reading, loaded: Loaded, document_id: UUID, action: str
 ) -> RowMap:
-    row = uow.documents.get(loaded.dmp_id, document_id)
+    row = uow.documents.with_author(loaded.dmp_id, document_id)
     access = policy.Access(reading.actor, loaded.facts, reading.mode, reading.justification)
     decision = policy.read_document(access, _facts_of(row), ctx.matrix) if row else None
     if row is None or not decision:
@@ -282,6 +278,7 @@ def _readable(
 
 
 def get_document(ctx: Context, reading: Reading, dmp_id: UUID, document_id: UUID) -> Document:
+    ctx.keys.prefetch([dmp_id, document_id])  # the two keys this read opens, in one query
     with ctx.uow() as uow:
         loaded = _open(ctx, uow, reading, dmp_id, "document.read")
         row = _readable(ctx, uow, reading, loaded, document_id, "document.read")
@@ -289,7 +286,7 @@ def get_document(ctx: Context, reading: Reading, dmp_id: UUID, document_id: UUID
             ctx,
             row,
             uow.documents.contents(dmp_id, [document_id])[document_id],
-            _author(uow, row, {}),
+            _author(row),
         )
         record_audit(
             ctx,
@@ -315,6 +312,7 @@ def open_content(
     ctx: Context, reading: Reading, dmp_id: UUID, document_id: UUID, position: int = 0
 ) -> tuple[Content, Iterator[bytes]]:
     """Audit the retrieval, then stream the decrypted content (each segment checked first)."""
+    ctx.keys.prefetch([dmp_id, document_id])  # the two keys this read opens, in one query
     with ctx.uow() as uow:
         loaded = _open(ctx, uow, reading, dmp_id, "document.retrieve")
         row = _readable(ctx, uow, reading, loaded, document_id, "document.retrieve")

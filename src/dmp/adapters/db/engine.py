@@ -37,7 +37,9 @@ def _sqlite_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # Almost every transaction writes (each read is audited): take the write lock up front so
-        # that two transactions never deadlock upgrading a read lock.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # that two transactions never deadlock upgrading a read lock. Autocommit connections
+        # (read-only units of work) take no transaction at all.
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

@@ -3,16 +3,124 @@
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Row, RowMapping, and_, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    RowMapping,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    union_all,
+    update,
+)
 
 from dmp.adapters.db import tables as t
 from dmp.domain.model import Establishment, Professional, RecordFacts, RecordState
 
 RowMap = RowMapping
+
+# The statements of the hot paths (every request authenticates; every read loads its DMP, its
+# facts and a document, and appends to the audit chain) are built once: building a statement
+# costs as much Python as executing it.
+_pro, _est, _tok = t.professionals, t.establishments, t.api_tokens
+_member = t.professional_establishments
+_TOKEN_HOLDER = (
+    select(
+        _tok.c.expires_at,
+        _tok.c.revoked_at,
+        *(_pro.c[name] for name in ("id", "rpps", "family_name", "given_name", "profession")),
+        *(_pro.c[name] for name in ("specialty", "occupational_health", "samu_regulator")),
+        _pro.c.active,
+        _est.c.id.label("est_id"),
+        _est.c.finess.label("est_finess"),
+        _est.c.name.label("est_name"),
+        _est.c.kind.label("est_kind"),
+        _est.c.excluded.label("est_excluded"),
+        _member.c.establishment_id.label("member_of"),
+    )
+    .select_from(
+        _tok.join(_pro, _pro.c.id == _tok.c.professional_id)
+        .outerjoin(_est, _est.c.id == _tok.c.establishment_id)
+        .outerjoin(
+            _member,
+            and_(
+                _member.c.professional_id == _tok.c.professional_id,
+                _member.c.establishment_id == _tok.c.establishment_id,
+            ),
+        )
+    )
+    .where(_tok.c.token_hash == bindparam("token_hash"))
+)
+_RECORD_BY_ID = select(t.records).where(t.records.c.dmp_id == bindparam("key"))
+_RECORD_BY_INS = select(t.records).where(t.records.c.ins == bindparam("key"))
+_RECORD_BY_ID_LOCKED = _RECORD_BY_ID.with_for_update()
+_RECORD_BY_INS_LOCKED = _RECORD_BY_INS.with_for_update()
+# The sets behind a DMP's facts in one round trip: (kind, subject kind, id) rows.
+_FACT_SETS = union_all(
+    select(
+        literal_column("'authorization'").label("fact"),
+        t.authorizations.c.subject_kind,
+        t.authorizations.c.subject_id,
+    ).where(t.authorizations.c.dmp_id == bindparam("dmp_id")),
+    select(
+        literal_column("'block'"), literal_column("'professional'"), t.blocks.c.professional_id
+    ).where(t.blocks.c.dmp_id == bindparam("dmp_id")),
+    select(
+        literal_column("'representative'"),
+        literal_column("'account'"),
+        t.representatives.c.account_id,
+    ).where(t.representatives.c.dmp_id == bindparam("dmp_id")),
+)
+_FIRST_ACCESS = select(t.accessors).where(
+    t.accessors.c.dmp_id == bindparam("dmp_id"),
+    t.accessors.c.professional_id == bindparam("professional_id"),
+)
+# A document with what its author's label needs (no query per author).
+_doc, _author_pro, _author_est = t.documents, _pro.alias("author_pro"), _est.alias("author_est")
+_DOCUMENTS_WITH_AUTHORS = select(
+    _doc,
+    _author_pro.c.rpps.label("author_rpps"),
+    _author_pro.c.given_name.label("author_given_name"),
+    _author_pro.c.family_name.label("author_family_name"),
+    _author_est.c.finess.label("author_finess"),
+).select_from(
+    _doc.outerjoin(_author_pro, _author_pro.c.id == _doc.c.author_professional_id).outerjoin(
+        _author_est, _author_est.c.id == _doc.c.author_establishment_id
+    )
+)
+_DOCUMENT = _DOCUMENTS_WITH_AUTHORS.where(
+    _doc.c.dmp_id == bindparam("dmp_id"), _doc.c.id == bindparam("document_id")
+)
+_DOCUMENTS_OF = _DOCUMENTS_WITH_AUTHORS.where(_doc.c.dmp_id == bindparam("dmp_id")).order_by(
+    _doc.c.submitted_at.desc()
+)
+_AUDIT_HEAD = select(t.audit_heads).where(t.audit_heads.c.dmp_id == bindparam("dmp_id"))
+_AUDIT_HEAD_LOCKED = _AUDIT_HEAD.with_for_update()
+_AUDIT_INSERT = insert(t.audit_entries)
+_AUDIT_NEW_HEAD = insert(t.audit_heads)
+# SET from the parameters given: seq, hash, signed_at, signature.
+_AUDIT_MOVE_HEAD = update(t.audit_heads).where(t.audit_heads.c.dmp_id == bindparam("chain"))
+
+
+@dataclass(frozen=True, slots=True)
+class TokenHolder:
+    """Who an API token stands for: the token's validity, its professional, and the
+    establishment it acts for (``professional.establishment_ids`` holds that one establishment
+    when the professional belongs to it, and nothing else)."""
+
+    expires_at: datetime
+    revoked_at: datetime | None
+    professional: Professional
+    establishment: Establishment | None
 
 
 class _Repository:
@@ -92,8 +200,33 @@ class DirectoryRepository(_Repository):
     def add_token(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.api_tokens).values(**values))
 
-    def token(self, token_hash: str) -> RowMap | None:
-        return self._one(select(t.api_tokens).where(t.api_tokens.c.token_hash == token_hash))
+    def token_holder(self, token_hash: str) -> TokenHolder | None:
+        """The token by its hash with its professional and establishment, in one query."""
+        row = self.conn.execute(_TOKEN_HOLDER, {"token_hash": token_hash}).mappings().first()
+        if row is None:
+            return None
+        establishment = None
+        if row["est_id"] is not None:
+            establishment = Establishment(
+                row["est_id"],
+                row["est_finess"],
+                row["est_name"],
+                row["est_kind"],
+                row["est_excluded"],
+            )
+        professional = Professional(
+            id=row["id"],
+            rpps=row["rpps"],
+            family_name=row["family_name"],
+            given_name=row["given_name"],
+            profession=row["profession"],
+            specialty=row["specialty"],
+            occupational_health=row["occupational_health"],
+            samu_regulator=row["samu_regulator"],
+            establishment_ids=frozenset({row["member_of"]} if row["member_of"] else ()),
+            active=row["active"],
+        )
+        return TokenHolder(row["expires_at"], row["revoked_at"], professional, establishment)
 
     def revoke_token(self, token_id: UUID, at: datetime) -> bool:
         result = self.conn.execute(
@@ -120,12 +253,12 @@ class RecordRepository(_Repository):
         self.conn.execute(insert(t.records).values(**values))
 
     def get(self, dmp_id: UUID, *, for_update: bool = False) -> RowMap | None:
-        stmt = select(t.records).where(t.records.c.dmp_id == dmp_id)
-        return self._one(stmt.with_for_update() if for_update else stmt)
+        stmt = _RECORD_BY_ID_LOCKED if for_update else _RECORD_BY_ID
+        return self.conn.execute(stmt, {"key": dmp_id}).mappings().first()
 
     def by_ins(self, ins: str, *, for_update: bool = False) -> RowMap | None:
-        stmt = select(t.records).where(t.records.c.ins == ins)
-        return self._one(stmt.with_for_update() if for_update else stmt)
+        stmt = _RECORD_BY_INS_LOCKED if for_update else _RECORD_BY_INS
+        return self.conn.execute(stmt, {"key": ins}).mappings().first()
 
     def by_account(self, account_id: UUID) -> list[UUID]:
         own = select(t.records.c.dmp_id).where(t.records.c.patient_account_id == account_id)
@@ -139,27 +272,24 @@ class RecordRepository(_Repository):
 
     def facts(self, row: RowMap, *, patient_is_minor: bool) -> RecordFacts:
         dmp_id = row["dmp_id"]
-        auths = self.conn.execute(
-            select(t.authorizations.c.subject_kind, t.authorizations.c.subject_id).where(
-                t.authorizations.c.dmp_id == dmp_id
-            )
-        ).all()
-        blocked = self.conn.execute(
-            select(t.blocks.c.professional_id).where(t.blocks.c.dmp_id == dmp_id)
-        ).scalars()
-        reps = self.conn.execute(
-            select(t.representatives.c.account_id).where(t.representatives.c.dmp_id == dmp_id)
-        ).scalars()
+        sets: dict[tuple[str, str], set[UUID]] = {
+            ("authorization", "professional"): set(),
+            ("authorization", "establishment"): set(),
+            ("block", "professional"): set(),
+            ("representative", "account"): set(),
+        }
+        for fact, kind, subject in self.conn.execute(_FACT_SETS, {"dmp_id": dmp_id}):
+            sets[fact, kind].add(subject)
         return RecordFacts(
             dmp_id=dmp_id,
             state=RecordState(row["state"]),
             patient_account_id=row["patient_account_id"],
-            representative_account_ids=frozenset(reps),
+            representative_account_ids=frozenset(sets["representative", "account"]),
             patient_is_minor=patient_is_minor,
             medecin_traitant_id=row["medecin_traitant_id"],
-            authorized_professionals=frozenset(i for k, i in auths if k == "professional"),
-            authorized_establishments=frozenset(i for k, i in auths if k == "establishment"),
-            blocked_professionals=frozenset(blocked),
+            authorized_professionals=frozenset(sets["authorization", "professional"]),
+            authorized_establishments=frozenset(sets["authorization", "establishment"]),
+            blocked_professionals=frozenset(sets["block", "professional"]),
             oppose_emergency=row["oppose_emergency"],
             oppose_samu=row["oppose_samu"],
         )
@@ -239,11 +369,8 @@ class RecordRepository(_Repository):
         return self.conn.execute(stmt).all()
 
     def first_access(self, dmp_id: UUID, professional_id: UUID) -> RowMap | None:
-        return self._one(
-            select(t.accessors).where(
-                t.accessors.c.dmp_id == dmp_id, t.accessors.c.professional_id == professional_id
-            )
-        )
+        params = {"dmp_id": dmp_id, "professional_id": professional_id}
+        return self.conn.execute(_FIRST_ACCESS, params).mappings().first()
 
     def add_accessor(self, dmp_id: UUID, professional_id: UUID, at: datetime) -> None:
         self.conn.execute(
@@ -310,6 +437,11 @@ class DocumentRepository(_Repository):
         )
         return self._one(stmt.with_for_update() if for_update else stmt)
 
+    def with_author(self, dmp_id: UUID, document_id: UUID) -> RowMap | None:
+        """The document, with its author's RPPS, names and FINESS (``author_*``)."""
+        params = {"dmp_id": dmp_id, "document_id": document_id}
+        return self.conn.execute(_DOCUMENT, params).mappings().first()
+
     def master_identifier_taken(self, dmp_id: UUID, master_identifier: str) -> bool:
         stmt = select(t.documents.c.id).where(
             t.documents.c.dmp_id == dmp_id, t.documents.c.master_identifier == master_identifier
@@ -317,8 +449,8 @@ class DocumentRepository(_Repository):
         return self._one(stmt) is not None
 
     def of_record(self, dmp_id: UUID) -> Sequence[RowMap]:
-        stmt = select(t.documents).where(t.documents.c.dmp_id == dmp_id)
-        return self.conn.execute(stmt.order_by(t.documents.c.submitted_at.desc())).mappings().all()
+        """The DMP's documents, newest first, each with its author (as ``with_author``)."""
+        return self.conn.execute(_DOCUMENTS_OF, {"dmp_id": dmp_id}).mappings().all()
 
     def contents(self, dmp_id: UUID, document_ids: Sequence[UUID]) -> dict[UUID, list[RowMap]]:
         found: dict[UUID, list[RowMap]] = {i: [] for i in document_ids}
@@ -380,17 +512,16 @@ class DocumentRepository(_Repository):
 
 class AuditRepository(_Repository):
     def head(self, dmp_id: UUID, *, for_update: bool = False) -> RowMap | None:
-        stmt = select(t.audit_heads).where(t.audit_heads.c.dmp_id == dmp_id)
-        return self._one(stmt.with_for_update() if for_update else stmt)
+        stmt = _AUDIT_HEAD_LOCKED if for_update else _AUDIT_HEAD
+        return self.conn.execute(stmt, {"dmp_id": dmp_id}).mappings().first()
 
     def append(self, entry: dict[str, Any], head: dict[str, Any], *, new_chain: bool) -> None:
-        self.conn.execute(insert(t.audit_entries).values(**entry))
+        self.conn.execute(_AUDIT_INSERT, entry)
         if new_chain:
-            self.conn.execute(insert(t.audit_heads).values(**head))
+            self.conn.execute(_AUDIT_NEW_HEAD, head)
         else:
-            self.conn.execute(
-                update(t.audit_heads).where(t.audit_heads.c.dmp_id == head["dmp_id"]).values(**head)
-            )
+            moved = {k: v for k, v in head.items() if k != "dmp_id"}
+            self.conn.execute(_AUDIT_MOVE_HEAD, {**moved, "chain": head["dmp_id"]})
 
     def chain(self, dmp_id: UUID) -> Generator[RowMap, None, None]:
         stmt = select(t.audit_entries).where(t.audit_entries.c.dmp_id == dmp_id)

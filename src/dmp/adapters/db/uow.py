@@ -16,12 +16,19 @@ from dmp.adapters.db.repositories import (
 
 
 class UnitOfWork:
-    def __init__(self, engine: Engine) -> None:
+    """``read_only``: each statement runs on its own (autocommit), with no BEGIN, COMMIT or
+    write lock; ``commit()`` is then refused. For single-statement reads that need no audit
+    entry, such as authenticating a request."""
+
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
+        self._read_only = read_only
         self._connection: Connection | None = None
 
     def __enter__(self) -> UnitOfWork:
         self._connection = self._engine.connect()
+        if self._read_only:
+            self._connection = self._connection.execution_options(isolation_level="AUTOCOMMIT")
         self._transaction = self._connection.begin()
         conn = self._connection
         self.directory = DirectoryRepository(conn)
@@ -37,6 +44,8 @@ class UnitOfWork:
         return self._connection
 
     def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work has nothing to commit")
         self._transaction.commit()
 
     def rollback(self) -> None:

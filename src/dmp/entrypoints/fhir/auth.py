@@ -35,9 +35,14 @@ bearer = HTTPBearer(
 )
 
 
-def context(request: Request) -> Context:
+def app_context(request: Request) -> Context:
     ctx: Context = request.app.state.ctx
     return ctx
+
+
+async def context(request: Request) -> Context:
+    # Dependencies that do no I/O are coroutines: FastAPI runs a plain function in a thread.
+    return app_context(request)
 
 
 def professional(
@@ -46,7 +51,7 @@ def professional(
 ) -> ProfessionalActor:
     if credentials is None:
         raise Unauthenticated("Jeton d'accès manquant : en-tête « Authorization: Bearer … ».")
-    return directory.authenticate(context(request), credentials.credentials)
+    return directory.authenticate(app_context(request), credentials.credentials)
 
 
 Professional = Annotated[ProfessionalActor, Depends(professional)]
@@ -76,7 +81,7 @@ class AccessRequest:
             raise
 
 
-def access_request(
+async def access_request(
     mode_header: Annotated[
         str | None,
         Header(
