@@ -30,7 +30,6 @@ from benchmarks.stats import Figure, figure
 from dmp.bootstrap import build
 from dmp.domain.identifiers import Ins
 from dmp.domain.model import PatientActor
-from dmp.entrypoints.fhir.patients import dmp_of
 from dmp.services.context import Context
 from dmp.services.directory import authenticate
 from dmp.services.documents import Reading, find_documents, open_content
@@ -116,12 +115,12 @@ def capture(engines: dict[str, Engine]) -> Iterator[list[tuple[str, str, Any]]]:
 
 
 def consult_once(ctx: Context, patient: dict[str, Any]) -> None:
-    """The service calls of one consult: ITI-67 (authenticate, look-up, search), ITI-68."""
+    """The service calls of one consult, as the API makes them: ITI-67 by INS (authenticate,
+    search), then ITI-68 (authenticate, retrieve)."""
     actor = authenticate(ctx, patient["token"])
-    dmp_id = dmp_of(ctx, actor, Ins.parse(patient["ins"]))
-    docs = find_documents(ctx, Reading(actor), dmp_id)
+    docs = find_documents(ctx, Reading(actor), Ins.parse(patient["ins"]))
     actor = authenticate(ctx, patient["token"])
-    open_content(ctx, Reading(actor), dmp_id, docs[0].id)
+    open_content(ctx, Reading(actor), docs[0].dmp_id, docs[0].id)
 
 
 def captured_consults(env: BenchEnv, patients: list[dict[str, Any]]) -> list[list[Any]]:

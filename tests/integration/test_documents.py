@@ -315,3 +315,35 @@ def test_search_by_ins_in_one_transaction(ctx, cast):
         "denied",
         "no-record",
     )
+
+
+def _chain(ctx, dmp_id):
+    with ctx.engine.connect() as conn:
+        stmt = select(audit_entries).where(audit_entries.c.dmp_id == dmp_id)
+        return list(conn.execute(stmt.order_by(audit_entries.c.seq)).mappings())
+
+
+def test_a_submission_by_ins_goes_to_that_patients_dmp_with_one_audit_entry(ctx, cast):
+    before = len(_chain(ctx, cast.alice_dmp))
+    [doc] = submit_documents(ctx, cast.bruno, ALICE_INS, [pdf_submission()])
+    added = _chain(ctx, cast.alice_dmp)[before:]
+    assert [(e["action"], e["outcome"], e["target_id"]) for e in added] == [
+        ("document.add", "allowed", str(doc.id))
+    ]
+    assert doc.dmp_id == cast.alice_dmp
+    assert doc.id in _ids(ctx, cast.alice, cast.alice_dmp)
+
+
+def test_a_submission_for_an_ins_without_dmp_writes_nothing_but_its_refusal(ctx, cast, settings):
+    stranger = ins("1700175123457")
+    system_before = len(_chain(ctx, SYSTEM_CHAIN))
+    with pytest.raises(NotFound):
+        submit_documents(ctx, cast.bruno, stranger, [pdf_submission()])
+    [refusal] = _chain(ctx, SYSTEM_CHAIN)[system_before:]
+    assert (refusal["action"], refusal["outcome"], refusal["reason"]) == (
+        "document.add",
+        "denied",
+        "no-record",
+    )
+    assert (refusal["target_kind"], refusal["target_id"]) == ("ins", stranger.value)
+    assert not [p for p in settings.blob_dir.rglob("*") if p.is_file()]

@@ -82,6 +82,7 @@ class ProfessionalActor:
     establishment_id: UUID | None = None  # the establishment they act for, if any
     establishment_excluded: bool = False
     establishment_finess: str | None = None
+    display_name: str | None = None  # "Prénom Nom", as the directory has it, when known
 
 
 @dataclass(frozen=True, slots=True)

@@ -139,6 +139,7 @@ def professional_actor(
         establishment_id=establishment.id if establishment else None,
         establishment_excluded=establishment.excluded if establishment else False,
         establishment_finess=establishment.finess if establishment else None,
+        display_name=professional.display_name,
     )
 
 

@@ -16,6 +16,7 @@ from dmp.adapters.crypto import encrypt_stream
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
 from dmp.domain.content import inspect
+from dmp.domain.identifiers import Ins
 from dmp.domain.model import (
     Actor,
     Author,
@@ -33,6 +34,7 @@ from dmp.services.common import (
     Loaded,
     french_date,
     hidden,
+    load,
     load_by_id,
     notify_patient,
     record_audit,
@@ -166,6 +168,22 @@ def _check(
                 )
 
 
+def _load_target(ctx: Context, uow: UnitOfWork, actor: Actor, patient: UUID | Ins) -> Loaded:
+    """The DMP the documents go to; when there is none, the refusal is audited (in the system
+    chain) and answered as not found."""
+    target: tuple[str, object]
+    if isinstance(patient, Ins):
+        loaded, target = load(ctx, uow, uow.records.by_ins(patient.value)), ("ins", patient.value)
+    else:
+        loaded, target = load_by_id(ctx, uow, patient), ("record", patient)
+    if loaded is None:
+        event = audit.Event("document.add", False, "no-record", *target)
+        record_audit(ctx, uow, None, actor, event)
+        uow.commit()
+        raise hidden()
+    return loaded
+
+
 def _store_contents(
     ctx: Context, dmp_id: UUID, p: _Prepared, written: list[tuple[UUID, str]]
 ) -> None:
@@ -224,30 +242,30 @@ def _discard(ctx: Context, written: list[tuple[UUID, str]]) -> None:
 
 
 def submit_documents(
-    ctx: Context, actor: Actor, dmp_id: UUID, submissions: Sequence[Submission]
+    ctx: Context, actor: Actor, patient: UUID | Ins, submissions: Sequence[Submission]
 ) -> list[Document]:
-    """Store every document of the submission with its audit entry, or none of them."""
+    """Store every document of the submission with its audit entry, or none of them. The DMP
+    is given by its id, or by the patient's INS (resolved in the first check)."""
     prepared = [_Prepared(s, uuid4(), _validate(ctx, s), []) for s in submissions]
     identifiers = [s.metadata.master_identifier for s in submissions]
     if len(set(identifiers)) != len(identifiers):
         raise Conflict("Deux documents de la soumission portent le même identifiant unique.")
     with ctx.uow() as uow:
-        loaded = load_by_id(ctx, uow, dmp_id)
-        if loaded is None:
-            raise hidden()
+        loaded = _load_target(ctx, uow, actor, patient)
+        dmp_id = loaded.dmp_id
         _check(ctx, uow, actor, loaded, prepared)
     written: list[tuple[UUID, str]] = []
     try:
         for p in prepared:
             _store_refused_or(ctx, actor, dmp_id, p, written)
         with ctx.uow() as uow:
-            loaded = load_by_id(ctx, uow, dmp_id, for_update=True)
-            if loaded is None:
+            locked = load_by_id(ctx, uow, dmp_id, for_update=True)
+            if locked is None:
                 raise hidden()
-            _check(ctx, uow, actor, loaded, prepared)  # the DMP may have changed meanwhile
+            _check(ctx, uow, actor, locked, prepared)  # the DMP may have changed meanwhile
             now = ctx.now()
-            stored = [_insert(ctx, uow, actor, loaded, p, now) for p in prepared]
-            _notify_added(uow, actor, loaded, prepared, now)
+            stored = [_insert(ctx, uow, actor, locked, p, now) for p in prepared]
+            _notify_added(uow, actor, locked, prepared, now)
             uow.commit()
     except BaseException:
         _discard(ctx, written)
@@ -346,8 +364,10 @@ def _insert(
 def _author_of(uow: UnitOfWork, pro: ProfessionalActor | None) -> Author:
     if pro is None:
         return Author(None, None, "Le patient", "patient")
-    found = uow.directory.professional(pro.professional_id)
-    name = found.display_name if found else pro.rpps
+    name = pro.display_name
+    if name is None:
+        found = uow.directory.professional(pro.professional_id)
+        name = found.display_name if found else pro.rpps
     return Author(
         pro.professional_id,
         pro.establishment_id,

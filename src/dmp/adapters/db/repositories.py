@@ -103,6 +103,18 @@ _DOCUMENT = _DOCUMENTS_WITH_AUTHORS.where(
 _DOCUMENTS_OF = _DOCUMENTS_WITH_AUTHORS.where(_doc.c.dmp_id == bindparam("dmp_id")).order_by(
     _doc.c.submitted_at.desc()
 )
+_content = t.document_contents
+_CONTENTS_OF_RECORD = (
+    select(_content)
+    .where(_content.c.dmp_id == bindparam("dmp_id"))
+    .order_by(_content.c.document_id, _content.c.position)
+)
+_CONTENTS_OF_DOCUMENT = (
+    select(_content)
+    .where(_content.c.dmp_id == bindparam("dmp_id"))
+    .where(_content.c.document_id == bindparam("document_id"))
+    .order_by(_content.c.position)
+)
 _AUDIT_HEAD = select(t.audit_heads).where(t.audit_heads.c.dmp_id == bindparam("dmp_id"))
 _AUDIT_HEAD_LOCKED = _AUDIT_HEAD.with_for_update()
 _AUDIT_INSERT = insert(t.audit_entries)
@@ -453,19 +465,19 @@ class DocumentRepository(_Repository):
         return self.conn.execute(_DOCUMENTS_OF, {"dmp_id": dmp_id}).mappings().all()
 
     def contents(self, dmp_id: UUID, document_ids: Sequence[UUID]) -> dict[UUID, list[RowMap]]:
+        """The contents of these documents of the DMP, by document, in position order."""
         found: dict[UUID, list[RowMap]] = {i: [] for i in document_ids}
-        if not document_ids:
+        if len(found) == 1:
+            stmt, params = _CONTENTS_OF_DOCUMENT, {"dmp_id": dmp_id, "document_id": document_ids[0]}
+        elif found:
+            # Those of the whole DMP (a few dozen rows), filtered here: one statement the
+            # database can prepare, rather than an IN list of a different length each time.
+            stmt, params = _CONTENTS_OF_RECORD, {"dmp_id": dmp_id}
+        else:
             return found
-        stmt = (
-            select(t.document_contents)
-            .where(
-                t.document_contents.c.dmp_id == dmp_id,
-                t.document_contents.c.document_id.in_(document_ids),
-            )
-            .order_by(t.document_contents.c.document_id, t.document_contents.c.position)
-        )
-        for row in self.conn.execute(stmt).mappings():
-            found[row["document_id"]].append(row)
+        for row in self.conn.execute(stmt, params).mappings():
+            if (rows := found.get(row["document_id"])) is not None:
+                rows.append(row)
         return found
 
     def update(self, dmp_id: UUID, document_id: UUID, **values: Any) -> None:

@@ -26,7 +26,6 @@ from dmp.entrypoints.fhir import ids, intake, openapi
 from dmp.entrypoints.fhir.auth import Ctx, Professional
 from dmp.entrypoints.fhir.bodies import base_url, call, check_media_type, parse_json, resource_of
 from dmp.entrypoints.fhir.errors import FhirResponse
-from dmp.entrypoints.fhir.patients import dmp_of
 from dmp.entrypoints.fhir.spool import SpooledBody, body_limit, spool
 from dmp.services import submission
 from dmp.services.context import Context
@@ -127,11 +126,9 @@ def parse(document: Any, body: SpooledBody, vs: ValueSets) -> Parsed:
 
 
 def _store(ctx: Context, actor: ProfessionalActor, parsed: Parsed) -> list[Document]:
-    dmp_id = parsed.subject.dmp_id
-    if dmp_id is None:
-        assert parsed.subject.ins is not None
-        dmp_id = dmp_of(ctx, actor, parsed.subject.ins)
-    return submission.submit_documents(ctx, actor, dmp_id, parsed.submissions)
+    patient = parsed.subject.dmp_id or parsed.subject.ins
+    assert patient is not None
+    return submission.submit_documents(ctx, actor, patient, parsed.submissions)
 
 
 def _created(base: str, location: str) -> Json:

@@ -32,4 +32,7 @@ def run(settings: Settings, workers: int) -> None:
         server_header=False,
         timeout_keep_alive=5,
         log_level="info",
+        # No access log: request lines carry patients' INS in their query strings, and every
+        # access to a DMP is already in its audit trail.
+        access_log=False,
     )
