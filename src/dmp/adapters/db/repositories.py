@@ -121,6 +121,24 @@ _AUDIT_INSERT = insert(t.audit_entries)
 _AUDIT_NEW_HEAD = insert(t.audit_heads)
 # SET from the parameters given: seq, hash, signed_at, signature.
 _AUDIT_MOVE_HEAD = update(t.audit_heads).where(t.audit_heads.c.dmp_id == bindparam("chain"))
+# PostgreSQL: the entry and the head's move in one statement (a data-modifying CTE). Every
+# parameter is named explicitly (entry_*, head_*, chain): parameters named after columns would
+# also be taken as values of the CTE's UPDATE.
+_AUDIT_APPEND_AND_MOVE = (
+    insert(t.audit_entries)
+    .values({c.name: bindparam(f"entry_{c.name}", type_=c.type) for c in t.audit_entries.c})
+    .add_cte(
+        update(t.audit_heads)
+        .where(t.audit_heads.c.dmp_id == bindparam("chain"))
+        .values(
+            seq=bindparam("head_seq"),
+            hash=bindparam("head_hash"),
+            signed_at=bindparam("head_signed_at", type_=t.UTCDateTime()),
+            signature=bindparam("head_signature"),
+        )
+        .cte("moved_head")
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -528,10 +546,15 @@ class AuditRepository(_Repository):
         return self.conn.execute(stmt, {"dmp_id": dmp_id}).mappings().first()
 
     def append(self, entry: dict[str, Any], head: dict[str, Any], *, new_chain: bool) -> None:
-        self.conn.execute(_AUDIT_INSERT, entry)
         if new_chain:
+            self.conn.execute(_AUDIT_INSERT, entry)
             self.conn.execute(_AUDIT_NEW_HEAD, head)
+        elif self.conn.dialect.name == "postgresql":
+            params = {f"entry_{k}": v for k, v in entry.items()}
+            params |= {f"head_{k}": v for k, v in head.items() if k != "dmp_id"}
+            self.conn.execute(_AUDIT_APPEND_AND_MOVE, {**params, "chain": head["dmp_id"]})
         else:
+            self.conn.execute(_AUDIT_INSERT, entry)
             moved = {k: v for k, v in head.items() if k != "dmp_id"}
             self.conn.execute(_AUDIT_MOVE_HEAD, {**moved, "chain": head["dmp_id"]})
 
