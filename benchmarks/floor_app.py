@@ -1,30 +1,25 @@
-"""The floor of the HTTP stack: a FastAPI app with one small JSON route, served by uvicorn with
-the same options as ``dmp.entrypoints.fhir.server.run`` (workers, keep-alive, access log)."""
+"""The floor of the HTTP stack: a FastAPI app with one small JSON route, served exactly as
+``dmp serve`` serves the API (``dmp.entrypoints.fhir.server``: one ``SO_REUSEPORT`` socket per
+worker, the same uvicorn options)."""
 
 from __future__ import annotations
 
-import uvicorn
 from fastapi import FastAPI
 
 from benchmarks.load import LOOPBACK
+from dmp.entrypoints.fhir.server import Supervisor
 
-app = FastAPI()
 
+def create_app() -> FastAPI:
+    app = FastAPI()
 
-@app.get("/ping")
-def ping() -> dict[str, str]:
-    """A sync handler, like the dmp handlers: it runs in the thread pool too."""
-    return {"resourceType": "OperationOutcome", "status": "ok"}
+    @app.get("/ping")
+    def ping() -> dict[str, str]:
+        """A sync handler, like the dmp handlers: it runs in the thread pool too."""
+        return {"resourceType": "OperationOutcome", "status": "ok"}
+
+    return app
 
 
 def run(port: int, workers: int) -> None:
-    uvicorn.run(
-        "benchmarks.floor_app:app",
-        host=LOOPBACK,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        server_header=False,
-        timeout_keep_alive=5,
-        log_level="info",
-    )
+    Supervisor(LOOPBACK, port, workers, factory="benchmarks.floor_app:create_app").run()

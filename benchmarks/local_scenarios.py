@@ -136,9 +136,11 @@ def captured_consults(env: BenchEnv, patients: list[dict[str, Any]]) -> list[lis
 
 
 def _replayable(statement: str, params: Any) -> Any:
-    """The captured audit insert was committed: replay it under a free sequence number."""
-    if statement.startswith("INSERT INTO audit_entries") and isinstance(params, dict):
-        return {**params, "seq": params["seq"] + 10**12}
+    """The captured audit insert was committed: replay it under a free sequence number (alone,
+    or with the head's move in one statement on PostgreSQL: ``entry_seq``)."""
+    if "INSERT INTO audit_entries" in statement and isinstance(params, dict):
+        key = "entry_seq" if "entry_seq" in params else "seq"
+        return {**params, key: params[key] + 10**12}
     return params or None
 
 

@@ -248,9 +248,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _mean(figures: list[Figure], scenario: str, step: str, wrk_run: bool, key: str) -> float | None:
+    found = [
+        getattr(f, key)
+        for f in figures
+        if (f.scenario, f.step) == (scenario, step) and ("wrk" in f.note) == wrk_run
+    ]
+    return sum(found) / len(found) if found else None
+
+
+def ratios(figures: list[Figure]) -> list[str]:
+    """dmp against the floors measured in the same run (means over the repetitions)."""
+    lines = []
+    consult = _mean(figures, "consult", "ITI-67/ITI-68 alternating", True, "rate")
+    for step in ("GET /ping", "GET /fhir/metadata"):
+        floor = _mean(figures, "floor", step, True, "rate")
+        if consult and floor:
+            lines.append(
+                f"throughput, wrk: floor {step} {floor:.0f} req/s / consult {consult:.0f} req/s"
+                f" = {floor / consult:.1f}x"
+            )
+    services = _mean(figures, "services", "consult in-process (1 thread)", False, "p50_ms")
+    sql = _mean(figures, "SQL floor", "consult SQL (psycopg)", False, "p50_ms")
+    if services and sql:
+        lines.append(
+            f"latency p50: consult through the services {services:.1f} ms / its SQL alone "
+            f"{sql:.1f} ms = {services / sql:.1f}x"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
     figures = run(parse_args(argv))
     print(table(figures))
+    for line in ratios(figures):
+        print(f"- {line}")
 
 
 if __name__ == "__main__":

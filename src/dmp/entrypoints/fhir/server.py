@@ -86,23 +86,27 @@ def _listener(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int) -> None:
+def _worker(host: str, port: int, factory: str) -> None:
     """One worker process: its own listening socket, its own app and context."""
     try:
         sock = _listener(host, port)
     except ConfigurationError as error:
         print(error.message, file=sys.stderr)
         sys.exit(STARTUP_FAILURE)
-    config = uvicorn.Config(FACTORY, factory=True, host=host, port=port, **_OPTIONS)
+    config = uvicorn.Config(factory, factory=True, host=host, port=port, **_OPTIONS)
     uvicorn.Server(config).run(sockets=[sock])
 
 
 class Supervisor:
     """Starts the workers, restarts one that dies, and stops them all on SIGINT or SIGTERM
-    (each finishes its requests in flight: uvicorn's graceful shutdown)."""
+    (each finishes its requests in flight: uvicorn's graceful shutdown). ``factory``: the
+    import path of the function that builds a worker's app."""
 
-    def __init__(self, host: str, port: int, workers: int, *, grace: float = 30.0) -> None:
+    def __init__(
+        self, host: str, port: int, workers: int, *, factory: str = FACTORY, grace: float = 30.0
+    ) -> None:
         self.host, self.port, self.count, self.grace = host, port, workers, grace
+        self.factory = factory
         self.processes: list[BaseProcess] = []
         self.stopping = False
         self._spawn = multiprocessing.get_context("spawn")
@@ -120,7 +124,7 @@ class Supervisor:
 
     def _start(self) -> BaseProcess:
         process = self._spawn.Process(
-            target=_worker, args=(self.host, self.port), name="dmp-worker", daemon=False
+            target=_worker, args=(self.host, self.port, self.factory), name="dmp-worker"
         )
         process.start()
         return process
