@@ -141,6 +141,7 @@ def _secure_delete(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+_PUT = insert(data_keys)
 _GET = select(data_keys.c.key_id, data_keys.c.wrapped).where(
     data_keys.c.dmp_id == bindparam("dmp_id")
 )
@@ -176,7 +177,7 @@ class KeyStore:
         row = {"dmp_id": dmp_id, "key_id": wrapped.key_id, "wrapped": wrapped.blob}
         try:
             with self._begin() as conn:
-                conn.execute(insert(data_keys).values(**row, created_at=self._clock()))
+                conn.execute(_PUT, {**row, "created_at": self._clock()})
         except sa_exc.IntegrityError:
             raise Conflict("Ce DMP a déjà une clé de chiffrement.") from None
 

@@ -103,6 +103,10 @@ _DOCUMENT = _DOCUMENTS_WITH_AUTHORS.where(
 _DOCUMENTS_OF = _DOCUMENTS_WITH_AUTHORS.where(_doc.c.dmp_id == bindparam("dmp_id")).order_by(
     _doc.c.submitted_at.desc()
 )
+_MASTER_IDENTIFIER = select(_doc.c.id).where(
+    _doc.c.dmp_id == bindparam("dmp_id"),
+    _doc.c.master_identifier == bindparam("master_identifier"),
+)
 _content = t.document_contents
 _CONTENTS_OF_RECORD = (
     select(_content)
@@ -166,10 +170,10 @@ class DirectoryRepository(_Repository):
     """Professionals, establishments and the API tokens bound to professionals."""
 
     def add_establishment(self, values: dict[str, Any]) -> None:
-        self.conn.execute(insert(t.establishments).values(**values))
+        self.conn.execute(insert(t.establishments), values)
 
     def add_professional(self, values: dict[str, Any], establishment_ids: Iterable[UUID]) -> None:
-        self.conn.execute(insert(t.professionals).values(**values))
+        self.conn.execute(insert(t.professionals), values)
         self.link(values["id"], establishment_ids)
 
     def link(self, professional_id: UUID, establishment_ids: Iterable[UUID]) -> None:
@@ -228,7 +232,7 @@ class DirectoryRepository(_Repository):
         return [Establishment(r.id, r.finess, r.name, r.kind, r.excluded) for r in rows]
 
     def add_token(self, values: dict[str, Any]) -> None:
-        self.conn.execute(insert(t.api_tokens).values(**values))
+        self.conn.execute(insert(t.api_tokens), values)
 
     def token_holder(self, token_hash: str) -> TokenHolder | None:
         """The token by its hash with its professional and establishment, in one query."""
@@ -271,7 +275,7 @@ class RecordRepository(_Repository):
     """DMP records, their accounts, consents, authorizations, blocks and tombstones."""
 
     def add_account(self, values: dict[str, Any]) -> None:
-        self.conn.execute(insert(t.accounts).values(**values))
+        self.conn.execute(insert(t.accounts), values)
 
     def account(self, account_id: UUID) -> RowMap | None:
         return self._one(select(t.accounts).where(t.accounts.c.id == account_id))
@@ -280,7 +284,7 @@ class RecordRepository(_Repository):
         return self._one(select(t.accounts.c.id).where(t.accounts.c.login == login)) is not None
 
     def add(self, values: dict[str, Any]) -> None:
-        self.conn.execute(insert(t.records).values(**values))
+        self.conn.execute(insert(t.records), values)
 
     def get(self, dmp_id: UUID, *, for_update: bool = False) -> RowMap | None:
         stmt = _RECORD_BY_ID_LOCKED if for_update else _RECORD_BY_ID
@@ -325,7 +329,7 @@ class RecordRepository(_Repository):
         )
 
     def add_consent(self, values: dict[str, Any]) -> None:
-        self.conn.execute(insert(t.consents).values(**values))
+        self.conn.execute(insert(t.consents), values)
 
     def consents(self, dmp_id: UUID) -> Sequence[Row[Any]]:
         stmt = select(t.consents).where(t.consents.c.dmp_id == dmp_id)
@@ -392,7 +396,7 @@ class RecordRepository(_Repository):
         return result.rowcount > 0
 
     def add_representative(self, values: dict[str, Any]) -> None:
-        self.conn.execute(insert(t.representatives).values(**values))
+        self.conn.execute(insert(t.representatives), values)
 
     def representatives(self, dmp_id: UUID) -> Sequence[Row[Any]]:
         stmt = select(t.representatives).where(t.representatives.c.dmp_id == dmp_id)
@@ -425,7 +429,7 @@ class RecordRepository(_Repository):
         return list(self.conn.execute(stmt).scalars())
 
     def add_tombstone(self, values: dict[str, Any]) -> None:
-        self.conn.execute(insert(t.tombstones).values(**values))
+        self.conn.execute(insert(t.tombstones), values)
 
     def tombstone(self, ins: str) -> RowMap | None:
         stmt = select(t.tombstones).where(t.tombstones.c.ins == ins)
@@ -458,7 +462,7 @@ class RecordRepository(_Repository):
 
 class DocumentRepository(_Repository):
     def add(self, values: dict[str, Any], contents: list[dict[str, Any]]) -> None:
-        self.conn.execute(insert(t.documents).values(**values))
+        self.conn.execute(insert(t.documents), values)
         self.conn.execute(insert(t.document_contents), contents)
 
     def get(self, dmp_id: UUID, document_id: UUID, *, for_update: bool = False) -> RowMap | None:
@@ -473,10 +477,8 @@ class DocumentRepository(_Repository):
         return self.conn.execute(_DOCUMENT, params).mappings().first()
 
     def master_identifier_taken(self, dmp_id: UUID, master_identifier: str) -> bool:
-        stmt = select(t.documents.c.id).where(
-            t.documents.c.dmp_id == dmp_id, t.documents.c.master_identifier == master_identifier
-        )
-        return self._one(stmt) is not None
+        params = {"dmp_id": dmp_id, "master_identifier": master_identifier}
+        return self.conn.execute(_MASTER_IDENTIFIER, params).first() is not None
 
     def of_record(self, dmp_id: UUID) -> Sequence[RowMap]:
         """The DMP's documents, newest first, each with its author (as ``with_author``)."""
@@ -587,7 +589,7 @@ class AuditRepository(_Repository):
 
 class OutboxRepository(_Repository):
     def add(self, values: dict[str, Any]) -> None:
-        self.conn.execute(insert(t.outbox).values(**values))
+        self.conn.execute(insert(t.outbox), values)
 
     def pending(self, limit: int = 100) -> list[RowMap]:
         stmt = select(t.outbox).where(t.outbox.c.sent_at.is_(None)).order_by(t.outbox.c.created_at)
