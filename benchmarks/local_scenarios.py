@@ -8,7 +8,11 @@
 * SQL floor: the consult path's own SQL. One consult is run through the services with every
   statement captured (data database and key store, cold key cache); the statements are then
   replayed as they are with psycopg, in one transaction per database that is rolled back (so the
-  audit inserts can be replayed; a rolled-back transaction skips the commit's WAL flush).
+  audit inserts can be replayed; a rolled-back transaction skips the commit's WAL flush);
+* any patient: ITI-67 through the services for patients drawn at random among all of them, read by
+  one of their authorized professionals. The other consult scenarios read the same sampled
+  patients over and over, whose pages stay in memory; a patient not seen lately is what this
+  one measures, and at 1 M patients the data no longer fits in the machine's memory.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from uuid import UUID
 
 import psycopg
 from argon2 import PasswordHasher
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 
 from benchmarks.env import BenchEnv, pg_conninfo
 from benchmarks.stats import Figure, figure
@@ -31,7 +35,7 @@ from dmp.bootstrap import build
 from dmp.domain.identifiers import Ins
 from dmp.domain.model import PatientActor
 from dmp.services.context import Context
-from dmp.services.directory import authenticate
+from dmp.services.directory import authenticate, professional_actor
 from dmp.services.documents import Reading, find_documents, open_content
 from dmp.services.history import read_history
 
@@ -169,6 +173,40 @@ def sql_floor(env: BenchEnv, patients: list[dict[str, Any]], seconds: float) -> 
         conn.close()
     note = f"{statements:.0f} statements per consult, 1 connection, rolled back"
     return figure("SQL floor", "consult SQL (psycopg)", latencies, elapsed, note=note)
+
+
+# --- any patient (cold) ---------------------------------------------------------------------------
+
+# A random sample of pages (PostgreSQL's TABLESAMPLE), not a scan of the whole table; the
+# professional is one the patient authorized.
+_ANY_PATIENTS = text(
+    "SELECT r.ins, (SELECT a.subject_id FROM authorizations a WHERE a.dmp_id = r.dmp_id"
+    " AND a.subject_kind = 'professional' ORDER BY a.subject_id LIMIT 1) AS reader"
+    " FROM records r TABLESAMPLE SYSTEM (:percent) REPEATABLE (:seed) LIMIT :count"
+)
+
+
+def any_patient_search(env: BenchEnv, count: int, seed: int) -> Figure:
+    """ITI-67 by INS through the services, for ``count`` patients drawn at random (PostgreSQL)."""
+    ctx = build(env.settings())
+    manifest = env.manifest()
+    percent = min(100.0, 100.0 * 4 * count / manifest["patients"])
+    with ctx.engine.connect() as conn:
+        params = {"percent": percent, "seed": seed, "count": count}
+        drawn = [(r.ins, r.reader) for r in conn.execute(_ANY_PATIENTS, params) if r.reader]
+    with ctx.uow() as uow:
+        found = {i: uow.directory.professional(i) for i in {reader for _, reader in drawn}}
+    readers = {i: professional_actor(ctx, p) for i, p in found.items() if p is not None}
+    latencies, started = [], time.perf_counter()
+    for ins, reader in drawn:
+        actor = readers[reader]
+        latencies.append(
+            timed(lambda a=actor, i=ins: find_documents(ctx, Reading(a), Ins.parse(i)))
+        )
+    elapsed = time.perf_counter() - started
+    ctx.engine.dispose()
+    note = f"{len(latencies)} patients drawn at random (seed {seed}), each read once"
+    return figure("any patient", "ITI-67 in-process (1 thread)", latencies, elapsed, note=note)
 
 
 def timed(call: Callable[[], Any]) -> float:

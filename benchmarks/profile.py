@@ -12,6 +12,7 @@ pyinstrument and py-spy are profiling tools, not dependencies: ``pip install pyi
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import threading
@@ -44,8 +45,11 @@ def server(env: BenchEnv, seconds: float, port: int) -> Path:
     patients = web.consult_patients(env.manifest())
     with dmp_server(env.environ(), port, 1, env.folder / "logs" / "profile.log") as srv:
         srv.wait_ready("/fhir/metadata")
-        spy = ["py-spy", "record", "-p", str(srv.processes()[0].pid), "-d", str(int(seconds))]
-        spy += ["-f", "speedscope", "-o", str(out), "-r", "200", "--nonblocking"]
+        # The venv's py-spy, even when the venv is not activated.
+        tool = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        spy = [tool, "record", "-p", str(srv.processes()[0].pid), "-d", str(int(seconds))]
+        # --gil: only the thread holding the GIL, i.e. where the Python time goes.
+        spy += ["-f", "speedscope", "-o", str(out), "-r", "200", "--nonblocking", "--gil"]
         recorder = threading.Thread(target=subprocess.run, args=(spy,), daemon=True)
         recorder.start()
         run_load(srv.base_url, web.consult(patients), concurrency=8, seconds=seconds, max_ops=10**5)

@@ -33,7 +33,7 @@ from benchmarks.server import RssWatch, Server, dmp_server, floor_server
 from benchmarks.stats import Figure, figure, table
 from dmp.bootstrap import build
 
-SCENARIOS = ("floor", "consult", "feed", "sql", "history", "login", "memory")
+SCENARIOS = ("floor", "consult", "feed", "sql", "any", "history", "login", "memory")
 MIB = 1024 * 1024
 
 
@@ -125,6 +125,10 @@ def local_scenarios(
     if "sql" in args.only:
         patients = web.consult_patients(manifest, args.band)
         figures.append(_in_process_consult(env, patients, args.seconds))
+    if "any" in args.only and env.postgres:
+        seed = 100 + len(args.done_any)  # other patients at each repetition
+        args.done_any.append(seed)
+        figures.append(local.any_patient_search(env, args.any_patients, seed))
     if "history" in args.only and manifest.get("history_patient"):
         ctx = build(env.settings())
         figures += local.history(ctx, manifest, args.history_reads)
@@ -228,6 +232,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--feed-concurrency", type=int, default=8)
     parser.add_argument("--history-reads", type=int, default=200)
+    parser.add_argument(
+        "--any-patients", type=int, default=300, help="patients drawn at random ('any')"
+    )
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--port", type=int, default=8870)
@@ -245,6 +252,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     low, high = (int(x) for x in args.band.split(","))
     args.band = (low, high)
     args.wrk = args.wrk and wrk.available()
+    args.done_any = []
     return args
 
 
