@@ -126,7 +126,9 @@ def local_scenarios(
         patients = web.consult_patients(manifest, args.band)
         figures.append(_in_process_consult(env, patients, args.seconds))
     if "any" in args.only and env.postgres:
-        seed = 100 + len(args.done_any)  # other patients at each repetition
+        # Other patients at each repetition and each invocation (patients read once stay in
+        # memory): the seed is printed in the figure's note, to draw the same ones again.
+        seed = args.any_seed + len(args.done_any)
         args.done_any.append(seed)
         figures.append(local.any_patient_search(env, args.any_patients, seed))
     if "history" in args.only and manifest.get("history_patient"):
@@ -235,6 +237,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--any-patients", type=int, default=300, help="patients drawn at random ('any')"
     )
+    parser.add_argument(
+        "--any-seed", type=int, default=None, help="seed of the draw (default: from the clock)"
+    )
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--port", type=int, default=8870)
@@ -253,6 +258,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.band = (low, high)
     args.wrk = args.wrk and wrk.available()
     args.done_any = []
+    if args.any_seed is None:
+        args.any_seed = int(time.time()) % 1_000_000
     return args
 
 
