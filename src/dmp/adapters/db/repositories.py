@@ -161,9 +161,8 @@ class _Repository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def _one(self, stmt: Any) -> RowMap | None:
-        row = self.conn.execute(stmt).mappings().first()
-        return row
+    def _one(self, stmt: Any, params: dict[str, Any] | None = None) -> RowMap | None:
+        return self.conn.execute(stmt, params).mappings().first()
 
 
 class DirectoryRepository(_Repository):
@@ -236,7 +235,7 @@ class DirectoryRepository(_Repository):
 
     def token_holder(self, token_hash: str) -> TokenHolder | None:
         """The token by its hash with its professional and establishment, in one query."""
-        row = self.conn.execute(_TOKEN_HOLDER, {"token_hash": token_hash}).mappings().first()
+        row = self._one(_TOKEN_HOLDER, {"token_hash": token_hash})
         if row is None:
             return None
         establishment = None
@@ -288,11 +287,11 @@ class RecordRepository(_Repository):
 
     def get(self, dmp_id: UUID, *, for_update: bool = False) -> RowMap | None:
         stmt = _RECORD_BY_ID_LOCKED if for_update else _RECORD_BY_ID
-        return self.conn.execute(stmt, {"key": dmp_id}).mappings().first()
+        return self._one(stmt, {"key": dmp_id})
 
     def by_ins(self, ins: str, *, for_update: bool = False) -> RowMap | None:
         stmt = _RECORD_BY_INS_LOCKED if for_update else _RECORD_BY_INS
-        return self.conn.execute(stmt, {"key": ins}).mappings().first()
+        return self._one(stmt, {"key": ins})
 
     def by_account(self, account_id: UUID) -> list[UUID]:
         own = select(t.records.c.dmp_id).where(t.records.c.patient_account_id == account_id)
@@ -404,7 +403,7 @@ class RecordRepository(_Repository):
 
     def first_access(self, dmp_id: UUID, professional_id: UUID) -> RowMap | None:
         params = {"dmp_id": dmp_id, "professional_id": professional_id}
-        return self.conn.execute(_FIRST_ACCESS, params).mappings().first()
+        return self._one(_FIRST_ACCESS, params)
 
     def add_accessor(self, dmp_id: UUID, professional_id: UUID, at: datetime) -> None:
         self.conn.execute(
@@ -474,7 +473,7 @@ class DocumentRepository(_Repository):
     def with_author(self, dmp_id: UUID, document_id: UUID) -> RowMap | None:
         """The document, with its author's RPPS, names and FINESS (``author_*``)."""
         params = {"dmp_id": dmp_id, "document_id": document_id}
-        return self.conn.execute(_DOCUMENT, params).mappings().first()
+        return self._one(_DOCUMENT, params)
 
     def master_identifier_taken(self, dmp_id: UUID, master_identifier: str) -> bool:
         params = {"dmp_id": dmp_id, "master_identifier": master_identifier}
@@ -545,7 +544,7 @@ class DocumentRepository(_Repository):
 class AuditRepository(_Repository):
     def head(self, dmp_id: UUID, *, for_update: bool = False) -> RowMap | None:
         stmt = _AUDIT_HEAD_LOCKED if for_update else _AUDIT_HEAD
-        return self.conn.execute(stmt, {"dmp_id": dmp_id}).mappings().first()
+        return self._one(stmt, {"dmp_id": dmp_id})
 
     def append(self, entry: dict[str, Any], head: dict[str, Any], *, new_chain: bool) -> None:
         if new_chain:
