@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
+from dmp.domain.identifiers import Ins
 from dmp.domain.model import (
     AccessMode,
     Actor,
@@ -86,6 +87,30 @@ def load_by_id(
     ctx: Context, uow: UnitOfWork, dmp_id: UUID, *, for_update: bool = False
 ) -> Loaded | None:
     return load(ctx, uow, uow.records.get(dmp_id, for_update=for_update))
+
+
+def load_or_refuse(
+    ctx: Context,
+    uow: UnitOfWork,
+    actor: Actor,
+    patient: UUID | Ins,
+    action: str,
+    mode: AccessMode = AccessMode.NORMAL,
+    justification: str | None = None,
+) -> Loaded:
+    """The DMP given by its id or by the patient's INS. When there is none, the refusal is
+    written to the audit trail (the system chain), committed, and answered as not found."""
+    if isinstance(patient, Ins):
+        loaded = load(ctx, uow, uow.records.by_ins(patient.value))
+        kind, target = "ins", patient.value
+    else:
+        loaded, kind, target = load_by_id(ctx, uow, patient), "record", str(patient)
+    if loaded is None:
+        event = audit.Event(action, False, "no-record", kind, target, mode, justification)
+        record_audit(ctx, uow, None, actor, event)
+        uow.commit()
+        raise hidden()
+    return loaded
 
 
 def record_audit(

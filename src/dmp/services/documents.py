@@ -37,8 +37,7 @@ from dmp.services.common import (
     NO_DOCUMENT,
     Loaded,
     hidden,
-    load,
-    load_by_id,
+    load_or_refuse,
     record_audit,
     refuse,
 )
@@ -180,22 +179,9 @@ def _open(
     ctx: Context, uow: UnitOfWork, reading: Reading, dmp_id: UUID | Ins, action: str
 ) -> Loaded:
     """Open the DMP (by id, or by INS) for reading, or audit the refusal and answer not found."""
-    if isinstance(dmp_id, Ins):
-        loaded = load(ctx, uow, uow.records.by_ins(dmp_id.value))
-        target: tuple[str, object] = ("ins", dmp_id.value)
-    else:
-        loaded = load_by_id(ctx, uow, dmp_id)
-        target = ("record", dmp_id)
-    if loaded is None:
-        record_audit(
-            ctx,
-            uow,
-            None,
-            reading.actor,
-            audit.Event(action, False, "no-record", *target, reading.mode, reading.justification),
-        )
-        uow.commit()
-        raise hidden()
+    loaded = load_or_refuse(
+        ctx, uow, reading.actor, dmp_id, action, reading.mode, reading.justification
+    )
     access = policy.Access(reading.actor, loaded.facts, reading.mode, reading.justification)
     decision = policy.open_record(access)
     if not decision:

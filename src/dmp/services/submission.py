@@ -34,8 +34,8 @@ from dmp.services.common import (
     Loaded,
     french_date,
     hidden,
-    load,
     load_by_id,
+    load_or_refuse,
     notify_patient,
     record_audit,
     refuse,
@@ -168,22 +168,6 @@ def _check(
                 )
 
 
-def _load_target(ctx: Context, uow: UnitOfWork, actor: Actor, patient: UUID | Ins) -> Loaded:
-    """The DMP the documents go to; when there is none, the refusal is audited (in the system
-    chain) and answered as not found."""
-    target: tuple[str, object]
-    if isinstance(patient, Ins):
-        loaded, target = load(ctx, uow, uow.records.by_ins(patient.value)), ("ins", patient.value)
-    else:
-        loaded, target = load_by_id(ctx, uow, patient), ("record", patient)
-    if loaded is None:
-        event = audit.Event("document.add", False, "no-record", *target)
-        record_audit(ctx, uow, None, actor, event)
-        uow.commit()
-        raise hidden()
-    return loaded
-
-
 def _store_contents(
     ctx: Context, dmp_id: UUID, p: _Prepared, written: list[tuple[UUID, str]]
 ) -> None:
@@ -251,7 +235,7 @@ def submit_documents(
     if len(set(identifiers)) != len(identifiers):
         raise Conflict("Deux documents de la soumission portent le même identifiant unique.")
     with ctx.uow() as uow:
-        loaded = _load_target(ctx, uow, actor, patient)
+        loaded = load_or_refuse(ctx, uow, actor, patient, "document.add")
         dmp_id = loaded.dmp_id
         _check(ctx, uow, actor, loaded, prepared)
     written: list[tuple[UUID, str]] = []
