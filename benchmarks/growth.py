@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks.run import parse_args, run
+from benchmarks.run import mean_of, parse_args, run
 from benchmarks.stats import Figure
 
 MEASURES = (  # (label, scenario, step, wrk run)
@@ -30,18 +30,6 @@ MEASURES = (  # (label, scenario, step, wrk run)
 )
 
 
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
-def _pick(figures: list[Figure], scenario: str, step: str, wrk_run: bool) -> list[Figure]:
-    return [
-        f
-        for f in figures
-        if (f.scenario, f.step) == (scenario, step) and ("wrk" in f.note) == wrk_run
-    ]
-
-
 def report(by_set: dict[str, list[Figure]]) -> list[str]:
     names = list(by_set)
     lines = ["| measure | " + " | ".join(f"{n} p50 / p95 ms" for n in names) + " | ratio p50 |"]
@@ -49,9 +37,8 @@ def report(by_set: dict[str, list[Figure]]) -> list[str]:
     for label, scenario, step, wrk_run in MEASURES:
         cells, p50s = [], []
         for name in names:
-            found = _pick(by_set[name], scenario, step, wrk_run)
-            p50 = _mean([f.p50_ms for f in found])
-            p95 = _mean([f.p95_ms for f in found])
+            p50 = mean_of(by_set[name], scenario, step, wrk_run, "p50_ms")
+            p95 = mean_of(by_set[name], scenario, step, wrk_run, "p95_ms")
             p50s.append(p50)
             cells.append("—" if p50 is None or p95 is None else f"{p50:.1f} / {p95:.1f}")
         first, last = p50s[0], p50s[-1]

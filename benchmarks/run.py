@@ -263,7 +263,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _mean(figures: list[Figure], scenario: str, step: str, wrk_run: bool, key: str) -> float | None:
+def mean_of(
+    figures: list[Figure], scenario: str, step: str, wrk_run: bool, key: str
+) -> float | None:
+    """The mean of ``key`` over the repetitions of one step (wrk's runs or the others)."""
     found = [
         getattr(f, key)
         for f in figures
@@ -275,16 +278,16 @@ def _mean(figures: list[Figure], scenario: str, step: str, wrk_run: bool, key: s
 def ratios(figures: list[Figure]) -> list[str]:
     """dmp against the floors measured in the same run (means over the repetitions)."""
     lines = []
-    consult = _mean(figures, "consult", "ITI-67/ITI-68 alternating", True, "rate")
+    consult = mean_of(figures, "consult", "ITI-67/ITI-68 alternating", True, "rate")
     for step in ("GET /ping", "GET /fhir/metadata"):
-        floor = _mean(figures, "floor", step, True, "rate")
+        floor = mean_of(figures, "floor", step, True, "rate")
         if consult and floor:
             lines.append(
                 f"throughput, wrk: floor {step} {floor:.0f} req/s / consult {consult:.0f} req/s"
                 f" = {floor / consult:.1f}x"
             )
-    services = _mean(figures, "services", "consult in-process (1 thread)", False, "p50_ms")
-    sql = _mean(figures, "SQL floor", "consult SQL (psycopg)", False, "p50_ms")
+    services = mean_of(figures, "services", "consult in-process (1 thread)", False, "p50_ms")
+    sql = mean_of(figures, "SQL floor", "consult SQL (psycopg)", False, "p50_ms")
     if services and sql:
         lines.append(
             f"latency p50: consult through the services {services:.1f} ms / its SQL alone "
