@@ -59,10 +59,9 @@ def _listens(process: psutil.Process, port: int) -> bool:
         return False
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    port = _free_port()
-    env = {
+def _env(tmp_path: Path, port: int) -> dict[str, str]:
+    """An operator's settings for two workers on ``port``."""
+    return {
         **os.environ,
         "DMP_DATA_DIR": str(tmp_path / "data"),
         "DMP_MASTER_KEYS": generate_master_key_spec("k1"),
@@ -71,8 +70,17 @@ def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
         "DMP_PORT": str(port),
         "DMP_WORKERS": "2",
     }
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    port = _free_port()
+    env = _env(tmp_path, port)
     subprocess.run([sys.executable, "-c", CLI, "db", "upgrade"], env=env, check=True)
-    process = subprocess.Popen([sys.executable, "-c", CLI, "serve"], env=env)
+    log = (tmp_path / "serve.log").open("wb")  # what the operator's log collector would keep
+    process = subprocess.Popen(
+        [sys.executable, "-c", CLI, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         yield process, port
     finally:
@@ -81,6 +89,7 @@ def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
             for child in psutil.Process(process.pid).children(recursive=True):
                 child.kill()
             process.wait()
+        log.close()
 
 
 def test_connections_spread_over_the_workers_and_sigterm_stops_them(server):
@@ -112,19 +121,27 @@ def test_a_worker_that_dies_is_replaced(server):
     assert httpx.get(f"http://127.0.0.1:{port}/fhir/metadata").status_code == 200
 
 
+def test_request_lines_with_a_patients_ins_stay_out_of_the_server_log(server, tmp_path):
+    process, port = server
+    _wait_workers(process, port, 2)
+    ins = "2850312345678"  # an INS-shaped value in the query string, as ITI-67 sends it
+    url = f"http://127.0.0.1:{port}/fhir/DocumentReference"
+    params = {"patient.identifier": f"urn:oid:1.2.250.1.213.1.4.8|{ins}"}
+    assert httpx.get(url, params=params).status_code == 401  # answered, so it was seen
+    assert httpx.get(f"http://127.0.0.1:{port}/fhir/metadata").status_code == 200
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=40) == 0
+    log = (tmp_path / "serve.log").read_text()
+    assert "Application startup complete" in log  # the log is the server's
+    assert ins not in log
+    assert "/fhir/DocumentReference" not in log
+
+
 def test_a_port_already_taken_is_a_clear_error(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        env = {
-            **os.environ,
-            "DMP_DATA_DIR": str(tmp_path / "data"),
-            "DMP_MASTER_KEYS": generate_master_key_spec("k1"),
-            "DMP_AUDIT_SIGNING_KEY": AuditSigner.generate(),
-            "DMP_HOST": "127.0.0.1",
-            "DMP_PORT": str(taken.getsockname()[1]),
-            "DMP_WORKERS": "2",
-        }
+        env = _env(tmp_path, taken.getsockname()[1])
         result = subprocess.run(
             [sys.executable, "-c", CLI, "serve"],
             env=env,
