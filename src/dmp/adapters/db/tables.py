@@ -289,6 +289,8 @@ audit_heads = Table(
     Column("hash", String(64), nullable=False),
     Column("signature", String(100), nullable=False),
     _now_col("signed_at"),
+    # The witness takes, at each checkpoint, the heads that moved since the previous one.
+    Index("ix_audit_heads_signed_at", "signed_at"),
 )
 
 tombstones = Table(
