@@ -36,7 +36,8 @@ from dmp.domain.identifiers import Ins
 from dmp.domain.model import PatientActor
 from dmp.services.context import Context
 from dmp.services.directory import authenticate, professional_actor
-from dmp.services.documents import Reading, find_documents, open_content
+from dmp.services.documents import find_documents, open_content
+from dmp.services.gate import Reading
 from dmp.services.history import read_history
 
 _PASSWORD = "correct horse battery staple"  # noqa: S105 (a benchmark input)

@@ -36,7 +36,7 @@ from dmp.adapters.fieldcipher import FieldCipher
 from dmp.demo.identities import fake_person
 from dmp.domain.model import PatientIdentity
 from dmp.domain.valuesets import load_valuesets
-from dmp.services.documents import _content_aad
+from dmp.services.documents import content_aad
 
 HISTORY_PATIENT = 0  # patient 0 has the long audit chain of the history scenario
 _WEIGHTS = [t.weight for t in DOC_MIX]
@@ -310,7 +310,7 @@ class PatientFactory:
         if self.plan.sampled(p.index):
             data = make_content(p.rng, kind.media, size)
             size, sha = len(data), sha256_hex(data)
-            p.rows.blobs.append((blob_key, data_key, _content_aad(p.dmp_id, doc_id, 0), data))
+            p.rows.blobs.append((blob_key, data_key, content_aad(p.dmp_id, doc_id, 0), data))
         return {
             "dmp_id": p.dmp_id,
             "document_id": doc_id,

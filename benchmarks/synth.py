@@ -24,7 +24,7 @@ from dmp.adapters.fieldcipher import FieldCipher
 from dmp.domain.identifiers import INS_NIR_SYSTEM, nir_key
 from dmp.domain.model import Actor, PatientActor, PatientIdentity, ProfessionalActor
 from dmp.services.audit import GENESIS, AuditSigner, actor_fields, entry_hash
-from dmp.services.common import identity_to_json
+from dmp.services.gate import identity_to_json
 
 ABSENT_SHA256 = "0" * 64  # metadata-only documents: no blob, and this says so
 KIB = 1024

@@ -62,6 +62,14 @@ class UnsupportedContent(DmpError):
     message = "Le contenu ne correspond pas au type déclaré ou n'est pas accepté."
 
 
+class ContentMismatch(DmpError):
+    """The content does not match what was declared of it (its size or its hash)."""
+
+    code = "content-mismatch"
+    status = 422
+    message = "Le contenu ne correspond pas à la taille ou à l'empreinte déclarées."
+
+
 class ConfigurationError(DmpError):
     code = "configuration"
     status = 500

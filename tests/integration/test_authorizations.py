@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from dmp.adapters.db.tables import outbox
 from dmp.domain.model import AccessMode
-from dmp.errors import Forbidden, NotFound
+from dmp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dmp.services import authorizations as auth
 from dmp.services.directory import issue_token
 from dmp.services.documents import Reading, find_documents
@@ -26,7 +26,7 @@ def cast(ctx):
 def _opens(ctx, reading, dmp_id) -> bool:
     try:
         find_documents(ctx, reading, dmp_id)
-    except NotFound:
+    except (NotFound, Forbidden, InvalidInput):
         return False
     return True
 
@@ -99,17 +99,22 @@ def test_declaration_notifies_the_patient(ctx, cast):
 def test_medecin_traitant_rules(ctx, cast):
     with pytest.raises(Forbidden, match="médecin"):
         auth.designate_medecin_traitant(ctx, cast.alice, cast.alice_dmp, cast.chloe.professional_id)
-    with pytest.raises(NotFound):  # a médecin Alice never authorized
+    with pytest.raises(Forbidden, match="autorisé"):  # a médecin Alice never authorized
         auth.designate_medecin_traitant(
             ctx, cast.damien, cast.alice_dmp, cast.damien.professional_id
         )
     auth.declare_authorization(ctx, cast.damien, cast.alice_dmp)  # at the point of care
-    auth.designate_medecin_traitant(ctx, cast.damien, cast.alice_dmp, cast.damien.professional_id)
-    assert lookup(ctx, cast.damien, ALICE_INS).is_medecin_traitant
+    with pytest.raises(Conflict, match="seul le patient"):  # Alice has one: Bruno
+        auth.designate_medecin_traitant(
+            ctx, cast.damien, cast.alice_dmp, cast.damien.professional_id
+        )
+    assert not lookup(ctx, cast.damien, ALICE_INS).is_medecin_traitant
     with pytest.raises(Forbidden):  # nobody designates someone else in the patient's place
         auth.designate_medecin_traitant(
             ctx, cast.damien, cast.alice_dmp, cast.bruno.professional_id
         )
+    auth.designate_medecin_traitant(ctx, cast.alice, cast.alice_dmp, cast.damien.professional_id)
+    assert lookup(ctx, cast.damien, ALICE_INS).is_medecin_traitant
 
 
 def test_emergency_access(ctx, cast):
@@ -149,5 +154,7 @@ def test_authorization_list(ctx, cast):
         ("Chloé Bernard", "patient"),
         ("Pauline Leroy", "patient"),
     }
-    with pytest.raises(NotFound):
+    with pytest.raises(Forbidden):  # Bruno may open the DMP: he is told it is the patient's
         auth.list_authorizations(ctx, cast.bruno, cast.alice_dmp)
+    with pytest.raises(NotFound):  # Damien may not: as if there were no DMP
+        auth.list_authorizations(ctx, cast.damien, cast.alice_dmp)

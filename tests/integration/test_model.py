@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from uuid import UUID
 
@@ -19,7 +19,7 @@ from dmp.adapters.db.engine import make_engine
 from dmp.adapters.db.migrate import upgrade
 from dmp.bootstrap import build
 from dmp.domain.model import AccessMode, DocStatus
-from dmp.errors import DmpError, NotFound
+from dmp.errors import DmpError, Forbidden, NotFound
 from dmp.policy import DocumentChange
 from dmp.services import authorizations as auth
 from dmp.services import records
@@ -200,6 +200,47 @@ class DmpMachine(RuleBasedStateMachine):
         if done:
             self.model.mt = pro
 
+    @rule(pro=st.sampled_from(PROS))
+    def declare_medecin_traitant(self, pro):
+        """A médecin declares himself médecin traitant at the point of care: only while the
+        patient has none (replacing one is the patient's act alone)."""
+        done = self._try(
+            lambda: auth.designate_medecin_traitant(
+                self.ctx, self.actors[pro], self.cast.alice_dmp, self._pro(pro).id
+            )
+        )
+        allowed = (
+            pro in MEDECINS
+            and self.model.opens(pro, AccessMode.NORMAL)
+            and self.model.mt in (None, pro)
+        )
+        assert done == allowed
+        if done:
+            self.model.mt = pro
+
+    @rule(data=st.data(), masked=st.booleans())
+    def author_replaces(self, data, masked):
+        """A new version keeps the patient's mask, whatever its author declares."""
+        if not self.model.docs:
+            return
+        old_id = data.draw(st.sampled_from(sorted(self.model.docs)))
+        old = self.model.docs[old_id]
+        submission = replace(pdf_submission(masked=masked), replaces_id=old_id)
+        docs = []
+        done = self._try(
+            lambda: docs.extend(
+                submit_documents(
+                    self.ctx, self.actors[old.author], self.cast.alice_dmp, [submission]
+                )
+            )
+        )
+        current = old.status is DocStatus.CURRENT
+        assert done == (self.model.opens(old.author, AccessMode.NORMAL) and current)
+        if done:
+            old.status = DocStatus.SUPERSEDED
+            new = Doc("10", old.author, masked or old.masked, False)  # a 11488-4 report
+            self.model.docs[docs[0].id] = new
+
     @rule(
         pro=st.sampled_from(PROS),
         type_code=st.sampled_from(sorted(TYPES)),
@@ -289,7 +330,7 @@ class DmpMachine(RuleBasedStateMachine):
         query = DocumentQuery(statuses=frozenset(DocStatus))
         try:
             return {d.id for d in find_documents(self.ctx, reading, self.cast.alice_dmp, query)}
-        except NotFound:
+        except (NotFound, Forbidden):  # the law's refusal is told, every other one is hidden
             return None
 
     @invariant()

@@ -120,7 +120,7 @@ def test_closed_dmp_is_neither_read_nor_fed_and_comes_back_on_reactivation(ctx):
     close_record(ctx, cast.alice, cast.alice_dmp, "Je n'en veux plus")
     seen = lookup(ctx, cast.damien, ALICE_INS)
     assert seen.state is RecordState.CLOSED
-    assert seen.closure_reason == "Je n'en veux plus"
+    assert seen.closure_reason is None  # the patient's reason is for who may open the DMP
     for pro in (cast.bruno, cast.chloe):
         with pytest.raises(NotFound):
             find_documents(ctx, Reading(pro), cast.alice_dmp)

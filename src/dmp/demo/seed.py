@@ -47,7 +47,8 @@ from dmp.services.directory import (
     issue_token,
     professional_actor,
 )
-from dmp.services.documents import Reading, Submission, find_documents
+from dmp.services.documents import Submission, find_documents
+from dmp.services.gate import Reading
 from dmp.services.submission import submit_documents
 from dmp.settings import Settings
 

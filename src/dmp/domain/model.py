@@ -205,10 +205,14 @@ class DocumentMetadata:
 
 @dataclass(frozen=True, slots=True)
 class ContentInput:
-    """One content of a document to store: its declared MIME type and its bytes, as a stream."""
+    """One content of a document to store: its declared MIME type and its bytes, as a stream;
+    and, when the producer declared them, its size and SHA-1 (FHIR ``attachment.size`` and
+    ``attachment.hash``), which the stored bytes must match."""
 
     mime_type: str
     chunks: Iterable[bytes]
+    declared_size: int | None = None
+    declared_sha1: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,14 @@ No database, clock or request here: the services gather the facts, ask, then act
 audit entry. See SPEC §2–3.
 """
 
-from dmp.policy.access import Access, open_record, read_document
+from dmp.policy.access import (
+    Access,
+    open_for_writing,
+    open_record,
+    read_document,
+    refused_by_law,
+    unjustified,
+)
 from dmp.policy.authorizations import (
     declare_authorization,
     designate_medecin_traitant,
@@ -13,15 +20,19 @@ from dmp.policy.authorizations import (
 )
 from dmp.policy.credentials import may_hold_credentials
 from dmp.policy.decision import REASONS, Decision, allow, deny
-from dmp.policy.documents import DocumentChange, add_document, change_document
-from dmp.policy.history import history_entry_visible, read_history
-from dmp.policy.lifecycle import close_record, create_record, destroy, reactivate_record
+from dmp.policy.disclosure import told_why, told_why_document
+from dmp.policy.documents import DocumentChange, Flags, add_document, change_document, version_flags
+from dmp.policy.history import read_history, sees_history_entry
+from dmp.policy.jobs import Job, scheduled
+from dmp.policy.lifecycle import close_record, create_record, destroy, look_up, reactivate_record
 
 __all__ = [
     "REASONS",
     "Access",
     "Decision",
     "DocumentChange",
+    "Flags",
+    "Job",
     "add_document",
     "allow",
     "change_document",
@@ -32,11 +43,19 @@ __all__ = [
     "designate_medecin_traitant",
     "destroy",
     "grant",
-    "history_entry_visible",
+    "look_up",
     "manage_authorizations",
     "may_hold_credentials",
+    "open_for_writing",
     "open_record",
     "reactivate_record",
     "read_document",
     "read_history",
+    "refused_by_law",
+    "scheduled",
+    "sees_history_entry",
+    "told_why",
+    "told_why_document",
+    "unjustified",
+    "version_flags",
 ]

@@ -126,6 +126,14 @@ def as_holder(access: Access, opens: Callable[[Access], Decision]) -> Decision:
     return opens(access)
 
 
+def refused_by_law(actor: Actor) -> Decision | None:
+    """The law's refusal, which depends on no DMP: whoever is excluded by law is refused
+    whether or not the DMP they ask for exists, and told so either way."""
+    if isinstance(actor, ProfessionalActor) and is_excluded(actor):
+        return deny("excluded-actor")
+    return None
+
+
 def professional_barred(actor: ProfessionalActor, record: RecordFacts) -> Decision | None:
     """Excluded by law, then blocked by the patient: the refusals no authorization overrides."""
     if is_excluded(actor):
@@ -202,7 +210,13 @@ _BY_MODE: dict[AccessMode, Callable[[ProfessionalActor, Access], Decision]] = {
 
 
 def _justified(access: Access) -> bool:
-    return bool(access.justification and access.justification.strip())
+    return not unjustified(access.mode, access.justification)
+
+
+def unjustified(mode: AccessMode, justification: str | None) -> bool:
+    """An emergency mode asked for without a written justification: refused whatever the DMP,
+    so the refusal may say what is missing without telling whether the DMP exists."""
+    return mode is not AccessMode.NORMAL and not (justification and justification.strip())
 
 
 def _professional_sees(

@@ -49,18 +49,29 @@ def manage_authorizations(access: Access) -> Decision:
 def designate_medecin_traitant(access: Access, candidate: Professional) -> Decision:
     """May this person make this professional the patient's médecin traitant?
 
-    The candidate must be a médecin, not an occupational physician, and not blocked by the patient;
-    the DMP must be active. The patient or a legal representative designates; or the médecin
-    himself declares it, with the patient's agreement, if he may already open the DMP normally.
+    The candidate must be a médecin still practising, not an occupational physician, and not
+    blocked by the patient; the DMP must be active. The patient or a legal representative
+    designates, or changes, the médecin traitant. At the point of care a médecin may declare
+    himself médecin traitant, with the patient's agreement, if he may already open the DMP
+    normally and only while the DMP has none: replacing a designated médecin traitant is the
+    patient's act alone, so that no médecin can take over the wider sight that comes with it.
     """
     refused = _candidate_refused(candidate, access)
     if refused is not None:
         return refused
     actor = access.actor
-    if isinstance(actor, ProfessionalActor) and actor.professional_id != candidate.id:
+    if not isinstance(actor, ProfessionalActor):
+        opened = as_holder(access, open_for_writing)
+        return allow("designated") if opened else opened
+    if actor.professional_id != candidate.id:
         return deny("self-designation-only")
     opened = open_for_writing(access)
-    return allow("designated") if opened else opened
+    if not opened:
+        return opened
+    current = access.record.medecin_traitant_id
+    if current is not None and current != candidate.id:
+        return deny("medecin-traitant-designated")
+    return allow("declared-medecin-traitant")
 
 
 def _target_excluded(target: Professional | Establishment) -> bool:
@@ -74,6 +85,8 @@ def _candidate_refused(candidate: Professional, access: Access) -> Decision | No
         return deny("excluded-actor")
     if candidate.profession != MEDECIN:
         return deny("not-a-medecin")
+    if not candidate.active:
+        return deny("inactive")
     if is_blocked(candidate.id, access.record):
         return deny("blocked")
     return not_active(access.record)

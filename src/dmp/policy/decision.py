@@ -24,6 +24,17 @@ _GROUNDS: dict[str, str] = {
     "create": "Le DMP peut être créé.",
     "reactivate": "Le DMP peut être réactivé.",
     "credentials": "Ce professionnel peut recevoir des identifiants d'accès.",
+    "lookup": "Tout professionnel de santé peut savoir si un DMP existe et dans quel état.",
+    "declared-medecin-traitant": (
+        "Le médecin s'est déclaré médecin traitant avec l'accord du patient présent."
+    ),
+    "retention-expired": "Le DMP est fermé depuis dix ans : ses données sont détruites.",
+    "announcement-pending": (
+        "Un document attend depuis 14 jours la consultation d'annonce : le patient est prévenu."
+    ),
+    "announcement-overdue": (
+        "Un document attendait depuis un mois la consultation d'annonce : il devient visible."
+    ),
 }
 
 # The reasons for a refusal.
@@ -65,8 +76,10 @@ _REFUSALS: dict[str, str] = {
     "wrong-status": "Le statut du document ne permet pas cette modification.",
     "not-a-medecin": "Le médecin traitant doit être un médecin.",
     "self-designation-only": "Un professionnel ne peut se déclarer médecin traitant que lui-même.",
+    "medecin-traitant-designated": (
+        "Le patient a déjà un médecin traitant : seul le patient peut en changer."
+    ),
     "step-up-required": "Un nouveau code à usage unique est nécessaire avant la destruction.",
-    "secret-entry": "Cette trace n'est visible que du patient.",
     "inactive": "Ce professionnel n'est plus en exercice.",
     "not-a-member": "Ce professionnel n'exerce pas dans cet établissement.",
 }

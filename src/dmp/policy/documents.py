@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 
 from dmp.domain.model import (
@@ -13,7 +14,8 @@ from dmp.domain.model import (
     ProfessionalActor,
     RecordFacts,
 )
-from dmp.policy.access import Access, document_visible, open_for_writing
+from dmp.domain.valuesets import ProfessionMatrix
+from dmp.policy.access import Access, document_visible, open_for_writing, open_record
 from dmp.policy.decision import Decision, deny
 from dmp.policy.relations import is_author, is_holder, is_medecin_traitant
 
@@ -29,26 +31,32 @@ class DocumentChange(StrEnum):
     REPLACE = "replace"
 
 
-def add_document(access: Access, class_code: str) -> Decision:
+def add_document(access: Access, class_code: str, hidden_from_patient: bool = False) -> Decision:
     """May this person add a document of this class to the DMP?
 
     Only to an active DMP they may open, and never in an emergency mode (it only reads). A
     professional adds any class but the patient's own (class 90); the patient and the legal
-    representatives add only that class.
+    representatives add only that class. Only a professional hides a document from the patient
+    until the announcement consultation.
     """
     opened = open_for_writing(access)
     if not opened:
         return opened
     patient_class = class_code == PATIENT_CLASS
     if is_holder(access.actor):
+        if hidden_from_patient:
+            return deny("not-allowed-change")
         return opened if patient_class else deny("professional-class-only")
     return deny("patient-class-only") if patient_class else opened
 
 
-def change_document(access: Access, doc: DocumentFacts, change: DocumentChange) -> Decision:
+def change_document(
+    access: Access, doc: DocumentFacts, change: DocumentChange, matrix: ProfessionMatrix
+) -> Decision:
     """May this person make this change to this document?
 
-    Only on an active DMP, in normal access, and on a document they can see. Then:
+    Only on a document they may read (a document one may not read cannot be changed, and the
+    reason is the one that keeps it from them), on an active DMP, in normal access. Then:
 
     - mask: the patient, a legal representative, or the author; unmask: the patient or a legal
       representative only;
@@ -58,16 +66,41 @@ def change_document(access: Access, doc: DocumentFacts, change: DocumentChange) 
       replace (a current one): the author, or the patient and the legal representatives for the
       documents the patient added.
     """
-    # Everyone who may change a document sees it whatever the profession matrix says (the patient,
-    # a representative, the author, the médecin traitant), so the matrix is not consulted.
-    seen = document_visible(access, doc, None, open_for_writing(access))
+    seen = document_visible(access, doc, matrix, open_record(access))
     if not seen:
         return seen
+    writable = open_for_writing(access)
+    if not writable:
+        return writable
     if not _MAY[change](access.actor, access.record, doc):
         return deny("not-allowed-change")
     if doc.status not in _FROM_STATUS.get(change, _ANY_STATUS):
         return deny("wrong-status")
     return seen
+
+
+@dataclass(frozen=True, slots=True)
+class Flags:
+    """The flags a version of a document carries (SPEC §3.3)."""
+
+    masked: bool = False
+    invisible_patient: bool = False
+    invisible_representatives: bool = False
+
+
+def version_flags(replaced: DocumentFacts, declared: Flags) -> Flags:
+    """The flags of a new version of a document: those its author declares, plus every flag
+    that protects the patient on the version it replaces. A document the patient masked stays
+    masked (only the patient unmasks), and a minor's document kept from the legal
+    representatives stays so; whether it awaits the announcement consultation is the author's
+    call, as for any version."""
+    return Flags(
+        masked=declared.masked or replaced.masked,
+        invisible_patient=declared.invisible_patient,
+        invisible_representatives=(
+            declared.invisible_representatives or replaced.invisible_representatives
+        ),
+    )
 
 
 def _author(actor: Actor, doc: DocumentFacts) -> bool:

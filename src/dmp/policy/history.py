@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dmp.domain.model import RepresentativeActor
 from dmp.policy.access import Access, as_holder, open_record
-from dmp.policy.decision import Decision, deny
+from dmp.policy.decision import Decision
 
 
 def read_history(access: Access) -> Decision:
@@ -13,11 +13,8 @@ def read_history(access: Access) -> Decision:
     return as_holder(access, open_record)
 
 
-def history_entry_visible(access: Access, entry_is_secret: bool) -> Decision:
-    """May this person see this entry of the history? The patient sees everything. A legal
-    representative does not see the secret ones: the traces of the minor's secret connections and
-    of the documents invisible to legal representatives."""
-    opened = read_history(access)
-    if opened and entry_is_secret and isinstance(access.actor, RepresentativeActor):
-        return deny("secret-entry")
-    return opened
+def sees_history_entry(access: Access, entry_is_secret: bool) -> bool:
+    """Does this person, allowed to read the history, see this entry of it? The patient sees
+    everything. A legal representative does not see the secret ones: the traces of the minor's
+    secret connections and of the documents invisible to legal representatives."""
+    return not (entry_is_secret and isinstance(access.actor, RepresentativeActor))

@@ -23,6 +23,17 @@ def create_record(actor: Actor, existing: RecordState | None) -> Decision:
     return deny("record-exists")
 
 
+def look_up(actor: Actor) -> Decision:
+    """May this person ask whether a DMP exists for an INS, and in which state? Any health
+    professional not excluded by law: before creating a DMP, or to know whether one may be
+    consulted. What the DMP holds is another matter (open_record)."""
+    if not isinstance(actor, ProfessionalActor):
+        return refuse_actor(actor, "professional-only")
+    if is_excluded(actor):
+        return deny("excluded-actor")
+    return allow("lookup")
+
+
 def close_record(access: Access) -> Decision:
     """May this person close the DMP? The patient or a legal representative; or, at the patient's
     request, a professional who may open it in normal access. Only an active DMP closes."""

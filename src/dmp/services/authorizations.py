@@ -10,20 +10,13 @@ from uuid import UUID
 
 from dmp import policy
 from dmp.adapters.db.uow import UnitOfWork
+from dmp.domain.identifiers import Ins
 from dmp.domain.model import Actor, Establishment, Professional, ProfessionalActor
-from dmp.errors import Forbidden, NotFound
-from dmp.policy import Decision
-from dmp.services import audit
-from dmp.services.common import (
-    Loaded,
-    french_date,
-    hidden,
-    load_by_id,
-    notify_patient,
-    record_audit,
-    refuse,
-)
+from dmp.errors import NotFound
+from dmp.services import gate
+from dmp.services.common import french_date, notify_patient, notify_professional
 from dmp.services.context import Context
+from dmp.services.gate import Door, Reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,47 +31,32 @@ class AuthorizationView:
 def _run(
     ctx: Context,
     actor: Actor,
-    dmp_id: UUID,
+    patient: UUID | Ins,
     action: str,
-    decide: Callable[[Loaded], Decision],
-    apply: Callable[[UnitOfWork, Loaded, datetime], None],
+    decide: gate.Decide,
+    apply: Callable[[Door, datetime], None],
     target: tuple[str, object],
     *,
-    disclose: bool = False,
-) -> None:
-    """Load the DMP, decide, write or refuse, audit, commit: the shape of every use case here."""
+    at_point_of_care: bool = False,
+) -> UUID:
+    """Open the DMP through the door (which decides and audits a refusal), act, write the
+    entry, commit: the shape of every use case here. Returns the DMP's id."""
     with ctx.uow() as uow:
-        loaded = load_by_id(ctx, uow, dmp_id, for_update=True)
-        if loaded is None:
-            raise hidden()
-        decision = decide(loaded)
-        if not decision:
-            # The law's refusal is always explained; others only to whoever may open the DMP, or
-            # at the point of care (``disclose``), where the DMP's existence is already known.
-            can_see = policy.open_record(policy.Access(actor, loaded.facts))
-            explain = disclose or can_see or decision.reason == "excluded-actor"
-            error = Forbidden(decision.message) if explain else hidden()
-            refuse(
-                ctx,
-                uow,
-                loaded,
-                actor,
-                action,
-                decision,
-                error,
-                target_kind=target[0],
-                target_id=target[1],
-            )
-        now = ctx.now()
-        apply(uow, loaded, now)
-        record_audit(
+        door = gate.enter(
             ctx,
             uow,
-            loaded,
-            actor,
-            audit.Event(action, True, decision.reason, target[0], target[1]),
+            Reading(actor),
+            action,
+            patient,
+            decide,
+            lock=True,
+            target=target,
+            at_point_of_care=at_point_of_care,
         )
+        apply(door, ctx.now())
+        door.record()
         uow.commit()
+    return door.dmp_id
 
 
 def _professional(ctx: Context, professional_id: UUID) -> Professional:
@@ -103,49 +81,49 @@ def authorize(
     """The patient authorizes a professional or an establishment (its care team)."""
     kind = "professional" if isinstance(target, Professional) else "establishment"
 
-    def apply(uow: UnitOfWork, loaded: Loaded, now: datetime) -> None:
-        uow.records.authorize(dmp_id, kind, target.id, "patient", now)
+    def apply(door: Door, now: datetime) -> None:
+        door.uow.records.authorize(door.dmp_id, kind, target.id, "patient", now)
 
     _run(
         ctx,
         actor,
         dmp_id,
         "authorization.grant",
-        lambda loaded: policy.grant(policy.Access(actor, loaded.facts), target),
+        lambda access: policy.grant(access, target),
         apply,
         (kind, target.id),
     )
 
 
-def declare_authorization(ctx: Context, actor: ProfessionalActor, dmp_id: UUID) -> None:
+def declare_authorization(ctx: Context, actor: ProfessionalActor, patient: UUID | Ins) -> UUID:
     """The professional declares that the patient in front of them has authorized them."""
 
-    def apply(uow: UnitOfWork, loaded: Loaded, now: datetime) -> None:
-        if uow.records.authorize(dmp_id, "professional", actor.professional_id, "declared", now):
+    def apply(door: Door, now: datetime) -> None:
+        if door.uow.records.authorize(
+            door.dmp_id, "professional", actor.professional_id, "declared", now
+        ):
             notify_patient(
-                uow,
-                now,
-                loaded,
+                door,
                 "authorization_declared",
-                professional=_label(ctx, uow, actor.professional_id),
+                professional=_label(ctx, door.uow, actor.professional_id),
                 date=french_date(now),
             )
 
-    _run(
+    return _run(
         ctx,
         actor,
-        dmp_id,
+        patient,
         "authorization.declare",
-        lambda loaded: policy.declare_authorization(policy.Access(actor, loaded.facts)),
+        policy.declare_authorization,
         apply,
         ("professional", actor.professional_id),
-        disclose=True,
+        at_point_of_care=True,
     )
 
 
 def revoke(ctx: Context, actor: Actor, dmp_id: UUID, kind: str, subject_id: UUID) -> None:
-    def apply(uow: UnitOfWork, loaded: Loaded, now: datetime) -> None:
-        if not uow.records.revoke(dmp_id, kind, subject_id):
+    def apply(door: Door, now: datetime) -> None:
+        if not door.uow.records.revoke(door.dmp_id, kind, subject_id):
             raise NotFound("Cette autorisation n'existe pas.")
 
     _run(
@@ -153,36 +131,37 @@ def revoke(ctx: Context, actor: Actor, dmp_id: UUID, kind: str, subject_id: UUID
         actor,
         dmp_id,
         "authorization.revoke",
-        lambda loaded: policy.manage_authorizations(policy.Access(actor, loaded.facts)),
+        policy.manage_authorizations,
         apply,
         (kind, subject_id),
     )
 
 
 def block(ctx: Context, actor: Actor, dmp_id: UUID, professional_id: UUID) -> None:
-    """Block a professional: no path leads them in any more. Their authorization goes too."""
+    """Block a professional: no path leads them in any more. Their authorization goes too, and
+    so does their designation as médecin traitant."""
     _professional(ctx, professional_id)
 
-    def apply(uow: UnitOfWork, loaded: Loaded, now: datetime) -> None:
-        uow.records.block(dmp_id, professional_id, now)
-        uow.records.revoke(dmp_id, "professional", professional_id)
-        if loaded.facts.medecin_traitant_id == professional_id:
-            uow.records.update(dmp_id, medecin_traitant_id=None)
+    def apply(door: Door, now: datetime) -> None:
+        door.uow.records.block(door.dmp_id, professional_id, now)
+        door.uow.records.revoke(door.dmp_id, "professional", professional_id)
+        if door.facts.medecin_traitant_id == professional_id:
+            door.uow.records.update(door.dmp_id, medecin_traitant_id=None)
 
     _run(
         ctx,
         actor,
         dmp_id,
         "authorization.block",
-        lambda loaded: policy.manage_authorizations(policy.Access(actor, loaded.facts)),
+        policy.manage_authorizations,
         apply,
         ("professional", professional_id),
     )
 
 
 def unblock(ctx: Context, actor: Actor, dmp_id: UUID, professional_id: UUID) -> None:
-    def apply(uow: UnitOfWork, loaded: Loaded, now: datetime) -> None:
-        if not uow.records.unblock(dmp_id, professional_id):
+    def apply(door: Door, now: datetime) -> None:
+        if not door.uow.records.unblock(door.dmp_id, professional_id):
             raise NotFound("Ce professionnel n'est pas bloqué.")
 
     _run(
@@ -190,32 +169,45 @@ def unblock(ctx: Context, actor: Actor, dmp_id: UUID, professional_id: UUID) -> 
         actor,
         dmp_id,
         "authorization.unblock",
-        lambda loaded: policy.manage_authorizations(policy.Access(actor, loaded.facts)),
+        policy.manage_authorizations,
         apply,
         ("professional", professional_id),
     )
 
 
 def designate_medecin_traitant(
-    ctx: Context, actor: Actor, dmp_id: UUID, professional_id: UUID
-) -> None:
-    """The patient designates (or changes) their médecin traitant; or the médecin declares it
-    with the patient's agreement."""
+    ctx: Context, actor: Actor, patient: UUID | Ins, professional_id: UUID
+) -> UUID:
+    """The patient designates (or changes) their médecin traitant; or, at the point of care, a
+    médecin declares himself médecin traitant of a patient who has none. The patient is told,
+    and so is the médecin traitant replaced."""
     candidate = _professional(ctx, professional_id)
+    declared = isinstance(actor, ProfessionalActor)
 
-    def apply(uow: UnitOfWork, loaded: Loaded, now: datetime) -> None:
-        uow.records.update(dmp_id, medecin_traitant_id=professional_id)
+    def apply(door: Door, now: datetime) -> None:
+        former = door.facts.medecin_traitant_id
+        if former == professional_id:
+            return
+        door.uow.records.update(door.dmp_id, medecin_traitant_id=professional_id)
+        who = _label(ctx, door.uow, professional_id)
+        how = "déclaré par le médecin" if declared else "désigné par vous"
+        notify_patient(
+            door, "medecin_traitant_changed", professional=who, date=french_date(now), how=how
+        )
+        if former is not None:
+            notify_professional(
+                door, former, "medecin_traitant_replaced", professional=who, date=french_date(now)
+            )
 
-    _run(
+    return _run(
         ctx,
         actor,
-        dmp_id,
-        "medecin-traitant.designate",
-        lambda loaded: policy.designate_medecin_traitant(
-            policy.Access(actor, loaded.facts), candidate
-        ),
+        patient,
+        "medecin-traitant.declare" if declared else "medecin-traitant.designate",
+        lambda access: policy.designate_medecin_traitant(access, candidate),
         apply,
         ("professional", professional_id),
+        at_point_of_care=declared,
     )
 
 
@@ -232,9 +224,9 @@ def set_oppositions(
         k: v for k, v in (("oppose_emergency", emergency), ("oppose_samu", samu)) if v is not None
     }
 
-    def apply(uow: UnitOfWork, loaded: Loaded, now: datetime) -> None:
+    def apply(door: Door, now: datetime) -> None:
         if values:
-            uow.records.update(dmp_id, **values)
+            door.uow.records.update(door.dmp_id, **values)
 
     target = ",".join(f"{k}={v}" for k, v in values.items())
     _run(
@@ -242,7 +234,7 @@ def set_oppositions(
         actor,
         dmp_id,
         "oppositions.set",
-        lambda loaded: policy.manage_authorizations(policy.Access(actor, loaded.facts)),
+        policy.manage_authorizations,
         apply,
         ("oppositions", target),
     )
@@ -257,14 +249,12 @@ def _label(ctx: Context, uow: UnitOfWork, professional_id: UUID) -> str:
 
 
 def list_authorizations(ctx: Context, actor: Actor, dmp_id: UUID) -> list[AuthorizationView]:
-    """The patient's view of who is authorized (with names), audited like any read."""
+    """The patient's view of who is authorized (with names), audited like any read: the patient
+    or a legal representative, even on a closed DMP."""
     with ctx.uow() as uow:
-        loaded = load_by_id(ctx, uow, dmp_id)
-        if loaded is None:
-            raise hidden()
-        decision = policy.manage_authorizations(policy.Access(actor, loaded.facts))
-        if not decision and not policy.read_history(policy.Access(actor, loaded.facts)):
-            refuse(ctx, uow, loaded, actor, "authorization.list", decision, hidden())
+        door = gate.enter(
+            ctx, uow, Reading(actor), "authorization.list", dmp_id, policy.read_history
+        )
         views = []
         for row in uow.records.authorizations(dmp_id):
             if row.subject_kind == "professional":
@@ -278,12 +268,6 @@ def list_authorizations(ctx: Context, actor: Actor, dmp_id: UUID) -> list[Author
                     row.subject_kind, row.subject_id, label, row.source, row.granted_at
                 )
             )
-        record_audit(
-            ctx,
-            uow,
-            loaded,
-            actor,
-            audit.Event("authorization.list", True, "holder", "record", dmp_id),
-        )
+        door.record()
         uow.commit()
     return views

@@ -1,11 +1,5 @@
-"""Documents: submit (with replacement), find, read, change flags and status, destroy.
-
-Submission runs in three steps so that no database lock is held while content streams in:
-check the right to write; stream each content through the type check and the cipher into the
-blob store; then, in one transaction, check again and write the metadata and the audit entry.
-If anything fails after content was written, that content and its key are removed; if the process
-dies instead, ``dmp jobs run`` sweeps what no committed row refers to.
-"""
+"""Documents: find, read, retrieve the content. Each opens the DMP through the door
+(``gate``), which decides and writes the audit entry."""
 
 from __future__ import annotations
 
@@ -21,27 +15,17 @@ from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
 from dmp.domain.identifiers import Ins
 from dmp.domain.model import (
-    AccessMode,
-    Actor,
     Author,
     Confidentiality,
     Content,
     ContentInput,
     DocStatus,
     Document,
-    DocumentFacts,
     DocumentMetadata,
 )
-from dmp.services import audit
-from dmp.services.common import (
-    NO_DOCUMENT,
-    Loaded,
-    hidden,
-    load_or_refuse,
-    record_audit,
-    refuse,
-)
+from dmp.services import gate
 from dmp.services.context import Context
+from dmp.services.gate import DocumentRow, Door, Reading
 from dmp.services.tracking import note_access
 
 
@@ -65,15 +49,6 @@ class DocumentQuery:
     created_to: datetime | None = None
     period_from: datetime | None = None
     period_to: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """Who reads, and how: the normal way, or in emergency with a justification."""
-
-    actor: Actor
-    mode: AccessMode = AccessMode.NORMAL
-    justification: str | None = None
 
 
 def security_labels(doc: Document) -> frozenset[str]:
@@ -106,7 +81,11 @@ def matches(doc: Document, query: DocumentQuery) -> bool:
 # --- reading --------------------------------------------------------------------------------------
 
 
-def _to_document(ctx: Context, row: RowMap, contents: list[RowMap], author: Author) -> Document:
+def _to_document(
+    ctx: Context, row: RowMap, contents: list[RowMap], author: Author, related: frozenset[UUID]
+) -> Document:
+    """A document row as the domain object; ``related``: the other versions the reader may see
+    (a reference to a version one may not read is never shown)."""
     cipher = FieldCipher(row["dmp_id"], ctx.keys.get(row["id"]))
     metadata = DocumentMetadata(
         master_identifier=row["master_identifier"],
@@ -139,8 +118,8 @@ def _to_document(ctx: Context, row: RowMap, contents: list[RowMap], author: Auth
             Content(c["position"], c["mime_type"], c["size"], c["sha256"], c["blob_key"])
             for c in contents
         ),
-        replaces_id=row["replaces_id"],
-        replaced_by_id=row["replaced_by_id"],
+        replaces_id=row["replaces_id"] if row["replaces_id"] in related else None,
+        replaced_by_id=row["replaced_by_id"] if row["replaced_by_id"] in related else None,
         hidden_since=row["hidden_since"],
         added_by_patient=row["added_by_patient"],
     )
@@ -162,44 +141,22 @@ def _author(row: RowMap) -> Author:
     )
 
 
-def _facts_of(row: RowMap) -> DocumentFacts:
-    return DocumentFacts(
-        class_code=row["class_code"],
-        status=DocStatus(row["status"]),
-        masked=row["masked"],
-        invisible_patient=row["invisible_patient"],
-        invisible_representatives=row["invisible_representatives"],
-        author_professional_id=row["author_professional_id"],
-        author_establishment_id=row["author_establishment_id"],
-        added_by_patient=row["added_by_patient"],
-    )
-
-
 def _open(
-    ctx: Context, uow: UnitOfWork, reading: Reading, dmp_id: UUID | Ins, action: str
-) -> Loaded:
-    """Open the DMP (by id, or by INS) for reading, or audit the refusal and answer not found."""
-    loaded = load_or_refuse(
-        ctx, uow, reading.actor, dmp_id, action, reading.mode, reading.justification
-    )
-    access = policy.Access(reading.actor, loaded.facts, reading.mode, reading.justification)
-    decision = policy.open_record(access)
-    if not decision:
-        refuse(
-            ctx,
-            uow,
-            loaded,
-            reading.actor,
-            action,
-            decision,
-            hidden(),
-            target_kind="record",
-            target_id=loaded.dmp_id,
-            mode=reading.mode,
-            justification=reading.justification,
-        )
-    note_access(ctx, uow, loaded, reading.actor, reading.mode)
-    return loaded
+    ctx: Context, uow: UnitOfWork, reading: Reading, patient: UUID | Ins, action: str
+) -> Door:
+    """Open the DMP (by id, or by INS) for reading, tell of a first or an emergency access."""
+    door = gate.enter(ctx, uow, reading, action, patient, policy.open_record)
+    note_access(door)
+    return door
+
+
+def _to_documents(
+    ctx: Context, door: Door, found: list[DocumentRow], related: frozenset[UUID]
+) -> list[Document]:
+    """The documents as this reader sees them: only references to versions they may read."""
+    contents = door.contents([d.row["id"] for d in found])
+    ctx.keys.prefetch([d.row["id"] for d in found])  # one key-store query, not one per document
+    return [_to_document(ctx, d.row, contents[d.row["id"]], _author(d.row), related) for d in found]
 
 
 def find_documents(
@@ -208,87 +165,34 @@ def find_documents(
     """The documents of the DMP (given by id, or by the patient's INS in the same transaction)
     that this reader may see and that match the query, newest first."""
     with ctx.uow() as uow:
-        loaded = _open(ctx, uow, reading, dmp_id, "document.search")
-        dmp_id = loaded.dmp_id
-        access = policy.Access(reading.actor, loaded.facts, reading.mode, reading.justification)
-        rows = [
-            r
-            for r in uow.documents.of_record(dmp_id)
-            if policy.read_document(access, _facts_of(r), ctx.matrix)
-        ]
-        contents = uow.documents.contents(dmp_id, [r["id"] for r in rows])
-        ctx.keys.prefetch([r["id"] for r in rows])  # one key-store query, not one per document
-        docs = [_to_document(ctx, r, contents[r["id"]], _author(r)) for r in rows]
-        found = [d for d in docs if matches(d, query)]
-        record_audit(
-            ctx,
-            uow,
-            loaded,
-            reading.actor,
-            audit.Event(
-                "document.search",
-                True,
-                f"{len(found)} résultat(s)",
-                "record",
-                dmp_id,
-                reading.mode,
-                reading.justification,
-            ),
-        )
+        door = _open(ctx, uow, reading, dmp_id, "document.search")
+        readable = door.readable_documents()
+        visible = frozenset(d.row["id"] for d in readable)
+        found = [d for d in _to_documents(ctx, door, readable, visible) if matches(d, query)]
+        door.record()
         uow.commit()
     return found
 
 
-def _readable(
-    ctx: Context, uow: UnitOfWork, reading: Reading, loaded: Loaded, document_id: UUID, action: str
-) -> RowMap:
-    row = uow.documents.with_author(loaded.dmp_id, document_id)
-    access = policy.Access(reading.actor, loaded.facts, reading.mode, reading.justification)
-    decision = policy.read_document(access, _facts_of(row), ctx.matrix) if row else None
-    if row is None or not decision:
-        refuse(
-            ctx,
-            uow,
-            loaded,
-            reading.actor,
-            action,
-            decision or NO_DOCUMENT,
-            hidden("Document"),
-            target_kind="document",
-            target_id=document_id,
-            mode=reading.mode,
-            justification=reading.justification,
-            secret=bool(row and row["invisible_representatives"]),
-        )
-    return row
+def _one(ctx: Context, door: Door, document_id: UUID) -> tuple[DocumentRow, Document]:
+    found = door.document(
+        document_id, lambda access, facts: policy.read_document(access, facts, ctx.matrix)
+    )
+    row = found.row
+    related = door.readable([row["replaces_id"], row["replaced_by_id"]])
+    [doc] = _to_documents(ctx, door, [found], related)
+    return found, doc
 
 
 def get_document(ctx: Context, reading: Reading, dmp_id: UUID, document_id: UUID) -> Document:
     ctx.keys.prefetch([dmp_id, document_id])  # the two keys this read opens, in one query
     with ctx.uow() as uow:
-        loaded = _open(ctx, uow, reading, dmp_id, "document.read")
-        row = _readable(ctx, uow, reading, loaded, document_id, "document.read")
-        doc = _to_document(
-            ctx,
-            row,
-            uow.documents.contents(dmp_id, [document_id])[document_id],
-            _author(row),
-        )
-        record_audit(
-            ctx,
-            uow,
-            loaded,
-            reading.actor,
-            audit.Event(
-                "document.read",
-                True,
-                "metadata",
-                "document",
-                document_id,
-                reading.mode,
-                reading.justification,
-                secret=row["invisible_representatives"],
-            ),
+        door = _open(ctx, uow, reading, dmp_id, "document.read")
+        found, doc = _one(ctx, door, document_id)
+        door.record(
+            found.decision,
+            target=("document", document_id),
+            secret=found.facts.invisible_representatives,
         )
         uow.commit()
     return doc
@@ -300,40 +204,21 @@ def open_content(
     """Audit the retrieval, then stream the decrypted content (each segment checked first)."""
     ctx.keys.prefetch([dmp_id, document_id])  # the two keys this read opens, in one query
     with ctx.uow() as uow:
-        loaded = _open(ctx, uow, reading, dmp_id, "document.retrieve")
-        row = _readable(ctx, uow, reading, loaded, document_id, "document.retrieve")
-        found = [
-            c
-            for c in uow.documents.contents(dmp_id, [document_id])[document_id]
-            if c["position"] == position
-        ]
-        if not found:
-            raise hidden("Contenu")
-        c = found[0]
-        record_audit(
-            ctx,
-            uow,
-            loaded,
-            reading.actor,
-            audit.Event(
-                "document.retrieve",
-                True,
-                "content",
-                "document",
-                document_id,
-                reading.mode,
-                reading.justification,
-                secret=row["invisible_representatives"],
-            ),
-        )
+        door = _open(ctx, uow, reading, dmp_id, "document.retrieve")
+        found, doc = _one(ctx, door, document_id)
+        target = ("document", document_id)
+        secret = found.facts.invisible_representatives
+        content = next((c for c in doc.contents if c.position == position), None)
+        if content is None:
+            door.refuse(gate.NO_CONTENT, target=target, secret=secret, what="Contenu")
+        door.record(found.decision, target=target, secret=secret)
         uow.commit()
-    content = Content(c["position"], c["mime_type"], c["size"], c["sha256"], c["blob_key"])
     key = ctx.keys.get(document_id)
     stream = decrypt_stream(
-        key, _content_aad(dmp_id, document_id, position), ctx.blobs.open(content.blob_key)
+        key, content_aad(dmp_id, document_id, position), ctx.blobs.open(content.blob_key)
     )
     return content, stream
 
 
-def _content_aad(dmp_id: UUID, document_id: UUID, position: int) -> bytes:
+def content_aad(dmp_id: UUID, document_id: UUID, position: int) -> bytes:
     return f"content:{dmp_id}:{document_id}:{position}".encode()

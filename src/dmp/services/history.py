@@ -10,9 +10,9 @@ from uuid import UUID
 from dmp import policy
 from dmp.adapters.db.repositories import RowMap
 from dmp.domain.model import Actor
-from dmp.services import audit
-from dmp.services.common import Loaded, hidden, load_by_id, record_audit, refuse
+from dmp.services import gate
 from dmp.services.context import Context
+from dmp.services.gate import Door, Reading
 
 MAX_PAGE = 200
 
@@ -40,10 +40,10 @@ class HistoryPage:
     next_before: int | None  # pass as ``before_seq`` for the next (older) page
 
 
-def _entry(ctx: Context, loaded: Loaded, row: RowMap, labels: dict[str, str]) -> HistoryEntry:
+def _entry(ctx: Context, door: Door, row: RowMap, labels: dict[str, str]) -> HistoryEntry:
     justification = None
     if row["justification_enc"] is not None:
-        justification = loaded.cipher.open("justification", row["seq"], row["justification_enc"])
+        justification = door.cipher.open("justification", row["seq"], row["justification_enc"])
     return HistoryEntry(
         seq=row["seq"],
         at=row["at"],
@@ -73,30 +73,14 @@ def read_history(
 ) -> HistoryPage:
     limit = max(1, min(limit, MAX_PAGE))
     with ctx.uow() as uow:
-        loaded = load_by_id(ctx, uow, dmp_id)
-        if loaded is None:
-            raise hidden()
-        access = policy.Access(actor, loaded.facts)
-        decision = policy.read_history(access)
-        if not decision:
-            refuse(
-                ctx,
-                uow,
-                loaded,
-                actor,
-                "history.read",
-                decision,
-                hidden(),
-                target_kind="record",
-                target_id=dmp_id,
-            )
+        door = gate.enter(ctx, uow, Reading(actor), "history.read", dmp_id, policy.read_history)
         rows: list[RowMap] = []
         cursor = before_seq
         while len(rows) < limit:
             page = uow.audit.page(dmp_id, before_seq=cursor, limit=limit)
             if not page:
                 break
-            rows += [r for r in page if policy.history_entry_visible(access, r["secret"])]
+            rows += [r for r in page if policy.sees_history_entry(door.access, r["secret"])]
             cursor = page[-1]["seq"]
         rows = rows[:limit]
         labels = {}
@@ -104,14 +88,8 @@ def read_history(
             pro = uow.directory.professional_by_rpps(rpps)
             if pro is not None:
                 labels[rpps] = pro.display_name
-        entries = [_entry(ctx, loaded, r, labels) for r in rows]
-        record_audit(
-            ctx,
-            uow,
-            loaded,
-            actor,
-            audit.Event("history.read", True, decision.reason, "record", dmp_id),
-        )
+        entries = [_entry(ctx, door, r, labels) for r in rows]
+        door.record()
         uow.commit()
     more = len(entries) == limit and entries[-1].seq > 1
     return HistoryPage(entries, entries[-1].seq if more else None)

@@ -13,20 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import select
-
-from dmp.adapters.db import tables as t
+from dmp import policy
 from dmp.adapters.notify.base import Notifier
 from dmp.domain.model import SystemActor
-from dmp.services import audit
-from dmp.services.common import (
-    DESTROYING,
-    french_date,
-    load_by_id,
-    notify_patient,
-    record_audit,
-)
+from dmp.services import gate
+from dmp.services.common import french_date, notify_patient
 from dmp.services.context import Context
+from dmp.services.gate import Reading
 from dmp.services.notifications import dispatch
 from dmp.services.records import finish_destruction
 
@@ -34,6 +27,7 @@ RETENTION_YEARS = 10
 HIDDEN_NOTICE_AFTER = timedelta(days=14)
 ORPHAN_GRACE = timedelta(hours=1)  # longer than any upload may take
 JOBS = SystemActor("jobs")
+_READING = Reading(JOBS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,21 +67,12 @@ def destroy_expired(ctx: Context) -> int:
     cutoff = _years_before(ctx.now(), RETENTION_YEARS)
     with ctx.uow() as uow:
         expired = uow.records.closed_before(cutoff)
-        pending = list(
-            uow.connection.execute(
-                select(t.records.c.dmp_id).where(t.records.c.state == DESTROYING)
-            ).scalars()
-        )
+        pending = uow.records.being_destroyed()
         for dmp_id in expired:
-            audit.append(
-                uow,
-                ctx.signer,
-                ctx.now(),
-                dmp_id,
-                JOBS,
-                audit.Event("record.destroy", True, "retention-expired", "record", dmp_id),
-            )
-            uow.records.update(dmp_id, state=DESTROYING)
+            door = gate.run_job(ctx, uow, _READING, "record.destroy", dmp_id, policy.Job.RETENTION)
+            if door is not None:
+                door.record()
+                uow.records.mark_destroying(dmp_id)
         uow.commit()
     for dmp_id in expired:
         finish_destruction(ctx, dmp_id, "retention")
@@ -102,45 +87,24 @@ def hidden_documents(ctx: Context) -> tuple[int, int]:
     notices = revealed = 0
     with ctx.uow() as uow:
         for doc in uow.documents.hidden_since_before(now - HIDDEN_NOTICE_AFTER, unnoticed=True):
-            loaded = load_by_id(ctx, uow, doc["dmp_id"])
-            if loaded is None:
+            job = policy.Job.ANNOUNCEMENT_PENDING
+            door = gate.run_job(ctx, uow, _READING, "document.hidden-notice", doc["dmp_id"], job)
+            if door is None:
                 continue
             uow.documents.update(doc["dmp_id"], doc["id"], hidden_notice_at=now)
-            notify_patient(
-                uow,
-                now,
-                loaded,
-                "hidden_document_pending",
-            )
-            record_audit(
-                ctx,
-                uow,
-                loaded,
-                JOBS,
-                audit.Event("document.hidden-notice", True, "14-days", "document", doc["id"]),
-            )
+            notify_patient(door, "hidden_document_pending")
+            door.record(target=("document", doc["id"]))
             notices += 1
         for doc in uow.documents.hidden_since_before(months_before(now, 1), unnoticed=False):
-            loaded = load_by_id(ctx, uow, doc["dmp_id"])
-            if loaded is None:
+            job = policy.Job.ANNOUNCEMENT_OVERDUE
+            door = gate.run_job(ctx, uow, _READING, "document.reveal", doc["dmp_id"], job)
+            if door is None:
                 continue
             uow.documents.update(
                 doc["dmp_id"], doc["id"], invisible_patient=False, hidden_since=None, updated_at=now
             )
-            notify_patient(
-                uow,
-                now,
-                loaded,
-                "document_added",
-                date=french_date(now),
-            )
-            record_audit(
-                ctx,
-                uow,
-                loaded,
-                JOBS,
-                audit.Event("document.reveal", True, "one-month", "document", doc["id"]),
-            )
+            notify_patient(door, "document_added", date=french_date(now))
+            door.record(target=("document", doc["id"]))
             revealed += 1
         uow.commit()
     return notices, revealed
@@ -168,15 +132,7 @@ def _drop_unused_keys(ctx: Context, key_ids: list[UUID]) -> int:
     if not key_ids:
         return 0
     with ctx.uow() as uow:
-        conn = uow.connection
-        used = set(
-            conn.execute(
-                select(t.records.c.dmp_id).where(t.records.c.dmp_id.in_(key_ids))
-            ).scalars()
-        )
-        used |= set(
-            conn.execute(select(t.documents.c.id).where(t.documents.c.id.in_(key_ids))).scalars()
-        )
+        used = uow.records.key_owners(key_ids)
     unused = [k for k in key_ids if k not in used]
     for key_id in unused:
         ctx.keys.destroy(key_id)

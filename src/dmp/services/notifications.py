@@ -9,9 +9,7 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from sqlalchemy import select
 
-from dmp.adapters.db import tables as t
 from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.notify.base import Message, Notifier
@@ -52,10 +50,7 @@ def _addresses(uow: UnitOfWork, row: RowMap, params: dict[str, Any]) -> list[tup
             ("sms", account["phone"] if account["notify_sms"] else ""),
         ]
     else:
-        email = uow.connection.execute(
-            select(t.professionals.c.email).where(t.professionals.c.id == row["recipient_id"])
-        ).scalar()
-        found = [("email", email or "")]
+        found = [("email", uow.directory.professional_email(row["recipient_id"]) or "")]
     return [(channel, address) for channel, address in found if address]
 
 

@@ -20,23 +20,12 @@ from dmp.domain.model import (
     RepresentativeActor,
     SystemActor,
 )
-from dmp.errors import Conflict, Forbidden, InvalidInput
-from dmp.services import audit
+from dmp.errors import InvalidInput
+from dmp.services import audit, gate
 from dmp.services.accounts import Credentials, check_contacts, open_account
-from dmp.services.common import (
-    DESTROYING,
-    french_date,
-    hidden,
-    identity_to_json,
-    load,
-    load_by_id,
-    notify,
-    notify_patient,
-    record_audit,
-    refuse,
-    state_of,
-)
+from dmp.services.common import french_date, notify, notify_patient
 from dmp.services.context import Context
+from dmp.services.gate import Reading, identity_to_json
 
 GENDERS = ("male", "female", "other", "unknown")
 
@@ -121,49 +110,18 @@ def create_record(
         raise InvalidInput(
             "Seul le DMP d'un mineur a des représentants légaux.", code="representative"
         )
+    reading = Reading(actor)
     with ctx.uow() as uow:
-        existing = uow.records.by_ins(ins.value, for_update=True)
-        decision = policy.create_record(actor, state_of(existing))
-        if not decision:
-            error = (
-                Conflict("Un DMP existe déjà pour cet INS.")
-                if existing
-                else Forbidden(decision.message)
-            )
-            refuse(
-                ctx,
-                uow,
-                load(ctx, uow, existing),
-                actor,
-                "record.create",
-                decision,
-                error,
-                target_kind="ins",
-                target_id=ins.value,
-            )
+        decision = gate.admit_creation(ctx, uow, reading, ins)
         dmp_id = uuid4()
         cipher = FieldCipher(dmp_id, ctx.keys.create(dmp_id))
         try:
             created = _insert_record(
                 ctx, uow, actor, dmp_id, cipher, ins, identity, contacts, consent, reps, now
             )
-            loaded = load_by_id(ctx, uow, dmp_id)
-            record_audit(
-                ctx,
-                uow,
-                loaded,
-                actor,
-                audit.Event("record.create", True, decision.reason, "record", dmp_id),
-            )
-            notify(
-                uow,
-                now,
-                dmp_id,
-                "account",
-                created.patient.account_id,
-                "record_created",
-                login=created.patient.login,
-            )
+            door = gate.enter(ctx, uow, reading, "record.create", dmp_id, lambda _: decision)
+            door.record()
+            notify_patient(door, "record_created", login=created.patient.login)
             uow.commit()
         except BaseException:
             ctx.keys.destroy(dmp_id)
@@ -241,109 +199,58 @@ def _add_consent(
 
 
 def lookup(ctx: Context, actor: ProfessionalActor, ins: Ins) -> Lookup:
-    """Whether a DMP exists for this INS and in which state; its details only to those allowed."""
+    """Whether a DMP exists for this INS and in which state; its details only to those allowed
+    to open it."""
     with ctx.uow() as uow:
-        row = uow.records.by_ins(ins.value)
-        if actor.occupational_health or actor.establishment_excluded:
-            decision = policy.create_record(actor, None)  # the excluded-actor refusal, with reason
-            refuse(
-                ctx,
-                uow,
-                load(ctx, uow, row),
-                actor,
-                "record.lookup",
-                decision,
-                Forbidden(decision.message),
-                target_kind="ins",
-                target_id=ins.value,
-            )
-        loaded = load(ctx, uow, row)
-        if loaded is None:
+        door = gate.look_up(ctx, uow, Reading(actor), ins)
+        if door is None:
             tomb = uow.records.tombstone(ins.value)
-            record_audit(
-                ctx,
-                uow,
-                None,
-                actor,
-                audit.Event("record.lookup", True, "no-record", "ins", ins.value),
-            )
             uow.commit()
-            state = RecordState.DESTROYED if tomb or row is not None else None
-            return Lookup(False, state, destroyed_at=tomb["destroyed_at"] if tomb else None)
-        access = policy.open_record(policy.Access(actor, loaded.facts))
-        record_audit(
-            ctx,
-            uow,
-            loaded,
-            actor,
-            audit.Event("record.lookup", True, access.reason, "record", loaded.dmp_id),
-        )
+            destroyed_at = tomb["destroyed_at"] if tomb else None
+            state = RecordState.DESTROYED if tomb else None
+            return Lookup(False, state, destroyed_at=destroyed_at)
         uow.commit()
-    facts = loaded.facts
+    facts, row = door.facts, door.loaded.row
+    opened = bool(policy.open_record(door.access))
     return Lookup(
         exists=True,
         state=facts.state,
-        dmp_id=loaded.dmp_id,
-        closed_at=loaded.row["closed_at"],
-        closure_reason=loaded.cipher.open_optional(
-            "closure", "record", loaded.row["closure_reason_enc"]
+        dmp_id=door.dmp_id,
+        closed_at=row["closed_at"],
+        # The reason a patient closed their DMP is theirs: only who may open the DMP reads it.
+        closure_reason=(
+            door.cipher.open_optional("closure", "record", row["closure_reason_enc"])
+            if opened
+            else None
         ),
         has_medecin_traitant=facts.medecin_traitant_id is not None,
         is_medecin_traitant=facts.medecin_traitant_id == actor.professional_id,
-        authorized=bool(access),
-        identity=loaded.identity if access else None,
+        authorized=opened,
+        identity=door.loaded.identity if opened else None,
     )
 
 
-def close_record(ctx: Context, actor: Actor, dmp_id: UUID, reason: str) -> None:
+def close_record(ctx: Context, actor: Actor, patient: UUID | Ins, reason: str) -> UUID:
     """Close the DMP: professionals can no longer read or feed it; data kept ten years."""
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("Le motif de fermeture est obligatoire.", code="reason")
     now = ctx.now()
     with ctx.uow() as uow:
-        loaded = load_by_id(ctx, uow, dmp_id, for_update=True)
-        if loaded is None:
-            raise hidden()
-        decision = policy.close_record(policy.Access(actor, loaded.facts))
-        if not decision:
-            error = (
-                Conflict(decision.message)
-                if policy.open_record(policy.Access(actor, loaded.facts))
-                else hidden()
-            )
-            refuse(
-                ctx,
-                uow,
-                loaded,
-                actor,
-                "record.close",
-                decision,
-                error,
-                target_kind="record",
-                target_id=dmp_id,
-            )
+        door = gate.enter(
+            ctx, uow, Reading(actor), "record.close", patient, policy.close_record, lock=True
+        )
+        dmp_id = door.dmp_id
         uow.records.update(
             dmp_id,
             state=RecordState.CLOSED.value,
             closed_at=now,
-            closure_reason_enc=loaded.cipher.seal("closure", "record", reason),
+            closure_reason_enc=door.cipher.seal("closure", "record", reason),
         )
-        record_audit(
-            ctx,
-            uow,
-            loaded,
-            actor,
-            audit.Event("record.close", True, decision.reason, "record", dmp_id),
-        )
-        notify_patient(
-            uow,
-            now,
-            loaded,
-            "record_closed",
-            date=french_date(now),
-        )
+        door.record()
+        notify_patient(door, "record_closed", date=french_date(now))
         uow.commit()
+    return dmp_id
 
 
 def reactivate_record(ctx: Context, actor: ProfessionalActor, ins: Ins, consent: Consent) -> UUID:
@@ -351,76 +258,44 @@ def reactivate_record(ctx: Context, actor: ProfessionalActor, ins: Ins, consent:
     _check_consent(ctx, consent)
     now = ctx.now()
     with ctx.uow() as uow:
-        loaded = load(ctx, uow, uow.records.by_ins(ins.value, for_update=True))
-        if loaded is None:
-            raise hidden()
-        decision = policy.reactivate_record(policy.Access(actor, loaded.facts))
-        if not decision:
-            refuse(
-                ctx,
-                uow,
-                loaded,
-                actor,
-                "record.reactivate",
-                decision,
-                Conflict(decision.message),
-                target_kind="record",
-                target_id=loaded.dmp_id,
-            )
-        dmp_id = loaded.dmp_id
+        door = gate.enter(
+            ctx,
+            uow,
+            Reading(actor),
+            "record.reactivate",
+            ins,
+            policy.reactivate_record,
+            lock=True,
+            at_point_of_care=True,
+        )
+        dmp_id = door.dmp_id
         uow.records.update(
             dmp_id, state=RecordState.ACTIVE.value, closed_at=None, closure_reason_enc=None
         )
         _add_consent(uow, dmp_id, "reactivation", actor, consent, now)
         uow.records.authorize(dmp_id, "professional", actor.professional_id, "reactivation", now)
-        record_audit(
-            ctx,
-            uow,
-            loaded,
-            actor,
-            audit.Event("record.reactivate", True, decision.reason, "record", dmp_id),
-        )
-        notify_patient(
-            uow,
-            now,
-            loaded,
-            "record_reactivated",
-            date=french_date(now),
-            professional=actor.rpps,
-        )
+        door.record()
+        notify_patient(door, "record_reactivated", date=french_date(now), professional=actor.rpps)
         uow.commit()
     return dmp_id
 
 
 def destroy_record(ctx: Context, actor: Actor, dmp_id: UUID) -> None:
     """Destroy the whole DMP, irreversibly: its keys are destroyed, a tombstone remains."""
+    step_up = timedelta(seconds=ctx.settings.step_up_max_age_seconds)
     with ctx.uow() as uow:
-        loaded = load_by_id(ctx, uow, dmp_id, for_update=True)
-        if loaded is None:
-            raise hidden()
-        step_up = timedelta(seconds=ctx.settings.step_up_max_age_seconds)
-        decision = policy.destroy(policy.Access(actor, loaded.facts), ctx.now(), step_up)
-        if not decision:
-            refuse(
-                ctx,
-                uow,
-                loaded,
-                actor,
-                "record.destroy",
-                decision,
-                Forbidden(decision.message),
-                target_kind="record",
-                target_id=dmp_id,
-            )
-        record_audit(
+        door = gate.enter(
             ctx,
             uow,
-            loaded,
-            actor,
-            audit.Event("record.destroy", True, decision.reason, "record", dmp_id),
+            Reading(actor),
+            "record.destroy",
+            dmp_id,
+            lambda access: policy.destroy(access, ctx.now(), step_up),
+            lock=True,
         )
-        uow.records.update(dmp_id, state=DESTROYING)
-        account = uow.records.account(loaded.row["patient_account_id"])
+        door.record()
+        uow.records.mark_destroying(dmp_id)
+        account = uow.records.account(door.loaded.row["patient_account_id"])
         uow.commit()
     who = "representative" if isinstance(actor, RepresentativeActor) else "patient"
     finish_destruction(ctx, dmp_id, who, contact=account)
@@ -432,10 +307,10 @@ def finish_destruction(
     """Shred the keys, then purge the rows and leave a tombstone, then delete the content files.
     Each step can be run again: a crash part-way is finished by ``dmp jobs run``."""
     with ctx.uow() as uow:
-        row = uow.records.get(dmp_id)
-        if row is None:
-            return
-        document_ids = [d["id"] for d in uow.documents.of_record(dmp_id)]
+        plan = uow.records.shredding(dmp_id)
+    if plan is None:
+        return
+    ins, document_ids = plan
     for key_id in document_ids:
         ctx.keys.destroy(key_id)
     ctx.keys.destroy(dmp_id)
@@ -445,7 +320,7 @@ def finish_destruction(
         uow.records.add_tombstone(
             {
                 "id": uuid4(),
-                "ins": row["ins"],
+                "ins": ins,
                 "dmp_id": dmp_id,
                 "destroyed_at": now,
                 "requested_by": requested_by,

@@ -1,19 +1,25 @@
 """Feeding the DMP: submit documents (and replacements), change their flags and status, and
-destroy them at the patient's request. See the docstring of ``dmp.services.documents``."""
+destroy them at the patient's request.
+
+Submission runs in three steps so that no database lock is held while content streams in:
+check the right to write; stream each content through the type check and the cipher into the
+blob store; then, in one transaction, check again and write the metadata and the audit entry.
+If anything fails after content was written, that content and its key are removed; if the process
+dies instead, ``dmp jobs run`` sweeps what no committed row refers to.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 from dmp import policy
 from dmp.adapters.crypto import encrypt_stream
-from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
 from dmp.domain.content import inspect
 from dmp.domain.identifiers import Ins
@@ -26,29 +32,13 @@ from dmp.domain.model import (
     DocumentMetadata,
     ProfessionalActor,
 )
-from dmp.errors import Conflict, Forbidden, InvalidInput, TooLarge, UnsupportedContent
-from dmp.policy import DocumentChange
-from dmp.services import audit
-from dmp.services.common import (
-    NO_DOCUMENT,
-    Loaded,
-    french_date,
-    hidden,
-    load_by_id,
-    load_or_refuse,
-    notify_patient,
-    record_audit,
-    refuse,
-)
+from dmp.errors import Conflict, ContentMismatch, InvalidInput, TooLarge, UnsupportedContent
+from dmp.policy import DocumentChange, Flags
+from dmp.services import gate
+from dmp.services.common import french_date, notify_patient
 from dmp.services.context import Context
-from dmp.services.documents import (
-    Reading,
-    Submission,
-    _content_aad,
-    _facts_of,
-    _readable,
-    get_document,
-)
+from dmp.services.documents import Submission, content_aad, get_document
+from dmp.services.gate import DocumentRow, Door, Reading
 
 MAX_TITLE = 500
 MIN_YEAR, MAX_YEAR = 1900, 2999  # a document dated outside is a typing error
@@ -58,22 +48,39 @@ MAX_COMMENTS = 4000
 
 @dataclass
 class _Digest:
-    """Counts and hashes the plaintext as it streams past."""
+    """Counts and hashes the plaintext as it streams past, and holds it to what the producer
+    declared (size, SHA-1) before the last bytes are let through."""
 
+    declared_size: int | None = None
+    declared_sha1: bytes | None = None
     size: int = 0
-
-    def __post_init__(self) -> None:
-        self._sha = hashlib.sha256()
+    _sha256: Any = field(default_factory=hashlib.sha256)
+    _sha1: Any = field(default_factory=hashlib.sha1)
 
     def through(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         for chunk in chunks:
             self.size += len(chunk)
-            self._sha.update(chunk)
+            self._sha256.update(chunk)
+            if self.declared_sha1 is not None:
+                self._sha1.update(chunk)
+            if self.declared_size is not None and self.size > self.declared_size:
+                raise _mismatch("taille")
             yield chunk
+        if self.declared_size is not None and self.size != self.declared_size:
+            raise _mismatch("taille")
+        if self.declared_sha1 is not None and self._sha1.digest() != self.declared_sha1:
+            raise _mismatch("empreinte SHA-1")
 
     @property
     def hexdigest(self) -> str:
-        return self._sha.hexdigest()
+        return str(self._sha256.hexdigest())
+
+
+def _mismatch(what: str) -> ContentMismatch:
+    return ContentMismatch(
+        f"Le contenu reçu ne correspond pas à sa {what} déclarée (attachment.size, "
+        "attachment.hash) : rien n'a été enregistré."
+    )
 
 
 @dataclass
@@ -82,6 +89,8 @@ class _Prepared:
     document_id: UUID
     class_code: str
     contents: list[dict[str, Any]]
+    replaced: DocumentRow | None = None  # the version it replaces, as the door let it through
+    decision: policy.Decision | None = None  # why this person may store it
 
 
 def _validate(ctx: Context, submission: Submission) -> str:
@@ -124,48 +133,31 @@ def _validate(ctx: Context, submission: Submission) -> str:
     return class_code
 
 
-def _check(
-    ctx: Context, uow: UnitOfWork, actor: Actor, loaded: Loaded, prepared: Sequence[_Prepared]
-) -> None:
-    """Decide each submission (and each replacement); refuse the whole bundle at the first no."""
-    access = policy.Access(actor, loaded.facts)
+def _check(ctx: Context, door: Door, prepared: Sequence[_Prepared], *, lock: bool) -> None:
+    """Decide each submission (and each replacement); refuse the whole bundle at the first no,
+    with the refusal in the trail."""
     for p in prepared:
         m = p.submission.metadata
-        decision = policy.add_document(access, p.class_code)
-        if decision and m.invisible_patient and not isinstance(actor, ProfessionalActor):
-            decision = policy.deny("not-allowed-change")
+        target = ("document", m.master_identifier)
+        decision = policy.add_document(door.access, p.class_code, m.invisible_patient)
         if not decision:
-            error = Forbidden(decision.message) if policy.open_record(access) else hidden()
-            refuse(
-                ctx,
-                uow,
-                loaded,
-                actor,
-                "document.add",
-                decision,
-                error,
-                target_kind="document",
-                target_id=m.master_identifier,
-            )
-        if uow.documents.master_identifier_taken(loaded.dmp_id, m.master_identifier):
-            raise Conflict(f"Un document porte déjà l'identifiant {m.master_identifier}.")
+            door.refuse(decision, told=policy.told_why(door.access, decision), target=target)
+        if door.uow.documents.master_identifier_taken(door.dmp_id, m.master_identifier):
+            # The same answer whoever may see the other document: it tells only that the
+            # producer's unique id is taken in this DMP.
+            error = Conflict(f"Un document porte déjà l'identifiant {m.master_identifier}.")
+            door.refuse(gate.DUPLICATE_IDENTIFIER, target=target, error=error)
+        p.decision = decision
         if p.submission.replaces_id is not None:
-            old = _readable(
-                ctx, uow, Reading(actor), loaded, p.submission.replaces_id, "document.replace"
+            p.replaced = door.document(
+                p.submission.replaces_id,
+                lambda access, facts: policy.change_document(
+                    access, facts, DocumentChange.REPLACE, ctx.matrix
+                ),
+                lock=lock,
+                action="document.replace",
             )
-            change = policy.change_document(access, _facts_of(old), DocumentChange.REPLACE)
-            if not change:
-                refuse(
-                    ctx,
-                    uow,
-                    loaded,
-                    actor,
-                    "document.replace",
-                    change,
-                    Conflict(change.message),
-                    target_kind="document",
-                    target_id=old["id"],
-                )
+            p.decision = p.replaced.decision
 
 
 def _store_contents(
@@ -175,10 +167,10 @@ def _store_contents(
     written.append((p.document_id, ""))
     for position, content in enumerate(p.submission.contents):
         blob_key = f"{dmp_id}/{p.document_id}-{position}"
-        digest = _Digest()
+        digest = _Digest(content.declared_size, content.declared_sha1)
         checked = inspect(content.mime_type, content.chunks, ctx.settings.max_content_bytes)
         sealed = encrypt_stream(
-            key, _content_aad(dmp_id, p.document_id, position), digest.through(checked)
+            key, content_aad(dmp_id, p.document_id, position), digest.through(checked)
         )
         written.append((p.document_id, blob_key))
         ctx.blobs.put(blob_key, sealed)
@@ -198,23 +190,15 @@ def _store_contents(
 def _store_refused_or(
     ctx: Context, actor: Actor, dmp_id: UUID, p: _Prepared, written: list[tuple[UUID, str]]
 ) -> None:
-    """Store the contents; a content refused on its type or size is audited as a refusal."""
+    """Store the contents; a content refused on its type, size or hash is audited as a
+    refusal."""
     try:
         _store_contents(ctx, dmp_id, p, written)
-    except (UnsupportedContent, TooLarge) as exc:
+    except (UnsupportedContent, TooLarge, ContentMismatch) as exc:
         with ctx.uow() as uow:
-            loaded = load_by_id(ctx, uow, dmp_id)
-            refuse(
-                ctx,
-                uow,
-                loaded,
-                actor,
-                "document.add",
-                exc.code,
-                exc,
-                target_kind="document",
-                target_id=p.submission.metadata.master_identifier,
-            )
+            door = gate.enter(ctx, uow, Reading(actor), "document.add", dmp_id, policy.open_record)
+            target = ("document", p.submission.metadata.master_identifier)
+            door.refuse(exc.code, target=target, error=exc)
 
 
 def _discard(ctx: Context, written: list[tuple[UUID, str]]) -> None:
@@ -234,22 +218,24 @@ def submit_documents(
     identifiers = [s.metadata.master_identifier for s in submissions]
     if len(set(identifiers)) != len(identifiers):
         raise Conflict("Deux documents de la soumission portent le même identifiant unique.")
+    reading = Reading(actor)
     with ctx.uow() as uow:
-        loaded = load_or_refuse(ctx, uow, actor, patient, "document.add")
-        dmp_id = loaded.dmp_id
-        _check(ctx, uow, actor, loaded, prepared)
+        door = gate.enter(ctx, uow, reading, "document.add", patient, policy.open_for_writing)
+        dmp_id = door.dmp_id
+        _check(ctx, door, prepared, lock=False)
     written: list[tuple[UUID, str]] = []
     try:
         for p in prepared:
             _store_refused_or(ctx, actor, dmp_id, p, written)
         with ctx.uow() as uow:
-            locked = load_by_id(ctx, uow, dmp_id, for_update=True)
-            if locked is None:
-                raise hidden()
-            _check(ctx, uow, actor, locked, prepared)  # the DMP may have changed meanwhile
+            # The DMP may have changed meanwhile: decide again, on its row locked.
+            door = gate.enter(
+                ctx, uow, reading, "document.add", dmp_id, policy.open_for_writing, lock=True
+            )
+            _check(ctx, door, prepared, lock=True)
             now = ctx.now()
-            stored = [_insert(ctx, uow, actor, locked, p, now) for p in prepared]
-            _notify_added(uow, actor, locked, prepared, now)
+            stored = [_insert(ctx, door, p, now) for p in prepared]
+            _notify_added(door, prepared, now)
             uow.commit()
     except BaseException:
         _discard(ctx, written)
@@ -257,17 +243,26 @@ def submit_documents(
     return stored
 
 
-def _insert(
-    ctx: Context, uow: UnitOfWork, actor: Actor, loaded: Loaded, p: _Prepared, now: datetime
-) -> Document:
+def _flags(p: _Prepared) -> Flags:
+    m = p.submission.metadata
+    declared = Flags(m.masked, m.invisible_patient, m.invisible_representatives)
+    return declared if p.replaced is None else policy.version_flags(p.replaced.facts, declared)
+
+
+def _insert(ctx: Context, door: Door, p: _Prepared, now: datetime) -> Document:
     """Write one document's rows and audit entry; returns the document as stored."""
-    m: DocumentMetadata = p.submission.metadata
-    dmp_id, doc_id = loaded.dmp_id, p.document_id
+    flags = _flags(p)
+    m: DocumentMetadata = replace(
+        p.submission.metadata,
+        masked=flags.masked,
+        invisible_patient=flags.invisible_patient,
+        invisible_representatives=flags.invisible_representatives,
+    )
+    dmp_id, doc_id, uow, actor = door.dmp_id, p.document_id, door.uow, door.actor
     cipher = FieldCipher(dmp_id, ctx.keys.get(doc_id))
     logical_id, version = uuid4(), 1
-    if p.submission.replaces_id is not None:
-        old = uow.documents.get(dmp_id, p.submission.replaces_id, for_update=True)
-        assert old is not None  # checked by _check in this transaction
+    if p.replaced is not None:
+        old = p.replaced.row
         logical_id, version = old["logical_id"], old["version"] + 1
         uow.documents.update(
             dmp_id,
@@ -311,13 +306,12 @@ def _insert(
         "updated_at": now,
     }
     uow.documents.add(values, p.contents)
-    action = "document.replace" if p.submission.replaces_id else "document.add"
-    record_audit(
-        ctx,
-        uow,
-        loaded,
-        actor,
-        audit.Event(action, True, "stored", "document", doc_id, secret=m.invisible_representatives),
+    assert p.decision is not None  # decided by _check in this transaction
+    door.record(
+        p.decision,
+        action="document.replace" if p.replaced else "document.add",
+        target=("document", doc_id),
+        secret=m.invisible_representatives,
     )
     return Document(
         dmp_id=dmp_id,
@@ -330,13 +324,7 @@ def _insert(
         author=_author_of(uow, pro),
         submitted_at=now,
         contents=tuple(
-            Content(
-                c["position"],
-                c["mime_type"],
-                c["size"],
-                c["sha256"],
-                c["blob_key"],
-            )
+            Content(c["position"], c["mime_type"], c["size"], c["sha256"], c["blob_key"])
             for c in p.contents
         ),
         replaces_id=p.submission.replaces_id,
@@ -345,7 +333,7 @@ def _insert(
     )
 
 
-def _author_of(uow: UnitOfWork, pro: ProfessionalActor | None) -> Author:
+def _author_of(uow: Any, pro: ProfessionalActor | None) -> Author:
     if pro is None:
         return Author(None, None, "Le patient", "patient")
     name = pro.display_name
@@ -362,19 +350,11 @@ def _author_of(uow: UnitOfWork, pro: ProfessionalActor | None) -> Author:
     )
 
 
-def _notify_added(
-    uow: UnitOfWork, actor: Actor, loaded: Loaded, prepared: Sequence[_Prepared], now: datetime
-) -> None:
+def _notify_added(door: Door, prepared: Sequence[_Prepared], now: datetime) -> None:
     # The patient is not told of a document hidden from them until the announcement consultation.
-    told = [p for p in prepared if not p.submission.metadata.invisible_patient]
-    if told and isinstance(actor, ProfessionalActor):
-        notify_patient(
-            uow,
-            now,
-            loaded,
-            "document_added",
-            date=french_date(now),
-        )
+    told = [p for p in prepared if not _flags(p).invisible_patient]
+    if told and isinstance(door.actor, ProfessionalActor):
+        notify_patient(door, "document_added", date=french_date(now))
 
 
 _FLAG_CHANGES: dict[DocumentChange, dict[str, object]] = {
@@ -393,39 +373,14 @@ def change_document(
     Returns the document as the actor now sees it (None once deleted)."""
     if change is DocumentChange.REPLACE:
         raise InvalidInput("Un remplacement se fait en soumettant la nouvelle version.")
+    action = f"document.{change.value}"
     with ctx.uow() as uow:
-        loaded = load_by_id(ctx, uow, dmp_id, for_update=True)
-        if loaded is None:
-            raise hidden()
-        access = policy.Access(actor, loaded.facts)
-        row = uow.documents.get(dmp_id, document_id, for_update=True)
-        visible = policy.read_document(access, _facts_of(row), ctx.matrix) if row else None
-        if row is None or not visible:
-            refuse(
-                ctx,
-                uow,
-                loaded,
-                actor,
-                f"document.{change.value}",
-                visible or NO_DOCUMENT,
-                hidden("Document"),
-                target_kind="document",
-                target_id=document_id,
-                secret=bool(row and row["invisible_representatives"]),
-            )
-        decision = policy.change_document(access, _facts_of(row), change)
-        if not decision:
-            refuse(
-                ctx,
-                uow,
-                loaded,
-                actor,
-                f"document.{change.value}",
-                decision,
-                Forbidden(decision.message),
-                target_kind="document",
-                target_id=document_id,
-            )
+        door = gate.enter(ctx, uow, Reading(actor), action, dmp_id, policy.open_record, lock=True)
+        found = door.document(
+            document_id,
+            lambda access, facts: policy.change_document(access, facts, change, ctx.matrix),
+            lock=True,
+        )
         now = ctx.now()
         values: dict[str, object] = dict(_FLAG_CHANGES.get(change, {}))
         if change is DocumentChange.HIDE_FROM_PATIENT:
@@ -433,19 +388,10 @@ def change_document(
         elif change is DocumentChange.REVEAL:
             values = {"invisible_patient": False, "hidden_since": None}
         uow.documents.update(dmp_id, document_id, updated_at=now, **values)
-        record_audit(
-            ctx,
-            uow,
-            loaded,
-            actor,
-            audit.Event(
-                f"document.{change.value}",
-                True,
-                decision.reason,
-                "document",
-                document_id,
-                secret=row["invisible_representatives"],
-            ),
+        door.record(
+            found.decision,
+            target=("document", document_id),
+            secret=found.facts.invisible_representatives,
         )
         uow.commit()
     if change is DocumentChange.DELETE:
@@ -458,50 +404,34 @@ def destroy_documents(
 ) -> int:
     """Partial destruction, at the patient's request: the documents' keys and contents are
     destroyed, irreversibly; only the audit entries remain."""
-    if not document_ids:
+    chosen = list(dict.fromkeys(document_ids))
+    if not chosen:
         raise InvalidInput("Choisissez au moins un document à détruire.")
+    step_up = timedelta(seconds=ctx.settings.step_up_max_age_seconds)
     with ctx.uow() as uow:
-        loaded = load_by_id(ctx, uow, dmp_id, for_update=True)
-        if loaded is None:
-            raise hidden()
-        access = policy.Access(actor, loaded.facts)
-        step_up = timedelta(seconds=ctx.settings.step_up_max_age_seconds)
-        decision = policy.destroy(access, ctx.now(), step_up)
-        if not decision:
-            refuse(
-                ctx,
-                uow,
-                loaded,
-                actor,
-                "document.destroy",
-                decision,
-                Forbidden(decision.message),
-                target_kind="record",
-                target_id=dmp_id,
-            )
-        for document_id in document_ids:
-            _readable(ctx, uow, Reading(actor), loaded, document_id, "document.destroy")
-        blob_keys = uow.documents.destroy(dmp_id, list(document_ids))
-        for document_id in document_ids:
-            record_audit(
-                ctx,
-                uow,
-                loaded,
-                actor,
-                audit.Event("document.destroy", True, decision.reason, "document", document_id),
-            )
-        now = ctx.now()
-        notify_patient(
+        door = gate.enter(
+            ctx,
             uow,
-            now,
-            loaded,
-            "documents_destroyed",
-            count=str(len(document_ids)),
-            date=french_date(now),
+            Reading(actor),
+            "document.destroy",
+            dmp_id,
+            lambda access: policy.destroy(access, ctx.now(), step_up),
+            lock=True,
         )
+        for document_id in chosen:
+            door.document(
+                document_id,
+                lambda access, facts: policy.read_document(access, facts, ctx.matrix),
+                lock=True,
+            )
+        blob_keys = uow.documents.destroy(dmp_id, chosen)
+        for document_id in chosen:
+            door.record(target=("document", document_id))
+        now = ctx.now()
+        notify_patient(door, "documents_destroyed", count=str(len(chosen)), date=french_date(now))
         uow.commit()
-    for document_id in document_ids:
+    for document_id in chosen:
         ctx.keys.destroy(document_id)
     for blob_key in blob_keys:
         ctx.blobs.delete(blob_key)
-    return len(document_ids)
+    return len(chosen)

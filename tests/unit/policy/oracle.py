@@ -133,12 +133,23 @@ class Oracle:
             return self.holder_may_decide(actor)
         return isinstance(actor, ProfessionalActor) and self.opens_normally(actor)
 
-    def may_add(self, actor: Actor, class_code: str) -> bool:
+    def may_add(self, actor: Actor, class_code: str, hidden_from_patient: bool = False) -> bool:
         holder = isinstance(actor, PatientActor | RepresentativeActor)
-        return self.writes(actor) and (class_code == PATIENT_CLASS) == holder
+        right_class = (class_code == PATIENT_CLASS) == holder
+        return self.writes(actor) and right_class and not (holder and hidden_from_patient)
+
+    def may_designate(self, actor: Actor, candidate_id: object) -> bool:
+        """Designate the médecin traitant (eligibility of the candidate aside): the holder; or
+        the médecin himself, opening normally, while there is none (or it is him already)."""
+        if isinstance(actor, PatientActor | RepresentativeActor):
+            return self.holder_may_decide(actor)
+        assert isinstance(actor, ProfessionalActor)
+        current = self.record.medecin_traitant_id
+        free = current is None or current == candidate_id
+        return actor.professional_id == candidate_id and self.opens_normally(actor) and free
 
     def may_change(self, actor: Actor, doc: DocumentFacts, change: DocumentChange) -> bool:
-        if not (self.writes(actor) and self.sees(actor, AccessMode.NORMAL, doc)):
+        if not (self.writes(actor) and self.reads(actor, AccessMode.NORMAL, None, doc)):
             return False
         holder = isinstance(actor, PatientActor | RepresentativeActor)
         author = self.authored(actor, doc)

@@ -194,6 +194,7 @@ RECORDS: dict[str, RecordFacts] = {
     "alice-blocks-bruno": replace(
         ALICE_RECORD, blocked_professionals=frozenset({IRENE_PRO.id, BRUNO_PRO.id})
     ),
+    "alice-no-mt": replace(ALICE_RECORD, medecin_traitant_id=None),
     "lea": LEA_RECORD,
     "lea-closed": replace(LEA_RECORD, state=RecordState.CLOSED),
     "lea-destroyed": replace(LEA_RECORD, state=RecordState.DESTROYED),

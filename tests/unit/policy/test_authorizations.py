@@ -6,6 +6,8 @@ personas.PROFESSIONALS and ESTABLISHMENTS.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from dmp.domain.model import Establishment, Professional
@@ -120,6 +122,7 @@ DESIGNATE_MEDECIN_TRAITANT = """
     # -- the patient or a representative designates a médecin
     alice     alice               N     damien     allow:designated
     alice     alice               N     bruno      allow:designated
+    alice     alice-no-mt         N     hugo       allow:designated
     alice     alice               N     samia      allow:designated
     marc      lea                 N     damien     allow:designated
     # -- a médecin, not excluded, not blocked
@@ -135,10 +138,14 @@ DESIGNATE_MEDECIN_TRAITANT = """
     alice     alice               E     damien     deny:mode-not-for-patient
     zoe       alice               N     damien     deny:other-record
     marc      lea-adult           N     damien     deny:representative-of-adult
-    # -- or the médecin himself, with the patient's agreement, if he may open the DMP normally
-    hugo      alice               N     hugo       allow:designated
-    gael      alice               N     gael       allow:designated
-    bruno     alice               N     bruno      allow:designated
+    # -- or the médecin himself, with the patient's agreement, if he may open the DMP normally,
+    # -- and only while the patient has no médecin traitant: replacing one is the patient's act
+    hugo      alice-no-mt         N     hugo       allow:declared-medecin-traitant
+    gael      alice-no-mt         N     gael       allow:declared-medecin-traitant
+    bruno     alice               N     bruno      allow:declared-medecin-traitant
+    hugo      alice               N     hugo       deny:medecin-traitant-designated
+    gael      alice               N     gael       deny:medecin-traitant-designated
+    damien    alice-no-mt         N     damien     deny:not-authorized
     damien    alice               N     damien     deny:not-authorized
     hugo      alice               E     hugo       deny:read-only-mode
     damien    alice               E     damien     deny:read-only-mode
@@ -161,3 +168,10 @@ def test_designate_medecin_traitant(
         access(actor, record, mode, why), PROFESSIONALS[candidate]
     )
     assert outcome(decision) == expected
+
+
+@pytest.mark.parametrize("actor", ["alice", "damien"])
+def test_a_medecin_no_longer_practising_is_not_designated(actor: str) -> None:
+    retired = dataclasses.replace(PROFESSIONALS["damien"], active=False)
+    decision = designate_medecin_traitant(access(actor, "alice-no-mt"), retired)
+    assert outcome(decision) == "deny:inactive"

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from dmp.policy import DocumentChange, add_document, change_document
+from dmp.policy import DocumentChange, Flags, add_document, change_document, version_flags
 
-from .personas import DOCS, access, outcome, table
+from .personas import DOCS, MATRIX, access, outcome, table
 
 ADD_DOCUMENT = """
     actor     record           mode  class_code  expected
@@ -53,6 +53,66 @@ ADD_DOCUMENT = """
 def test_add_document(actor: str, record: str, mode: str, class_code: str, expected: str) -> None:
     why = "-" if mode == "N" else "why"
     assert outcome(add_document(access(actor, record, mode, why), class_code)) == expected
+
+
+ADD_HIDDEN_DOCUMENT = """
+    actor     record  class_code  expected
+    # -- only a professional hides a document from the patient until the announcement
+    bruno     alice   10          allow:medecin-traitant
+    chloe     alice   44          allow:authorized
+    alice     alice   90          deny:not-allowed-change
+    marc      lea     90          deny:not-allowed-change
+    # -- the other rules come first
+    bruno     alice   90          deny:patient-class-only
+    damien    alice   10          deny:not-authorized
+"""
+
+
+@pytest.mark.parametrize(*table(ADD_HIDDEN_DOCUMENT))
+def test_add_a_document_hidden_from_the_patient(
+    actor: str, record: str, class_code: str, expected: str
+) -> None:
+    decision = add_document(access(actor, record), class_code, hidden_from_patient=True)
+    assert outcome(decision) == expected
+
+
+VERSION_FLAGS = """
+    replaced                        declared     expected
+    # -- what protects the patient on the replaced version stays on the new one
+    N                               none         none
+    MASQUE_PS                       none         masked
+    INVISIBLE_REPRESENTANTS_LEGAUX  none         representatives
+    INVISIBLE_BOTH                  none         representatives
+    # -- the author declares the rest, for the new version as for any
+    N                               masked       masked
+    N                               hidden       hidden
+    INVISIBLE_PATIENT               none         none
+    MASQUE_PS                       hidden       masked,hidden
+"""
+_FLAGS = {
+    "masked": Flags(masked=True),
+    "hidden": Flags(invisible_patient=True),
+    "representatives": Flags(invisible_representatives=True),
+}
+
+
+def _flags(text: str) -> Flags:
+    found = Flags()
+    for name in text.split(","):
+        extra = _FLAGS.get(name, Flags())
+        found = Flags(
+            found.masked or extra.masked,
+            found.invisible_patient or extra.invisible_patient,
+            found.invisible_representatives or extra.invisible_representatives,
+        )
+    return found
+
+
+@pytest.mark.parametrize(*table(VERSION_FLAGS))
+def test_a_new_version_keeps_what_protects_the_patient(
+    replaced: str, declared: str, expected: str
+) -> None:
+    assert version_flags(DOCS[replaced], _flags(declared)) == _flags(expected)
 
 
 CHANGE_DOCUMENT = """
@@ -110,7 +170,8 @@ CHANGE_DOCUMENT = """
     alice     alice         N     own                delete             allow:holder
     alice     alice         N     N                  delete             deny:not-allowed-change
     chloe     alice         N     N                  delete             deny:not-allowed-change
-    farid     alice         N     report             delete             deny:not-allowed-change
+    # -- a document one may not read cannot be changed, for the reason that keeps it from them
+    farid     alice         N     report             delete             deny:profession-matrix
     # -- replace a current document
     julien    alice         N     N                  replace            allow:author
     julien    alice         N     archived           replace            deny:wrong-status
@@ -129,7 +190,7 @@ def test_change_document(
 ) -> None:
     why = "-" if mode == "N" else "why"
     decision = change_document(
-        access(actor, record, mode, why), DOCS[document], DocumentChange(change)
+        access(actor, record, mode, why), DOCS[document], DocumentChange(change), MATRIX
     )
     assert outcome(decision) == expected
 

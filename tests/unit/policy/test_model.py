@@ -219,10 +219,7 @@ class DmpModel(RuleBasedStateMachine):
             and target.profession == MEDECIN
             and target.id not in self.record.blocked_professionals
         )
-        if isinstance(actor, ProfessionalActor):  # the médecin declares it himself
-            expected = eligible and self.oracle.opens_normally(actor)
-        else:
-            expected = eligible and self.oracle.holder_may_decide(actor)
+        expected = eligible and self.oracle.may_designate(actor, target.id)
         assert bool(decision) == expected, decision
         if decision:
             self._set(medecin_traitant_id=target.id)
@@ -240,18 +237,18 @@ class DmpModel(RuleBasedStateMachine):
     def add_doc(self, who: str, pick: int, class_code: str, flags: tuple[bool, ...]) -> None:
         who = self._resolve(who, pick)
         actor = EVERYONE[who]
-        decision = add_document(self._access(actor), class_code)
-        assert bool(decision) == self.oracle.may_add(actor, class_code), decision
+        masked, invisible_patient, invisible_representatives = flags
+        decision = add_document(self._access(actor), class_code, invisible_patient)
+        assert bool(decision) == self.oracle.may_add(actor, class_code, invisible_patient), decision
         if not decision:
             return
-        masked, invisible_patient, invisible_representatives = flags
         pro = actor if isinstance(actor, ProfessionalActor) else None
         self.writers.append(who)
         self.docs.append(
             DocumentFacts(
                 class_code=class_code,
                 masked=masked,
-                invisible_patient=invisible_patient and pro is not None,
+                invisible_patient=invisible_patient,
                 invisible_representatives=invisible_representatives,
                 author_professional_id=pro.professional_id if pro else None,
                 author_establishment_id=pro.establishment_id if pro else None,
@@ -280,7 +277,7 @@ class DmpModel(RuleBasedStateMachine):
         position = index % len(self.docs)
         doc = self.docs[position]
         actor = EVERYONE[self.writers[position] if who == "writer" else who]
-        decision = change_document(self._access(actor), doc, change)
+        decision = change_document(self._access(actor), doc, change, MATRIX)
         assert bool(decision) == self.oracle.may_change(actor, doc, change), decision
         if decision:
             self.docs[position] = _changed(doc, change)
@@ -377,7 +374,8 @@ class DmpModel(RuleBasedStateMachine):
         assert not add_document(access, "10"), "a document added in an emergency mode"
         assert not close_record(access), "a DMP closed in an emergency mode"
         for doc in self.docs:
-            assert not change_document(access, doc, DocumentChange.MASK), "changed in emergency"
+            changed = change_document(access, doc, DocumentChange.MASK, MATRIX)
+            assert not changed, "changed in emergency"
 
 
 # What each allowed change does to the document (REPLACE: the old version is superseded).

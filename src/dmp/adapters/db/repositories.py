@@ -27,6 +27,7 @@ from dmp.adapters.db import tables as t
 from dmp.domain.model import Establishment, Professional, RecordFacts, RecordState
 
 RowMap = RowMapping
+DESTROYING = "destroying"  # the state of a DMP while its destruction is under way
 
 # The statements of the hot paths (every request authenticates; every read loads its DMP, its
 # facts and a document, and appends to the audit chain) are built once: building a statement
@@ -261,6 +262,12 @@ class DirectoryRepository(_Repository):
         )
         return TokenHolder(row["expires_at"], row["revoked_at"], professional, establishment)
 
+    def professional_email(self, professional_id: UUID) -> str | None:
+        """The secure messaging address of a professional, for notices."""
+        stmt = select(t.professionals.c.email).where(t.professionals.c.id == professional_id)
+        email: str | None = self.conn.execute(stmt).scalar()
+        return email
+
     def revoke_token(self, token_id: UUID, at: datetime) -> bool:
         result = self.conn.execute(
             update(t.api_tokens)
@@ -426,6 +433,32 @@ class RecordRepository(_Repository):
             .limit(limit)
         )
         return list(self.conn.execute(stmt).scalars())
+
+    def shredding(self, dmp_id: UUID) -> tuple[str, list[UUID]] | None:
+        """What a destruction needs of a DMP: its INS (for the tombstone) and the ids of its
+        documents (whose keys it destroys); None once the DMP is gone."""
+        ins = self.conn.execute(
+            select(t.records.c.ins).where(t.records.c.dmp_id == dmp_id)
+        ).scalar_one_or_none()
+        if ins is None:
+            return None
+        ids = self.conn.execute(select(t.documents.c.id).where(t.documents.c.dmp_id == dmp_id))
+        return ins, list(ids.scalars())
+
+    def mark_destroying(self, dmp_id: UUID) -> None:
+        """The first step of a destruction: from now on the DMP opens for no one."""
+        self.update(dmp_id, state=DESTROYING)
+
+    def being_destroyed(self) -> list[UUID]:
+        """DMPs whose destruction was cut short (a crash between its steps)."""
+        stmt = select(t.records.c.dmp_id).where(t.records.c.state == DESTROYING)
+        return list(self.conn.execute(stmt).scalars())
+
+    def key_owners(self, key_ids: Sequence[UUID]) -> set[UUID]:
+        """Which of these key ids belong to a DMP or a document still stored."""
+        records = select(t.records.c.dmp_id).where(t.records.c.dmp_id.in_(key_ids))
+        documents = select(t.documents.c.id).where(t.documents.c.id.in_(key_ids))
+        return set(self.conn.execute(records.union(documents)).scalars())
 
     def add_tombstone(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.tombstones), values)

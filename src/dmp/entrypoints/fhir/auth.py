@@ -7,26 +7,20 @@ asked for per request, with a written justification, and apply to reads only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated
 from urllib.parse import unquote
 
 from fastapi import Depends, Header, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dmp.domain.model import AccessMode, ProfessionalActor
-from dmp.errors import InvalidInput, NotFound, Unauthenticated
+from dmp.errors import InvalidInput, Unauthenticated
 from dmp.services import directory
 from dmp.services.context import Context
-from dmp.services.documents import Reading
+from dmp.services.gate import Reading
 
 MAX_JUSTIFICATION = 2000
-JUSTIFICATION_REQUIRED = (
-    "Une justification écrite est obligatoire pour un accès en urgence "
-    "(en-tête X-DMP-Justification)."
-)
-T = TypeVar("T")
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -63,22 +57,8 @@ class AccessRequest:
     mode: AccessMode
     justification: str | None
 
-    @property
-    def unjustified_emergency(self) -> bool:
-        return self.mode is not AccessMode.NORMAL and not self.justification
-
     def reading(self, actor: ProfessionalActor) -> Reading:
         return Reading(actor, self.mode, self.justification)
-
-    def run(self, call: Callable[[], T]) -> T:
-        """Run a read. An emergency read without justification is still put to the service, so
-        that the refusal is audited, and answered 400 rather than as a missing record."""
-        try:
-            return call()
-        except NotFound:
-            if self.unjustified_emergency:
-                raise InvalidInput(JUSTIFICATION_REQUIRED, code="justification") from None
-            raise
 
 
 async def access_request(

@@ -50,11 +50,7 @@ def _find(
     target: tuple[str | None, str | None],
     query: documents.DocumentQuery,
 ) -> list[Document]:
-    def run() -> list[Document]:
-        dmp_id = _patient(*target)
-        return documents.find_documents(ctx, access.reading(actor), dmp_id, query)
-
-    return access.run(run)
+    return documents.find_documents(ctx, access.reading(actor), _patient(*target), query)
 
 
 def _links(request: Request, offset: int, count: int, total: int) -> dict[str, str]:
@@ -129,7 +125,7 @@ def read_document_reference(
     request: Request, id: str, ctx: Ctx, actor: Professional, access: Access
 ) -> FhirResponse:
     dmp_id, doc_id = ids.parse_document_id(id)
-    doc = access.run(lambda: documents.get_document(ctx, access.reading(actor), dmp_id, doc_id))
+    doc = documents.get_document(ctx, access.reading(actor), dmp_id, doc_id)
     return FhirResponse(mapping.document_reference(doc, ctx.valuesets, base_url(request)))
 
 
@@ -173,9 +169,7 @@ def retrieve_document(
     request: Request, id: str, ctx: Ctx, actor: Professional, access: Access
 ) -> StreamingResponse:
     dmp_id, doc_id, position = ids.parse_binary_id(id)
-    content, stream = access.run(
-        lambda: documents.open_content(ctx, access.reading(actor), dmp_id, doc_id, position)
-    )
+    content, stream = documents.open_content(ctx, access.reading(actor), dmp_id, doc_id, position)
     headers = _digest_headers(content)
     if _wants_resource(request, content.mime_type):
         head = f'{{"resourceType":"Binary","id":"{id}","contentType":"{content.mime_type}","data":"'

@@ -19,6 +19,8 @@ The mapping (IHE MHD, "Comprehensive" metadata, leniently):
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -38,6 +40,7 @@ _RESTRICTION = {"N": 0, "R": 1, "V": 2}
 _LANGUAGE = re.compile(r"[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,6})?")
 # The audit trail keeps a refused submission's master identifier in a 64-character column.
 MAX_MASTER_IDENTIFIER = 64
+SHA1_BYTES = 20
 
 
 def bad(text: str, code: str = "document") -> InvalidInput:
@@ -174,7 +177,25 @@ def _content(
         raise bad(f"{where}.contentType est obligatoire.", "content")
     if not isinstance(data, str):
         raise bad(f"{where} : contenu absent ou non base64.", "content")
-    return ContentInput(mime.split(";", 1)[0].strip().lower(), body.base64(data))
+    size, sha1 = _declared(attachment, where)
+    return ContentInput(mime.split(";", 1)[0].strip().lower(), body.base64(data), size, sha1)
+
+
+def _declared(attachment: Json, where: str) -> tuple[int | None, bytes | None]:
+    """What the producer declares of the content (``size``, ``hash``: SHA-1 in base64), which
+    the stored bytes must match."""
+    size, digest = attachment.get("size"), attachment.get("hash")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        raise bad(f"{where}.size : un entier positif est attendu.", "content")
+    if digest is None:
+        return size, None
+    try:
+        sha1 = base64.b64decode(_text(digest, f"{where}.hash") or "", validate=True)
+    except (binascii.Error, ValueError):
+        sha1 = b""
+    if len(sha1) != SHA1_BYTES:
+        raise bad(f"{where}.hash : l'empreinte SHA-1 en base64 est attendue.", "content")
+    return size, sha1
 
 
 def _context(resource: Json, vs: ValueSets) -> Json:

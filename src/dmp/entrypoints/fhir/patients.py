@@ -9,15 +9,14 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 
 from dmp.domain.identifiers import INS_NIR_SYSTEM, Ins
-from dmp.domain.model import ContactChannels, PatientIdentity, ProfessionalActor
+from dmp.domain.model import ContactChannels, PatientIdentity
 from dmp.entrypoints.fhir import ids, mapping, openapi
 from dmp.entrypoints.fhir.auth import Ctx, Professional
 from dmp.entrypoints.fhir.bodies import base_url, call, read_json, resource_of
 from dmp.entrypoints.fhir.errors import FhirResponse, outcome
 from dmp.entrypoints.fhir.params import Parameters, output
-from dmp.errors import InvalidInput, NotFound
+from dmp.errors import InvalidInput
 from dmp.services import authorizations, records
-from dmp.services.context import Context
 
 router = APIRouter(prefix="/fhir", tags=["Patient"])
 NO_STORE = {"Cache-Control": "no-store"}
@@ -155,13 +154,6 @@ async def dmp_create(request: Request, ctx: Ctx, actor: Professional) -> FhirRes
     return FhirResponse(mapping.parameters(values), headers=NO_STORE)
 
 
-def dmp_of(ctx: Context, actor: ProfessionalActor, ins: Ins) -> UUID:
-    found = records.lookup(ctx, actor, ins)
-    if found.dmp_id is None:
-        raise NotFound("DMP introuvable ou accès non autorisé.")
-    return found.dmp_id
-
-
 def _done(dmp_id: UUID, state: str) -> FhirResponse:
     values = [_patient_param(dmp_id), output("result", valueCode=state)]
     return FhirResponse(mapping.parameters(values))
@@ -176,12 +168,9 @@ def _done(dmp_id: UUID, state: str) -> FhirResponse:
 )
 async def dmp_close(request: Request, ctx: Ctx, actor: Professional) -> FhirResponse:
     p = await _parameters(request, CLOSE)
-    reason, patient = p.required_string("reason"), p.reference("patient")
-    if patient is None:
-        dmp_id = await call(dmp_of, ctx, actor, p.ins())
-    else:
-        dmp_id = ids.parse_patient_reference(patient)
-    await call(records.close_record, ctx, actor, dmp_id, reason)
+    reason, reference = p.required_string("reason"), p.reference("patient")
+    patient = p.ins() if reference is None else ids.parse_patient_reference(reference)
+    dmp_id = await call(records.close_record, ctx, actor, patient, reason)
     return _done(dmp_id, "closed")
 
 
@@ -207,8 +196,7 @@ async def dmp_reactivate(request: Request, ctx: Ctx, actor: Professional) -> Fhi
 )
 async def declare_authorization(request: Request, ctx: Ctx, actor: Professional) -> FhirResponse:
     ins = (await _parameters(request, BY_INS)).ins()
-    dmp_id = await call(dmp_of, ctx, actor, ins)
-    await call(authorizations.declare_authorization, ctx, actor, dmp_id)
+    dmp_id = await call(authorizations.declare_authorization, ctx, actor, ins)
     return _done(dmp_id, "authorized")
 
 
@@ -221,6 +209,7 @@ async def declare_authorization(request: Request, ctx: Ctx, actor: Professional)
 )
 async def become_medecin_traitant(request: Request, ctx: Ctx, actor: Professional) -> FhirResponse:
     ins = (await _parameters(request, BY_INS)).ins()
-    dmp_id = await call(dmp_of, ctx, actor, ins)
-    await call(authorizations.designate_medecin_traitant, ctx, actor, dmp_id, actor.professional_id)
+    dmp_id = await call(
+        authorizations.designate_medecin_traitant, ctx, actor, ins, actor.professional_id
+    )
     return _done(dmp_id, "medecin-traitant")

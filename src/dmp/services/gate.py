@@ -1,0 +1,449 @@
+"""The one door to a DMP. Every read or change of a DMP, whoever asks (the professional API,
+the portals, the scheduled jobs), passes here, in this order:
+
+1. resolve the DMP, by its id or by the patient's INS;
+2. load its facts (state, authorizations, blocks, médecin traitant, oppositions, minority);
+3. ask the policy;
+4. write the audit entry, allowed or refused, with the exact reason of the decision;
+5. hand the caller a ``Door`` to act through (or raise, once the refusal is committed).
+
+A refusal that is not in the patient's history did not happen: every refusal here is written
+and committed before it is answered. "Not allowed" is answered exactly like "does not exist",
+unless the policy says the person may learn why (``policy.told_why``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import NoReturn
+from uuid import UUID
+
+from dmp import policy
+from dmp.adapters.db.repositories import DESTROYING, RowMap
+from dmp.adapters.db.uow import UnitOfWork
+from dmp.adapters.fieldcipher import FieldCipher
+from dmp.domain.identifiers import Ins
+from dmp.domain.model import (
+    AccessMode,
+    Actor,
+    DocStatus,
+    DocumentFacts,
+    PatientIdentity,
+    RecordFacts,
+    RecordState,
+)
+from dmp.errors import Conflict, DmpError, Forbidden, InvalidInput, NotFound
+from dmp.policy import Decision
+from dmp.services import audit
+from dmp.services.context import Context
+
+# The service's own refusal reasons, beside the policy's (``policy.REASONS``): what was asked for
+# does not exist, or cannot be stored as given.
+NO_RECORD = "no-record"
+NO_DOCUMENT = "no-document"
+NO_CONTENT = "no-content"
+DUPLICATE_IDENTIFIER = "duplicate-identifier"
+
+# Refusals that state a conflict with the DMP's state (409) rather than a lack of right (403).
+_CONFLICTS = frozenset(
+    {
+        "record-exists",
+        "record-closed",
+        "record-not-closed",
+        "record-destroyed",
+        "wrong-status",
+        "medecin-traitant-designated",
+        DUPLICATE_IDENTIFIER,
+    }
+)
+
+Decide = Callable[[policy.Access], Decision]
+DecideDocument = Callable[[policy.Access, DocumentFacts], Decision]
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """Who acts, and how: the normal way, or in an emergency mode with a justification."""
+
+    actor: Actor
+    mode: AccessMode = AccessMode.NORMAL
+    justification: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A DMP as the door loaded it: its row, the facts the policy needs, and its cipher."""
+
+    row: RowMap
+    facts: RecordFacts
+    cipher: FieldCipher
+    identity: PatientIdentity
+
+    @property
+    def dmp_id(self) -> UUID:
+        return self.facts.dmp_id
+
+
+def hidden(what: str = "DMP") -> NotFound:
+    """Refusals of access look exactly like absence."""
+    return NotFound(f"{what} introuvable ou accès non autorisé.")
+
+
+def refusal_error(reason: str, told: bool, what: str = "DMP") -> DmpError:
+    """How a refusal is answered: as absence unless the person may learn why; then as a conflict
+    with the DMP's state, or as a lack of right, with the policy's French message."""
+    if not told:
+        return hidden(what)
+    message = policy.REASONS.get(reason, "Action non autorisée.")
+    return Conflict(message) if reason in _CONFLICTS else Forbidden(message)
+
+
+def _answer(reading: Reading, error: DmpError) -> DmpError:
+    """An emergency read asked for without a justification is told so, whatever the refusal
+    (the same answer whether or not the DMP exists)."""
+    if isinstance(error, NotFound) and policy.unjustified(reading.mode, reading.justification):
+        return InvalidInput(policy.REASONS["justification-required"], code="justification")
+    return error
+
+
+def identity_to_json(identity: PatientIdentity) -> str:
+    return json.dumps(
+        {
+            "family_name": identity.family_name,
+            "given_names": identity.given_names,
+            "birth_date": identity.birth_date.isoformat(),
+            "gender": identity.gender,
+            "birth_name": identity.birth_name,
+        },
+        ensure_ascii=False,
+    )
+
+
+def identity_from_json(text: str) -> PatientIdentity:
+    raw = json.loads(text)
+    return PatientIdentity(
+        raw["family_name"],
+        raw["given_names"],
+        date.fromisoformat(raw["birth_date"]),
+        raw["gender"],
+        raw.get("birth_name"),
+    )
+
+
+def state_of(row: RowMap | None) -> RecordState | None:
+    if row is None:
+        return None
+    if row["state"] == DESTROYING:
+        return RecordState.DESTROYED
+    return RecordState(row["state"])
+
+
+def _live(row: RowMap | None) -> RowMap | None:
+    return None if row is None or row["state"] == DESTROYING else row
+
+
+def _load(ctx: Context, uow: UnitOfWork, row: RowMap) -> Loaded:
+    cipher = FieldCipher(row["dmp_id"], ctx.keys.get(row["dmp_id"]))
+    identity = identity_from_json(cipher.open("identity", "record", row["identity_enc"]))
+    minor = identity.is_minor_on(ctx.now().date())
+    return Loaded(row, uow.records.facts(row, patient_is_minor=minor), cipher, identity)
+
+
+def _row(uow: UnitOfWork, patient: UUID | Ins, lock: bool) -> RowMap | None:
+    if isinstance(patient, Ins):
+        return uow.records.by_ins(patient.value, for_update=lock)
+    return uow.records.get(patient, for_update=lock)
+
+
+def _target_of(patient: UUID | Ins) -> tuple[str, object]:
+    return ("ins", patient.value) if isinstance(patient, Ins) else ("record", patient)
+
+
+def _system_entry(
+    ctx: Context,
+    uow: UnitOfWork,
+    reading: Reading,
+    action: str,
+    decision: Decision | str,
+    target: tuple[str, object],
+) -> None:
+    """An entry of the system chain: about a DMP that does not exist (any more). No DMP, no key:
+    a justification given for it is not kept."""
+    allowed, reason = _outcome(decision)
+    event = audit.Event(action, allowed, reason, target[0], target[1], reading.mode)
+    audit.append(uow, ctx.signer, ctx.now(), None, reading.actor, event)
+
+
+def _outcome(decision: Decision | str) -> tuple[bool, str]:
+    if isinstance(decision, Decision):
+        return decision.allowed, decision.reason
+    return False, decision  # a refusal reason of the service's own
+
+
+def _absent(
+    ctx: Context,
+    uow: UnitOfWork,
+    reading: Reading,
+    action: str,
+    patient: UUID | Ins,
+    row: RowMap | None,
+) -> NoReturn:
+    """No DMP (or one being destroyed): the refusal goes to the system chain. Whoever the law
+    keeps out is told so, as they would be for a DMP that exists."""
+    law = policy.refused_by_law(reading.actor)
+    reason: Decision | str = law or (NO_RECORD if row is None else "record-destroyed")
+    _system_entry(ctx, uow, reading, action, reason, _target_of(patient))
+    uow.commit()
+    raise refusal_error(law.reason, told=True) if law else _answer(reading, hidden())
+
+
+def enter(
+    ctx: Context,
+    uow: UnitOfWork,
+    reading: Reading,
+    action: str,
+    patient: UUID | Ins,
+    decide: Decide,
+    *,
+    lock: bool = False,
+    target: tuple[str, object] | None = None,
+    at_point_of_care: bool = False,
+) -> Door:
+    """Open the DMP of ``patient`` (its id, or the patient's INS) for ``action``, as ``decide``
+    rules; or write the refusal, commit it and raise. ``lock`` takes the DMP's row for the
+    transaction (changes). ``target`` is what the audit entries name (the DMP by default)."""
+    row = _row(uow, patient, lock)
+    if _live(row) is None:
+        _absent(ctx, uow, reading, action, patient, row)
+    assert row is not None
+    loaded = _load(ctx, uow, row)
+    door = Door(ctx, uow, reading, action, loaded, target or ("record", loaded.dmp_id))
+    decision = decide(door.access)
+    if not decision:
+        door.refuse(decision, told=policy.told_why(door.access, decision, at_point_of_care))
+    door.decision = decision
+    return door
+
+
+def run_job(
+    ctx: Context, uow: UnitOfWork, reading: Reading, action: str, dmp_id: UUID, job: policy.Job
+) -> Door | None:
+    """Enter a DMP for one of the service's scheduled jobs; None if the DMP is gone meanwhile."""
+    row = _live(uow.records.get(dmp_id, for_update=True))
+    if row is None:
+        return None
+    door = Door(ctx, uow, reading, action, _load(ctx, uow, row), ("record", dmp_id))
+    door.decision = policy.scheduled(job)
+    return door
+
+
+def admit_creation(ctx: Context, uow: UnitOfWork, reading: Reading, ins: Ins) -> Decision:
+    """May this professional create the DMP of this INS? The INS's row (if any) stays locked
+    until the transaction ends, so that two creations cannot both pass."""
+    row = uow.records.by_ins(ins.value, for_update=True)
+    decision = policy.create_record(reading.actor, state_of(row))
+    if not decision:
+        live = _live(row)
+        if live is None:
+            _system_entry(ctx, uow, reading, "record.create", decision, _target_of(ins))
+            uow.commit()
+            raise refusal_error(decision.reason, told=True)
+        loaded = _load(ctx, uow, live)
+        door = Door(ctx, uow, reading, "record.create", loaded, ("record", loaded.dmp_id))
+        door.refuse(decision, told=True)
+    return decision
+
+
+def look_up(ctx: Context, uow: UnitOfWork, reading: Reading, ins: Ins) -> Door | None:
+    """Whether a DMP exists for this INS: every professional may ask, except the excluded by
+    law. Returns the door of the DMP, or None when there is none; the look-up is audited either
+    way (in the DMP's chain, or in the system chain)."""
+    decision = policy.look_up(reading.actor)
+    row = _live(uow.records.by_ins(ins.value))
+    door = None
+    if row is not None:
+        loaded = _load(ctx, uow, row)
+        door = Door(ctx, uow, reading, "record.lookup", loaded, ("record", loaded.dmp_id))
+    if not decision:
+        if door is not None:
+            door.refuse(decision, told=True)
+        _system_entry(ctx, uow, reading, "record.lookup", decision, _target_of(ins))
+        uow.commit()
+        raise refusal_error(decision.reason, told=True)
+    if door is None:
+        _system_entry(ctx, uow, reading, "record.lookup", decision, _target_of(ins))
+        return None
+    door.decision = decision
+    door.record()
+    return door
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRow:
+    """A document of the DMP that the door let through, with its author's names."""
+
+    row: RowMap
+    facts: DocumentFacts
+    decision: Decision
+
+
+def document_facts(row: RowMap) -> DocumentFacts:
+    return DocumentFacts(
+        class_code=row["class_code"],
+        status=DocStatus(row["status"]),
+        masked=row["masked"],
+        invisible_patient=row["invisible_patient"],
+        invisible_representatives=row["invisible_representatives"],
+        author_professional_id=row["author_professional_id"],
+        author_establishment_id=row["author_establishment_id"],
+        added_by_patient=row["added_by_patient"],
+    )
+
+
+class Door:
+    """An opened DMP: what the use case acts through, in the transaction that opened it."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        uow: UnitOfWork,
+        reading: Reading,
+        action: str,
+        loaded: Loaded,
+        target: tuple[str, object],
+    ) -> None:
+        self.ctx, self.uow, self.reading, self.action = ctx, uow, reading, action
+        self.loaded = loaded
+        self.target = target
+        self.access = policy.Access(
+            reading.actor, loaded.facts, reading.mode, reading.justification
+        )
+        self.decision = policy.deny("not-authorized")  # set by whoever opens the door
+
+    @property
+    def dmp_id(self) -> UUID:
+        return self.loaded.dmp_id
+
+    @property
+    def facts(self) -> RecordFacts:
+        return self.loaded.facts
+
+    @property
+    def cipher(self) -> FieldCipher:
+        return self.loaded.cipher
+
+    @property
+    def actor(self) -> Actor:
+        return self.reading.actor
+
+    # --- the trail -------------------------------------------------------------------------------
+
+    def record(
+        self,
+        decision: Decision | None = None,
+        *,
+        action: str | None = None,
+        target: tuple[str, object] | None = None,
+        secret: bool = False,
+    ) -> None:
+        """Write the entry of what was allowed (by default the door's own decision)."""
+        self._append(decision or self.decision, action, target, secret)
+
+    def refuse(
+        self,
+        refusal: Decision | str,
+        *,
+        told: bool = False,
+        target: tuple[str, object] | None = None,
+        secret: bool = False,
+        error: DmpError | None = None,
+        what: str = "DMP",
+        action: str | None = None,
+    ) -> NoReturn:
+        """Write the refusal with its exact reason, commit it, and raise: ``error`` if given,
+        else as the policy says (absence, or the reason when the person is ``told``)."""
+        self._append(refusal, action, target, secret)
+        self.uow.commit()
+        _, reason = _outcome(refusal)
+        raise error or _answer(self.reading, refusal_error(reason, told, what))
+
+    def _append(
+        self,
+        decision: Decision | str,
+        action: str | None,
+        target: tuple[str, object] | None,
+        secret: bool,
+    ) -> None:
+        allowed, reason = _outcome(decision)
+        kind, target_id = target or self.target
+        event = audit.Event(
+            action or self.action,
+            allowed,
+            reason,
+            kind,
+            target_id,
+            self.reading.mode,
+            self.reading.justification,
+            secret,
+        )
+        audit.append(
+            self.uow, self.ctx.signer, self.ctx.now(), self.dmp_id, self.actor, event, self.cipher
+        )
+
+    # --- documents ------------------------------------------------------------------------------
+
+    def document(
+        self,
+        document_id: UUID,
+        decide: DecideDocument,
+        *,
+        lock: bool = False,
+        action: str | None = None,
+    ) -> DocumentRow:
+        """One document of this DMP, as ``decide`` rules; or the refusal, written (as ``action``,
+        the door's own by default) and raised. A document the person may not read is answered
+        as a missing one."""
+        if lock:
+            row = self.uow.documents.get(self.dmp_id, document_id, for_update=True)
+        else:
+            row = self.uow.documents.with_author(self.dmp_id, document_id)
+        target = ("document", document_id)
+        if row is None:
+            self.refuse(NO_DOCUMENT, target=target, what="Document", action=action)
+        facts = document_facts(row)
+        decision = decide(self.access, facts)
+        if not decision:
+            told = policy.told_why_document(self.access, facts, self.ctx.matrix, decision)
+            secret = facts.invisible_representatives
+            self.refuse(
+                decision, told=told, target=target, secret=secret, what="Document", action=action
+            )
+        return DocumentRow(row, facts, decision)
+
+    def readable_documents(self) -> list[DocumentRow]:
+        """Every document of the DMP this person may read, newest first (with their authors)."""
+        found = []
+        for row in self.uow.documents.of_record(self.dmp_id):
+            facts = document_facts(row)
+            decision = policy.read_document(self.access, facts, self.ctx.matrix)
+            if decision:
+                found.append(DocumentRow(row, facts, decision))
+        return found
+
+    def contents(self, document_ids: Sequence[UUID]) -> dict[UUID, list[RowMap]]:
+        """The contents of documents the door let through."""
+        return self.uow.documents.contents(self.dmp_id, document_ids)
+
+    def readable(self, document_ids: Sequence[UUID | None]) -> frozenset[UUID]:
+        """Which of these documents (other versions, say) this person may read."""
+        wanted = [i for i in document_ids if i is not None]
+        found = set()
+        for document_id in wanted:
+            row = self.uow.documents.get(self.dmp_id, document_id)
+            facts = document_facts(row) if row is not None else None
+            if facts is not None and policy.read_document(self.access, facts, self.ctx.matrix):
+                found.add(document_id)
+        return frozenset(found)
