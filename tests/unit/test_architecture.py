@@ -52,3 +52,100 @@ def test_the_check_sees_imports(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text("import sqlalchemy\nfrom dmp.adapters.db import tables\n")
     assert _imports(sample) == {"sqlalchemy", "dmp.adapters.db"}
+
+
+# --- the one door to a DMP ----------------------------------------------------------------------
+
+DOOR = "services/gate.py"
+# The repository reads of a DMP's facts, documents and contents: only the door makes them, so
+# that no use case can read a DMP without the policy's decision and its audit entry.
+GUARDED_READS = {
+    ("records", "get"),
+    ("records", "by_ins"),
+    ("records", "facts"),
+    ("documents", "get"),
+    ("documents", "with_author"),
+    ("documents", "of_record"),
+    ("documents", "contents"),
+}
+
+
+def _guarded_calls(path: Path) -> set[tuple[str, int]]:
+    """Calls ``<x>.records.get(…)``, ``<x>.documents.of_record(…)``… and audit appends to a DMP's
+    chain (``audit.append`` with a DMP id rather than None, i.e. the system chain)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        owner, name = node.func.value, node.func.attr
+        if isinstance(owner, ast.Attribute) and (owner.attr, name) in GUARDED_READS:
+            found.add((f"{owner.attr}.{name}", node.lineno))
+        is_append = isinstance(owner, ast.Name) and (owner.id, name) == ("audit", "append")
+        system_chain = len(node.args) > 3 and isinstance(node.args[3], ast.Constant)
+        if is_append and not (system_chain and node.args[3].value is None):
+            found.add(("audit.append", node.lineno))
+        if isinstance(owner, ast.Name) and owner.id == "gate" and name == "Door":
+            found.add(("gate.Door", node.lineno))
+    return found
+
+
+def test_only_the_door_reads_a_dmp_or_writes_its_trail():
+    offenders = {
+        (str(path.relative_to(PACKAGE)), call)
+        for path in _modules("services") + _modules("entrypoints")
+        if str(path.relative_to(PACKAGE)) != DOOR
+        for call in _guarded_calls(path)
+    }
+    assert offenders == set()
+
+
+def test_the_door_check_sees_a_read_around_it(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "row = uow.records.get(dmp_id)\n"
+        "rows = uow.documents.of_record(dmp_id)\n"
+        "audit.append(uow, signer, now, dmp_id, actor, event)\n"
+        "audit.append(uow, signer, now, None, actor, event)\n"  # the system chain: allowed
+        "uow.outbox.add(values)\n"
+    )
+    assert {call for call, _ in _guarded_calls(sample)} == {
+        "records.get",
+        "documents.of_record",
+        "audit.append",
+    }
+
+
+def _imported_names(path: Path) -> set[str]:
+    """Modules and the names imported from them (``from a.b import c`` gives ``a.b.c``)."""
+    found = _imports(path)
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def _writes_sql(path: Path) -> bool:
+    names = _imported_names(path)
+    tables = any(name.startswith("dmp.adapters.db.tables") for name in names)
+    # The context holds the engine, typed as such: the one SQLAlchemy name a service may know.
+    sqlalchemy = {name for name in names if name.split(".")[0] == "sqlalchemy"}
+    engine_only = path.name == "context.py" and sqlalchemy <= {"sqlalchemy", "sqlalchemy.Engine"}
+    orm = bool(sqlalchemy) and not engine_only
+    return tables or orm
+
+
+def test_sql_lives_in_the_database_adapter_only():
+    offenders = {
+        str(path.relative_to(PACKAGE))
+        for layer in ("services", "entrypoints", "policy", "domain")
+        for path in _modules(layer)
+        if _writes_sql(path)
+    }
+    assert offenders == set()
+
+
+def test_the_sql_check_sees_the_tables_and_the_statements(tmp_path):
+    for source in ("from dmp.adapters.db import tables as t\n", "from sqlalchemy import select\n"):
+        sample = tmp_path / "sample.py"
+        sample.write_text(source)
+        assert _writes_sql(sample), source

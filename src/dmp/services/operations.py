@@ -5,10 +5,7 @@ from __future__ import annotations
 from contextlib import closing
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-
 from dmp.adapters.crypto import KeyRing
-from dmp.adapters.db import tables as t
 from dmp.adapters.db.engine import make_engine
 from dmp.adapters.db.migrate import current_revision, upgrade
 from dmp.services.audit import Break, verify_chain
@@ -32,7 +29,7 @@ def verify_audit(ctx: Context) -> Verification:
     result = Verification()
     with ctx.uow() as uow:
         chains = set(uow.audit.chains())
-        records = set(uow.connection.execute(select(t.records.c.dmp_id)).scalars())
+        records = set(uow.records.ids())
         for dmp_id in sorted(chains | records, key=str):
             with closing(uow.audit.chain(dmp_id)) as entries:
                 count, problem = verify_chain(entries, uow.audit.head(dmp_id), ctx.signer, dmp_id)
