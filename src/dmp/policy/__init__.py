@@ -16,12 +16,14 @@ from dmp.policy.decision import REASONS, Decision, allow, deny
 from dmp.policy.documents import DocumentChange, add_document, change_document
 from dmp.policy.history import history_entry_visible, read_history
 from dmp.policy.lifecycle import close_record, create_record, destroy, reactivate_record
+from dmp.policy.relations import acts_only_for_excluded, is_excluded
 
 __all__ = [
     "REASONS",
     "Access",
     "Decision",
     "DocumentChange",
+    "acts_only_for_excluded",
     "add_document",
     "allow",
     "change_document",
@@ -33,6 +35,7 @@ __all__ = [
     "destroy",
     "grant",
     "history_entry_visible",
+    "is_excluded",
     "manage_authorizations",
     "may_hold_credentials",
     "open_record",

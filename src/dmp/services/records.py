@@ -244,7 +244,7 @@ def lookup(ctx: Context, actor: ProfessionalActor, ins: Ins) -> Lookup:
     """Whether a DMP exists for this INS and in which state; its details only to those allowed."""
     with ctx.uow() as uow:
         row = uow.records.by_ins(ins.value)
-        if actor.occupational_health or actor.establishment_excluded:
+        if policy.is_excluded(actor):
             decision = policy.create_record(actor, None)  # the excluded-actor refusal, with reason
             refuse(
                 ctx,
