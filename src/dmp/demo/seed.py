@@ -111,7 +111,7 @@ def _professional(
             email=f"{syn.rpps}@mssante.example.org",
             samu_regulator=samu_regulator,
         ),
-    )
+    ).professional
     return _Pro(syn, professional_actor(ctx, pro, find_establishment(ctx, est.finess)))
 
 
@@ -167,7 +167,7 @@ def _seed(ctx: Context, rng: random.Random) -> list[str]:
         "750000000"[:2] + f"{rng.randrange(10**7):07d}",
         "Mutuelle Générale du Commerce",
         "mutuelle",
-    )
+    ).establishment
     gp = _professional(ctx, rng, practice, "10", "Médecine générale")
     nurse = _professional(ctx, rng, practice, "60", None)
     radiologist = _professional(ctx, rng, chu, "10", "Radiologie et imagerie médicale")
@@ -186,7 +186,7 @@ def _seed(ctx: Context, rng: random.Random) -> list[str]:
             "Médecine du travail",
             occupational_health=True,
         ),
-    )
+    ).professional
     lines = [
         "Établissements : "
         + ", ".join(e.name for e in (practice, chu, clinic, lab, pharmacy, samu))

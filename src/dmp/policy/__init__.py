@@ -11,7 +11,7 @@ from dmp.policy.authorizations import (
     grant,
     manage_authorizations,
 )
-from dmp.policy.credentials import may_hold_credentials
+from dmp.policy.credentials import may_act_for, may_hold_credentials
 from dmp.policy.decision import REASONS, Decision, allow, deny
 from dmp.policy.documents import DocumentChange, add_document, change_document
 from dmp.policy.history import history_entry_visible, read_history
@@ -37,6 +37,7 @@ __all__ = [
     "history_entry_visible",
     "is_excluded",
     "manage_authorizations",
+    "may_act_for",
     "may_hold_credentials",
     "open_record",
     "reactivate_record",

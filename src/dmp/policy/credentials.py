@@ -25,10 +25,18 @@ def may_hold_credentials(
     """
     if is_excluded_professional(professional):
         return deny("excluded-actor")
-    if establishment is not None and establishment.excluded:
+    if establishment is not None and not may_act_for(establishment):
         return deny("excluded-actor")
     if not professional.active:
         return deny("inactive")
     if establishment is not None and establishment.id not in professional.establishment_ids:
         return deny("not-a-member")
     return allow("credentials")
+
+
+def may_act_for(establishment: Establishment) -> Decision:
+    """May professionals act for this establishment in the DMP (hold credentials for it, be
+    covered by its authorizations, sign documents in its name)? Never for an insurer, a
+    mutuelle, a bank, an employer or an occupational health service: the law keeps them out, so
+    whoever acts for one never gets in, whatever else they do."""
+    return deny("excluded-actor") if establishment.excluded else allow("care-establishment")

@@ -24,6 +24,7 @@ _GROUNDS: dict[str, str] = {
     "create": "Le DMP peut être créé.",
     "reactivate": "Le DMP peut être réactivé.",
     "credentials": "Ce professionnel peut recevoir des identifiants d'accès.",
+    "care-establishment": "Les professionnels de cet établissement peuvent agir pour lui.",
 }
 
 # The reasons for a refusal.

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from dmp.policy import acts_only_for_excluded, may_hold_credentials
+from dmp.policy import acts_only_for_excluded, may_act_for, may_hold_credentials
 
 from .personas import ESTABLISHMENTS, PROFESSIONALS, outcome, table
 
@@ -74,3 +74,17 @@ def test_acts_only_for_excluded(attachments: str, expected: str) -> None:
     keys = [] if attachments == "-" else attachments.split(",")
     found = acts_only_for_excluded([ESTABLISHMENTS[key] for key in keys])
     assert found == (expected == "yes")
+
+
+MAY_ACT_FOR = """
+    establishment  expected
+    hospital       allow:care-establishment
+    pharmacy       allow:care-establishment
+    insurer        deny:excluded-actor
+    mutuelle       deny:excluded-actor
+"""
+
+
+@pytest.mark.parametrize(*table(MAY_ACT_FOR))
+def test_may_act_for(establishment: str, expected: str) -> None:
+    assert outcome(may_act_for(ESTABLISHMENTS[establishment])) == expected

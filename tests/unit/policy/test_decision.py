@@ -58,8 +58,9 @@ def test_the_package_exports_the_whole_policy() -> None:
         "REASONS", "Access", "Decision", "DocumentChange", "acts_only_for_excluded",
         "add_document", "allow", "change_document", "close_record", "create_record",
         "declare_authorization", "deny", "designate_medecin_traitant", "destroy", "grant",
-        "history_entry_visible", "is_excluded", "manage_authorizations", "may_hold_credentials",
-        "open_record", "reactivate_record", "read_document", "read_history",
+        "history_entry_visible", "is_excluded", "manage_authorizations", "may_act_for",
+        "may_hold_credentials", "open_record", "reactivate_record", "read_document",
+        "read_history",
     }  # fmt: skip
     assert set(dmp.policy.__all__) == expected
     assert all(hasattr(dmp.policy, name) for name in expected)
