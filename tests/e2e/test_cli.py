@@ -45,6 +45,8 @@ def test_demo_then_operate(env):
     assert "Démo créée" in out
     assert "exclu(e) du DMP par la loi" in out
     assert out.count("dmp_") >= 7  # a token per professional who may hold one
+    conseil = out.split("médecin-conseil — RPPS ")[1].split(" ")[0]  # the mutuelle's, only
+    assert f"RPPS {conseil} : dmp_" not in out  # registered, refused by law, no token
     assert "Données de démonstration déjà présentes" in _run(env, "demo", "--no-serve")
     assert "Journal intègre" in _run(env, "audit", "verify")
     assert "Notifications envoyées" in _run(env, "jobs", "run")
