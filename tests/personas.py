@@ -70,7 +70,8 @@ class Cast:
 def _pro(
     ctx: Context, n: int, family: str, given: str, profession: str, **kw: object
 ) -> Professional:
-    return add_professional(ctx, NewProfessional(rpps(n), family, given, profession, **kw))  # type: ignore[arg-type]
+    new = NewProfessional(rpps(n), family, given, profession, **kw)  # type: ignore[arg-type]
+    return add_professional(ctx, new).professional
 
 
 def consent(ctx: Context) -> records.Consent:
@@ -78,9 +79,9 @@ def consent(ctx: Context) -> records.Consent:
 
 
 def populate(ctx: Context) -> Cast:
-    chu = add_establishment(ctx, "440000289", "CHU de Nantes", "hospital")
-    mutuelle = add_establishment(ctx, "440000297", "Mutuelle Atlantique", "mutuelle")
-    pharmacie = add_establishment(ctx, "440000305", "Pharmacie du Port", "pharmacy")
+    chu = add_establishment(ctx, "440000289", "CHU de Nantes", "hospital").establishment
+    mutuelle = add_establishment(ctx, "440000297", "Mutuelle Atlantique", "mutuelle").establishment
+    pharmacie = add_establishment(ctx, "440000305", "Pharmacie du Port", "pharmacy").establishment
     pros = {
         "bruno": _pro(ctx, 1, "Martin", "Bruno", "10", specialty="Médecine générale"),
         "chloe": _pro(ctx, 2, "Bernard", "Chloé", "60"),

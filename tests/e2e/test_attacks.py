@@ -8,13 +8,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import delete, update
 
+from dmp.adapters.db.tables import establishments, professional_establishments
 from dmp.domain.model import AccessMode
 from dmp.entrypoints.fhir import ids
 from dmp.entrypoints.fhir.app import create_app
 from dmp.errors import Forbidden
 from dmp.services import authorizations, history
-from dmp.services.directory import issue_token
+from dmp.services.directory import NewProfessional, add_professional, find_professional, issue_token
 from dmp.services.documents import DocumentQuery, Reading, find_documents
 from dmp.services.submission import submit_documents
 from tests.e2e.fhir import (
@@ -22,10 +24,11 @@ from tests.e2e.fhir import (
     document_reference,
     ins_token,
     live_server,
+    parameters,
     streamed_bundle,
 )
 from tests.factories import CDA, PDF, pdf_submission
-from tests.personas import ALICE_INS
+from tests.personas import ALICE_INS, rpps
 
 MIB = 1024 * 1024
 EMERGENCY = {"X-DMP-Access-Mode": "emergency"}
@@ -92,6 +95,60 @@ def test_an_excluded_actor_gets_no_token(ctx, cast):
     with pytest.raises(Forbidden) as refused:
         issue_token(ctx, cast.professionals["elise"].rpps)
     assert "médecins du travail" in refused.value.message
+
+
+def _left_with_only_the_mutuelle(ctx, cast, professional_id, how):
+    """The CHU leaves the professional's attachments, or becomes an excluded organization."""
+    link = professional_establishments.c
+    with ctx.engine.begin() as conn:
+        if how == "leaves the CHU":
+            conn.execute(
+                delete(professional_establishments).where(
+                    link.professional_id == professional_id, link.establishment_id == cast.chu.id
+                )
+            )
+        else:
+            where = establishments.c.id == cast.chu.id
+            conn.execute(update(establishments).where(where).values(excluded=True))
+
+
+@pytest.mark.parametrize("how", ["leaves the CHU", "CHU reclassified"])
+def test_a_token_held_by_a_medecin_left_with_only_a_mutuelle_is_401_on_every_path(
+    api, ctx, cast, how
+):
+    """The attack: Yves, of the CHU and of the Mutuelle Atlantique, holds a token acting for no
+    establishment. Once the mutuelle is all he acts for, the token he already holds is refused at
+    the door, on $declare-authorization, ITI-67 and ITI-68 alike, although it worked a moment
+    before and Alice's authorization is still on record."""
+    [doc] = submit_documents(ctx, cast.bruno, cast.alice_dmp, [pdf_submission()])
+    add_professional(
+        ctx,
+        NewProfessional(
+            rpps(40),
+            "Conseil",
+            "Yves",
+            "10",
+            establishment_finess=(cast.chu.finess, cast.mutuelle.finess),
+        ),
+    )
+    yves = find_professional(ctx, rpps(40))
+    api.tokens["yves"] = issue_token(ctx, yves.rpps).token
+
+    def attempts() -> list[httpx.Response]:
+        by_ins = parameters(ins=ALICE_INS.value)
+        search = {"patient.identifier": ins_token(ALICE_INS)}
+        binary = f"/fhir/Binary/{ids.document_id(cast.alice_dmp, doc.id)}.0"
+        return [
+            api.post("/fhir/Patient/$declare-authorization", json=by_ins, as_="yves"),
+            api.get("/fhir/DocumentReference", params=search, as_="yves"),
+            api.get(binary, as_="yves"),
+        ]
+
+    assert [r.status_code for r in attempts()] == [200, 200, 200]
+    _left_with_only_the_mutuelle(ctx, cast, yves.id, how)
+    refused = attempts()
+    assert [r.status_code for r in refused] == [401, 401, 401]
+    assert all(r.headers["www-authenticate"].startswith("Bearer") for r in refused)
 
 
 def test_emergency_without_justification_is_400_and_audited(api, ctx, cast):

@@ -4,17 +4,24 @@ key rotation. Clear French errors and exit codes, never a traceback for a user e
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from dmp.adapters.crypto import generate_master_key_spec
+from dmp.adapters.db.tables import audit_entries
 from dmp.bootstrap import build
 from dmp.domain.identifiers import Ins
 from dmp.entrypoints.cli.main import app
-from dmp.services.audit import AuditSigner
+from dmp.policy import REASONS
+from dmp.services.audit import SYSTEM_CHAIN, AuditSigner
 from dmp.services.directory import find_professional, professional_actor
 from dmp.services.documents import Reading, find_documents
 from dmp.services.records import lookup
 from dmp.settings import load_settings
+from tests.personas import rpps
+
+LAW = REASONS["excluded-actor"]
+MUTUELLE = ("establishment", "add", "--finess", "440000297", "--nom", "Mutuelle", "--type")
 
 
 @pytest.fixture
@@ -38,6 +45,8 @@ def test_demo_then_operate(env):
     assert "Démo créée" in out
     assert "exclu(e) du DMP par la loi" in out
     assert out.count("dmp_") >= 7  # a token per professional who may hold one
+    conseil = out.split("médecin-conseil — RPPS ")[1].split(" ")[0]  # the mutuelle's, only
+    assert f"RPPS {conseil} : dmp_" not in out  # registered, refused by law, no token
     assert "Données de démonstration déjà présentes" in _run(env, "demo", "--no-serve")
     assert "Journal intègre" in _run(env, "audit", "verify")
     assert "Notifications envoyées" in _run(env, "jobs", "run")
@@ -155,3 +164,60 @@ def _first_rpps(ctx) -> str:
 def _first_ins(ctx) -> Ins:
     text = (ctx.settings.data_dir / "demo-credentials.txt").read_text(encoding="utf-8")
     return Ins.parse(text.split("INS ")[1].split(" ")[0])
+
+
+def _professional_add(env, n, *options):
+    return _run(
+        env, "professional", "add", "--rpps", rpps(n), "--nom", "Conseil", "--prenom", "Yves",
+        "--profession", "10", *options,
+    )  # fmt: skip
+
+
+def _system_chain(env, action):
+    ctx = build(load_settings(env))
+    try:
+        with ctx.engine.connect() as conn:
+            stmt = select(audit_entries).where(
+                audit_entries.c.dmp_id == SYSTEM_CHAIN, audit_entries.c.action == action
+            )
+            rows = conn.execute(stmt.order_by(audit_entries.c.seq)).mappings()
+            return [(r["outcome"], r["reason"], r["target_id"]) for r in rows]
+    finally:
+        ctx.engine.dispose()
+
+
+def test_attack_a_mutuelle_medecin_asks_for_a_token_without_finess(env):
+    """Registered only under a mutuelle, he asks for a token acting for no establishment: the
+    law's refusal, exit code 2, no token printed, and the refusal in the directory's trail."""
+    _run(env, "db", "upgrade")
+    _run(env, *MUTUELLE, "mutuelle")
+    _professional_add(env, 30, "--etablissement", "440000297")
+    out = _run(env, "token", "issue", "--rpps", rpps(30), code=2)
+    assert LAW in out
+    assert "dmp_" not in out
+    assert _system_chain(env, "directory.token.issue") == [("denied", "excluded-actor", rpps(30))]
+
+
+def test_registering_the_excluded_says_they_will_never_get_in(env):
+    _run(env, "db", "upgrade")
+    out = _run(env, *MUTUELLE, "mutuelle")
+    assert "n'accéderont jamais au DMP" in out
+    assert LAW in out
+    conseil = _professional_add(env, 30, "--etablissement", "440000297")
+    occupational = _professional_add(env, 31, "--medecin-du-travail")
+    for out in (conseil, occupational):
+        assert "ne recevra jamais d'identifiants ni aucun accès au DMP" in out
+        assert LAW in out
+    liberal = _professional_add(env, 32)
+    assert "jamais" not in liberal
+    listed = _run(env, "professional", "list")
+    assert "(exclu : n'exerce que pour des organismes exclus)" in listed
+    assert "(exclu : médecin du travail)" in listed
+    assert _system_chain(env, "directory.professional.add") == [
+        ("allowed", "excluded-actor", rpps(30)),
+        ("allowed", "excluded-actor", rpps(31)),
+        ("allowed", "10", rpps(32)),
+    ]
+    assert _system_chain(env, "directory.establishment.add") == [
+        ("allowed", "excluded-actor", "440000297")
+    ]

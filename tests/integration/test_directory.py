@@ -1,15 +1,22 @@
 """Authenticating a request: what a bearer token stands for, and every way it stops standing
-for anyone (read in one query, so each case is checked against the stored rows)."""
+for anyone (read in one query, so each case is checked against the stored rows); and issuing one,
+every refusal in the directory's audit trail."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
-from dmp.adapters.db.tables import establishments, professional_establishments, professionals
-from dmp.errors import Unauthenticated
+from dmp.adapters.db.tables import (
+    audit_entries,
+    establishments,
+    professional_establishments,
+    professionals,
+)
+from dmp.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from dmp.services.audit import SYSTEM_CHAIN
 from dmp.services.directory import authenticate, issue_token, revoke_token
-from tests.personas import populate
+from tests.personas import populate, rpps
 
 
 @pytest.fixture
@@ -107,3 +114,51 @@ def test_a_professional_reclassified_as_occupational_physician_is_refused(ctx, c
     )
     with pytest.raises(Unauthenticated):
         authenticate(ctx, token)
+
+
+def _token_issues(ctx):
+    with ctx.engine.connect() as conn:
+        stmt = select(audit_entries).where(
+            audit_entries.c.dmp_id == SYSTEM_CHAIN,
+            audit_entries.c.action == "directory.token.issue",
+        )
+        rows = conn.execute(stmt.order_by(audit_entries.c.seq)).mappings()
+        return [(r["outcome"], r["reason"], r["target_id"]) for r in rows]
+
+
+def test_every_refused_token_issue_is_in_the_trail_with_its_reason(ctx, cast):
+    pros = cast.professionals
+    unknown = rpps(99)
+    with pytest.raises(NotFound):
+        issue_token(ctx, unknown)
+    with pytest.raises(NotFound):
+        issue_token(ctx, pros["bruno"].rpps, finess="440000313")
+    for rpps_, finess in (
+        (pros["elise"].rpps, None),
+        (pros["hugo"].rpps, cast.mutuelle.finess),
+        (pros["bruno"].rpps, cast.chu.finess),
+    ):
+        with pytest.raises(Forbidden):
+            issue_token(ctx, rpps_, finess=finess)
+    _change(
+        ctx,
+        update(professionals).where(professionals.c.id == pros["damien"].id).values(active=False),
+    )
+    with pytest.raises(Forbidden):
+        issue_token(ctx, pros["damien"].rpps)
+    assert _token_issues(ctx) == [
+        ("denied", "unknown-professional", unknown),
+        ("denied", "unknown-establishment", pros["bruno"].rpps),
+        ("denied", "excluded-actor", pros["elise"].rpps),
+        ("denied", "excluded-actor", pros["hugo"].rpps),
+        ("denied", "not-a-member", pros["bruno"].rpps),
+        ("denied", "inactive", pros["damien"].rpps),
+    ]
+
+
+@pytest.mark.parametrize(("rpps_", "days"), [("123", 30), ("elise", 0), ("elise", 367)])
+def test_malformed_token_requests_are_refused_before_anything_is_read(ctx, cast, rpps_, days):
+    rpps_ = cast.professionals[rpps_].rpps if rpps_ == "elise" else rpps_
+    with pytest.raises(InvalidInput):
+        issue_token(ctx, rpps_, days=days)
+    assert _token_issues(ctx) == []

@@ -1,5 +1,6 @@
 """``dmp demo``: a realistic synthetic region — establishments, professionals of several
-professions (an occupational physician among them, refused by law), patients with their DMPs
+professions (an occupational physician and a mutuelle's médecin-conseil among them, both refused
+by law), patients with their DMPs
 (a minor with her legal representative, a closed DMP), real PDF and CDA documents, a few accesses.
 
 Everything goes through the services, as it would in production, so the demo's audit trail,
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from dmp import policy
 from dmp.demo.documents import CATALOGUE, DocumentKind, document_kind
 from dmp.demo.identities import (
     SyntheticEstablishment,
@@ -112,7 +114,7 @@ def _professional(
             email=f"{syn.rpps}@mssante.example.org",
             samu_regulator=samu_regulator,
         ),
-    )
+    ).professional
     return _Pro(syn, professional_actor(ctx, pro, find_establishment(ctx, est.finess)))
 
 
@@ -168,7 +170,7 @@ def _seed(ctx: Context, rng: random.Random) -> list[str]:
         "750000000"[:2] + f"{rng.randrange(10**7):07d}",
         "Mutuelle Générale du Commerce",
         "mutuelle",
-    )
+    ).establishment
     gp = _professional(ctx, rng, practice, "10", "Médecine générale")
     nurse = _professional(ctx, rng, practice, "60", None)
     radiologist = _professional(ctx, rng, chu, "10", "Radiologie et imagerie médicale")
@@ -187,7 +189,19 @@ def _seed(ctx: Context, rng: random.Random) -> list[str]:
             "Médecine du travail",
             occupational_health=True,
         ),
-    )
+    ).professional
+    adviser = fake_professional(rng, profession="10", specialty="Médecine générale")
+    conseil = add_professional(  # the mutuelle's médecin-conseil: excluded, even acting alone
+        ctx,
+        NewProfessional(
+            adviser.rpps,
+            adviser.family_name,
+            adviser.given_name,
+            "10",
+            adviser.specialty,
+            establishment_finess=(mutuelle.finess,),
+        ),
+    ).professional
     lines = [
         "Établissements : "
         + ", ".join(e.name for e in (practice, chu, clinic, lab, pharmacy, samu))
@@ -205,6 +219,10 @@ def _seed(ctx: Context, rng: random.Random) -> list[str]:
         f"  Dr {elise.given_name} {elise.family_name} — médecin du travail — RPPS "
         f"{elise.rpps} — exclu(e) du DMP par la loi"
     )
+    lines.append(
+        f"  Dr {conseil.given_name} {conseil.family_name} — médecin-conseil — RPPS "
+        f"{conseil.rpps} — {mutuelle.name} — exclu(e) du DMP par la loi"
+    )
     lines.append("Patients (identifiant / mot de passe provisoire, démo uniquement) :")
     team = {
         "gp": gp,
@@ -215,8 +233,9 @@ def _seed(ctx: Context, rng: random.Random) -> list[str]:
         "pharmacist": pharmacist,
         "regulator": regulator,
     }
+    excluded = (professional_actor(ctx, elise), professional_actor(ctx, conseil))
     for index in range(6):
-        lines += _patient(ctx, rng, index, team, professional_actor(ctx, elise))
+        lines += _patient(ctx, rng, index, team, excluded)
     lines.append(
         f"Documents : {len(CATALOGUE)} sortes (PDF, CDA R2, PNG, texte), chiffrés au repos."
     )
@@ -226,7 +245,7 @@ def _seed(ctx: Context, rng: random.Random) -> list[str]:
 def _tokens(ctx: Context) -> list[str]:
     lines = ["Jetons d'accès à l'API (valables 30 jours, Authorization: Bearer …) :"]
     with ctx.uow() as uow:
-        pros = [p for p in uow.directory.professionals() if not p.occupational_health]
+        pros = [p for p in uow.directory.professionals() if policy.may_hold_credentials(p, None)]
     for pro in pros:
         token = issue_token(ctx, pro.rpps, days=30)
         lines.append(f"  {pro.display_name:<26} RPPS {pro.rpps} : {token.token}")
@@ -238,7 +257,7 @@ def _patient(
     rng: random.Random,
     index: int,
     team: dict[str, _Pro],
-    elise: ProfessionalActor,
+    excluded: tuple[ProfessionalActor, ...],
 ) -> list[str]:
     """One synthetic patient and their DMP: index 5 is a minor, index 4 closes their DMP."""
     now, gp, minor = ctx.now(), team["gp"], index == 5
@@ -305,7 +324,7 @@ def _patient(
             f"{parent.family_name} — {rep.login} / {rep.temporary_password}"
         )
     if index == 0:
-        _accesses(ctx, team, elise, created.dmp_id, Ins.parse(person.ins))
+        _accesses(ctx, team, excluded, created.dmp_id, Ins.parse(person.ins))
     if index == 4:
         records.close_record(ctx, patient, created.dmp_id, "Déménagement à l'étranger")
         lines[-1] += " (DMP fermé)"
@@ -349,9 +368,14 @@ def _documents(
 
 
 def _accesses(
-    ctx: Context, team: dict[str, _Pro], elise: ProfessionalActor, dmp_id: UUID, ins: Ins
+    ctx: Context,
+    team: dict[str, _Pro],
+    excluded: tuple[ProfessionalActor, ...],
+    dmp_id: UUID,
+    ins: Ins,
 ) -> None:
-    """A few accesses for the history: a nurse, a SAMU regulation, a refusal by law."""
+    """A few accesses for the history: a nurse, a SAMU regulation, refusals by law (an
+    occupational physician; a mutuelle's médecin-conseil acting for no establishment)."""
     find_documents(ctx, Reading(team["nurse"].actor), dmp_id)
     find_documents(
         ctx,
@@ -360,5 +384,6 @@ def _accesses(
         ),
         dmp_id,
     )
-    with suppress(DmpError):  # refused by law; the refusal is in the audit trail
-        records.lookup(ctx, elise, ins)
+    for actor in excluded:
+        with suppress(DmpError):  # refused by law; the refusal is in the audit trail
+            records.lookup(ctx, actor, ins)

@@ -61,6 +61,9 @@ class Professional:
     samu_regulator: bool  # may use the SAMU regulation access mode
     establishment_ids: frozenset[UUID] = frozenset()
     active: bool = True
+    # Attached to establishments, every one of them excluded (a mutuelle's médecin-conseil): a
+    # fact of the directory, read with the professional (see policy.acts_only_for_excluded).
+    attached_only_to_excluded: bool = False
 
     @property
     def display_name(self) -> str:
@@ -82,6 +85,7 @@ class ProfessionalActor:
     establishment_id: UUID | None = None  # the establishment they act for, if any
     establishment_excluded: bool = False
     establishment_finess: str | None = None
+    attached_only_to_excluded: bool = False  # every establishment they belong to is excluded
     display_name: str | None = None  # "Prénom Nom", as the directory has it, when known
 
 

@@ -9,7 +9,6 @@ from dmp.policy.access import (
     open_for_writing,
     open_record,
     read_document,
-    refused_by_law,
     unjustified,
 )
 from dmp.policy.authorizations import (
@@ -18,13 +17,14 @@ from dmp.policy.authorizations import (
     grant,
     manage_authorizations,
 )
-from dmp.policy.credentials import may_hold_credentials
+from dmp.policy.credentials import may_act_for, may_hold_credentials
 from dmp.policy.decision import REASONS, Decision, allow, deny
 from dmp.policy.disclosure import told_why, told_why_document
 from dmp.policy.documents import DocumentChange, Flags, add_document, change_document, version_flags
 from dmp.policy.history import read_history, sees_history_entry
 from dmp.policy.jobs import Job, scheduled
 from dmp.policy.lifecycle import close_record, create_record, destroy, look_up, reactivate_record
+from dmp.policy.relations import acts_only_for_excluded, is_excluded, refuse_excluded
 
 __all__ = [
     "REASONS",
@@ -33,6 +33,7 @@ __all__ = [
     "DocumentChange",
     "Flags",
     "Job",
+    "acts_only_for_excluded",
     "add_document",
     "allow",
     "change_document",
@@ -43,15 +44,17 @@ __all__ = [
     "designate_medecin_traitant",
     "destroy",
     "grant",
+    "is_excluded",
     "look_up",
     "manage_authorizations",
+    "may_act_for",
     "may_hold_credentials",
     "open_for_writing",
     "open_record",
     "reactivate_record",
     "read_document",
     "read_history",
-    "refused_by_law",
+    "refuse_excluded",
     "scheduled",
     "sees_history_entry",
     "told_why",

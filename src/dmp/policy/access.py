@@ -33,6 +33,7 @@ from dmp.policy.relations import (
     is_medecin_traitant,
     not_active,
     refuse_actor,
+    refuse_excluded,
 )
 
 
@@ -49,13 +50,17 @@ class Access:
 def open_record(access: Access) -> Decision:
     """May this person open this DMP at all?
 
+    - A professional excluded by law is told so before anything else: an occupational physician,
+      anyone acting for an insurer, a mutuelle, a bank, an employer or an occupational health
+      service, and anyone attached only to such organizations even when acting for none of them.
+      They never get in, even in an emergency, even if listed as authorized, and learn nothing
+      of the DMP, not even that it was destroyed.
     - A destroyed DMP opens for no one; the operator never reads health data.
     - The patient opens their own DMP, even closed (to read it); a legal representative opens the
       DMP of the minor they represent, and no longer once the patient is an adult. Neither uses the
       emergency modes, which are for professionals.
-    - A professional excluded by law never gets in, even in an emergency, even if listed as
-      authorized; nor one the patient blocked, even the médecin traitant, even in an emergency; nor
-      any professional once the DMP is closed.
+    - A professional the patient blocked never gets in, even the médecin traitant, even in an
+      emergency; nor any professional once the DMP is closed.
     - Normal access: the médecin traitant, or a professional the patient authorized (in person or
       through their establishment).
     - Emergency (bris de glace): any professional, with a written justification, unless the patient
@@ -64,8 +69,9 @@ def open_record(access: Access) -> Decision:
       opposed it (a separate setting).
     """
     actor = access.actor
-    if access.record.state is RecordState.DESTROYED:
-        return deny("record-destroyed")
+    refused = first_refusal(refuse_excluded(actor), _destroyed(access.record))
+    if refused is not None:
+        return refused
     if isinstance(actor, ProfessionalActor):
         return _professional_opens(actor, access)
     if isinstance(actor, SystemActor):
@@ -126,14 +132,6 @@ def as_holder(access: Access, opens: Callable[[Access], Decision]) -> Decision:
     return opens(access)
 
 
-def refused_by_law(actor: Actor) -> Decision | None:
-    """The law's refusal, which depends on no DMP: whoever is excluded by law is refused
-    whether or not the DMP they ask for exists, and told so either way."""
-    if isinstance(actor, ProfessionalActor) and is_excluded(actor):
-        return deny("excluded-actor")
-    return None
-
-
 def professional_barred(actor: ProfessionalActor, record: RecordFacts) -> Decision | None:
     """Excluded by law, then blocked by the patient: the refusals no authorization overrides."""
     if is_excluded(actor):
@@ -141,6 +139,10 @@ def professional_barred(actor: ProfessionalActor, record: RecordFacts) -> Decisi
     if is_blocked(actor.professional_id, record):
         return deny("blocked")
     return None
+
+
+def _destroyed(record: RecordFacts) -> Decision | None:
+    return deny("record-destroyed") if record.state is RecordState.DESTROYED else None
 
 
 # --- the patient and the legal representatives ---------------------------------------------------

@@ -5,15 +5,22 @@ from __future__ import annotations
 from dmp.domain.model import MEDECIN, AccessMode, Establishment, Professional, ProfessionalActor
 from dmp.policy.access import Access, as_holder, open_for_writing, professional_barred
 from dmp.policy.decision import Decision, allow, deny, first_refusal
-from dmp.policy.relations import is_blocked, not_active, refuse_actor
+from dmp.policy.relations import (
+    is_blocked,
+    is_excluded_professional,
+    not_active,
+    refuse_actor,
+    refuse_excluded,
+)
 
 
 def grant(access: Access, target: Professional | Establishment) -> Decision:
     """May the patient (or a legal representative) authorize this professional or establishment?
 
-    Never an occupational physician, an insurer, a mutuelle, a bank or an employer: the law forbids
-    it, and whoever asks is told so first. Otherwise the patient or the representative, on an
-    active DMP. A professional the patient blocked must be unblocked first.
+    Never an occupational physician, an insurer, a mutuelle, a bank or an employer, nor a
+    professional attached only to such organizations: the law forbids it, and whoever asks is
+    told so first. Otherwise the patient or the representative, on an active DMP. A professional
+    the patient blocked must be unblocked first.
     """
     if _target_excluded(target):
         return deny("excluded-actor")
@@ -49,14 +56,16 @@ def manage_authorizations(access: Access) -> Decision:
 def designate_medecin_traitant(access: Access, candidate: Professional) -> Decision:
     """May this person make this professional the patient's médecin traitant?
 
-    The candidate must be a médecin still practising, not an occupational physician, and not
-    blocked by the patient; the DMP must be active. The patient or a legal representative
-    designates, or changes, the médecin traitant. At the point of care a médecin may declare
-    himself médecin traitant, with the patient's agreement, if he may already open the DMP
-    normally and only while the DMP has none: replacing a designated médecin traitant is the
-    patient's act alone, so that no médecin can take over the wider sight that comes with it.
+    The candidate must be a médecin still practising, not excluded by law (an occupational
+    physician, or attached only to excluded organizations), and not blocked by the patient; the
+    DMP must be active. The patient or a legal representative designates, or changes, the
+    médecin traitant. At the point of care a médecin may declare himself médecin traitant, with
+    the patient's agreement, if he may already open the DMP normally and only while the DMP has
+    none: replacing a designated médecin traitant is the patient's act alone, so that no médecin
+    can take over the wider sight that comes with it. A professional excluded by law who asks is
+    told so first.
     """
-    refused = _candidate_refused(candidate, access)
+    refused = first_refusal(refuse_excluded(access.actor), _candidate_refused(candidate, access))
     if refused is not None:
         return refused
     actor = access.actor
@@ -76,12 +85,12 @@ def designate_medecin_traitant(access: Access, candidate: Professional) -> Decis
 
 def _target_excluded(target: Professional | Establishment) -> bool:
     if isinstance(target, Professional):
-        return target.occupational_health
+        return is_excluded_professional(target)
     return target.excluded
 
 
 def _candidate_refused(candidate: Professional, access: Access) -> Decision | None:
-    if candidate.occupational_health:
+    if is_excluded_professional(candidate):
         return deny("excluded-actor")
     if candidate.profession != MEDECIN:
         return deny("not-a-medecin")

@@ -35,6 +35,7 @@ _GROUNDS: dict[str, str] = {
     "announcement-overdue": (
         "Un document attendait depuis un mois la consultation d'annonce : il devient visible."
     ),
+    "care-establishment": "Les professionnels de cet établissement peuvent agir pour lui.",
 }
 
 # The reasons for a refusal.

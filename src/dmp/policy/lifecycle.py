@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from dmp.domain.model import AccessMode, Actor, ProfessionalActor, RecordState
 from dmp.policy.access import Access, as_holder, open_for_writing, open_record, professional_barred
 from dmp.policy.decision import Decision, allow, deny
-from dmp.policy.relations import is_excluded, is_holder, refuse_actor
+from dmp.policy.relations import is_excluded, is_holder, refuse_actor, refuse_excluded
 
 
 def create_record(actor: Actor, existing: RecordState | None) -> Decision:
@@ -43,7 +43,11 @@ def close_record(access: Access) -> Decision:
 def reactivate_record(access: Access) -> Decision:
     """May this professional reactivate this closed DMP? Any professional not excluded by law and
     not blocked, in normal access: the patient is present and consents again, so no prior
-    authorization is needed. Only a closed DMP is reactivated; a destroyed one is gone."""
+    authorization is needed. Only a closed DMP is reactivated; a destroyed one is gone. A
+    professional excluded by law who asks is told so first."""
+    excluded = refuse_excluded(access.actor)
+    if excluded is not None:
+        return excluded
     state = access.record.state
     if state is RecordState.DESTROYED:
         return deny("record-destroyed")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TypeGuard
 from uuid import UUID
 
 from dmp.domain.model import (
     Actor,
     DocumentFacts,
+    Establishment,
     PatientActor,
+    Professional,
     ProfessionalActor,
     RecordFacts,
     RecordState,
@@ -20,11 +23,37 @@ from dmp.policy.decision import Decision, deny
 OPERATOR = "operator-no-health-data"
 
 
+def acts_only_for_excluded(attachments: Collection[Establishment]) -> bool:
+    """Whoever is attached to establishments, all of them excluded (the médecin-conseil of a
+    mutuelle, the doctor of an insurer or of an employer), acts only for organizations the law
+    keeps out: acting "for no establishment" is no way round it. A professional with no
+    attachment at all practises on their own (liberal practice); one with at least one care
+    establishment among their attachments may act for it, or on their own."""
+    return bool(attachments) and all(establishment.excluded for establishment in attachments)
+
+
+def is_excluded_professional(professional: Professional) -> bool:
+    """An occupational physician, or a professional attached only to excluded organizations:
+    they may hold no credentials and be granted nothing, whatever the patient says."""
+    return professional.occupational_health or professional.attached_only_to_excluded
+
+
 def is_excluded(actor: ProfessionalActor) -> bool:
-    """An occupational physician, or anyone acting for an insurer, a mutuelle, a bank, an employer
-    or an occupational health service: the law keeps them out of the DMP, whatever the patient
-    says."""
-    return actor.occupational_health or actor.establishment_excluded
+    """An occupational physician, anyone acting for an insurer, a mutuelle, a bank, an employer
+    or an occupational health service, or anyone attached only to such organizations, even
+    when acting for none of them: the law keeps them out of the DMP, whatever the patient says."""
+    return (
+        actor.occupational_health or actor.establishment_excluded or actor.attached_only_to_excluded
+    )
+
+
+def refuse_excluded(actor: Actor) -> Decision | None:
+    """The law's refusal, given before anything else is looked at (the DMP's state, the
+    patient's choices): an excluded professional learns nothing of a DMP, not even that it was
+    destroyed. None for anyone else."""
+    if isinstance(actor, ProfessionalActor) and is_excluded(actor):
+        return deny("excluded-actor")
+    return None
 
 
 def is_blocked(professional_id: UUID, record: RecordFacts) -> bool:
@@ -61,8 +90,12 @@ def is_holder(actor: Actor) -> TypeGuard[PatientActor | RepresentativeActor]:
 
 def refuse_actor(actor: Actor, reason: str) -> Decision:
     """Refuse someone who may not take this kind of action. The operator always hears the same
-    thing, since it never touches health data, whatever the action."""
-    return deny(OPERATOR if isinstance(actor, SystemActor) else reason)
+    thing, since it never touches health data, whatever the action; an excluded professional
+    hears the law."""
+    if isinstance(actor, SystemActor):
+        return deny(OPERATOR)
+    excluded = refuse_excluded(actor)
+    return deny(reason) if excluded is None else excluded
 
 
 def not_active(record: RecordFacts) -> Decision | None:

@@ -1,4 +1,7 @@
-"""The directory the operator keeps: establishments, professionals, and their API tokens."""
+"""The directory the operator keeps: establishments, professionals, and their API tokens.
+
+The directory mirrors the national registers (RPPS, FINESS): whoever the law keeps out of the DMP
+is still registered, and told at once that they will never get in, and why."""
 
 from __future__ import annotations
 
@@ -6,12 +9,15 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NoReturn
 from uuid import UUID, uuid4
 
 from dmp import policy
+from dmp.adapters.db.uow import UnitOfWork
 from dmp.domain.identifiers import parse_finess, parse_rpps
 from dmp.domain.model import Establishment, Professional, ProfessionalActor, SystemActor
-from dmp.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from dmp.errors import Conflict, DmpError, Forbidden, InvalidInput, NotFound, Unauthenticated
+from dmp.policy import Decision
 from dmp.services import audit
 from dmp.services.context import Context
 
@@ -32,12 +38,28 @@ class NewProfessional:
     establishment_finess: tuple[str, ...] = ()
 
 
-def add_establishment(ctx: Context, finess: str, name: str, kind: str) -> Establishment:
+@dataclass(frozen=True, slots=True)
+class EstablishmentRegistration:
+    establishment: Establishment
+    acting_for: Decision  # whether its staff may ever act for it; the law's reason if not
+
+
+@dataclass(frozen=True, slots=True)
+class ProfessionalRegistration:
+    professional: Professional
+    credentials: Decision  # whether they may ever hold credentials; the law's reason if not
+
+
+def add_establishment(ctx: Context, finess: str, name: str, kind: str) -> EstablishmentRegistration:
+    """Register an establishment. One of an excluded kind (insurer, mutuelle, bank, employer,
+    occupational health) is registered too, and the registration says that nobody acting for
+    it will ever get in, with the law's reason, in the audit trail as well."""
     finess = parse_finess(finess)
     if not name.strip():
         raise InvalidInput("Le nom de l'établissement est obligatoire.")
     _label, excluded = ctx.valuesets.establishment_kind(kind)
     establishment = Establishment(uuid4(), finess, name.strip(), kind, excluded)
+    acting_for = policy.may_act_for(establishment)
     with ctx.uow() as uow:
         if uow.directory.establishment_by_finess(finess):
             raise Conflict(f"Un établissement porte déjà le FINESS {finess}.")
@@ -57,13 +79,23 @@ def add_establishment(ctx: Context, finess: str, name: str, kind: str) -> Establ
             ctx.now(),
             None,
             OPERATOR,
-            audit.Event("directory.establishment.add", True, kind, "establishment", finess),
+            audit.Event(
+                "directory.establishment.add",
+                True,
+                kind if acting_for else acting_for.reason,
+                "establishment",
+                finess,
+            ),
         )
         uow.commit()
-    return establishment
+    return EstablishmentRegistration(establishment, acting_for)
 
 
-def add_professional(ctx: Context, new: NewProfessional) -> Professional:
+def add_professional(ctx: Context, new: NewProfessional) -> ProfessionalRegistration:
+    """Register a professional, with the establishments they work for. An occupational physician,
+    or one attached only to excluded organizations, is registered too (the directory mirrors the
+    RPPS register), and the registration says that they will never receive credentials nor get
+    in, with the law's reason, in the audit trail as well."""
     rpps = parse_rpps(new.rpps)
     ctx.valuesets.check_profession(new.profession)
     if not new.family_name.strip() or not new.given_name.strip():
@@ -73,12 +105,13 @@ def add_professional(ctx: Context, new: NewProfessional) -> Professional:
     with ctx.uow() as uow:
         if uow.directory.professional_by_rpps(rpps):
             raise Conflict(f"Un professionnel porte déjà le RPPS {rpps}.")
-        establishments = []
+        attachments = []
         for finess in new.establishment_finess:
             found = uow.directory.establishment_by_finess(parse_finess(finess))
             if found is None:
                 raise NotFound(f"Établissement inconnu : {finess}")
-            establishments.append(found.id)
+            attachments.append(found)
+        establishments = [attachment.id for attachment in attachments]
         professional = Professional(
             uuid4(),
             rpps,
@@ -89,7 +122,9 @@ def add_professional(ctx: Context, new: NewProfessional) -> Professional:
             new.occupational_health,
             new.samu_regulator,
             frozenset(establishments),
+            attached_only_to_excluded=policy.acts_only_for_excluded(attachments),
         )
+        credentials = policy.may_hold_credentials(professional, None)
         uow.directory.add_professional(
             {
                 "id": professional.id,
@@ -115,19 +150,20 @@ def add_professional(ctx: Context, new: NewProfessional) -> Professional:
             audit.Event(
                 "directory.professional.add",
                 True,
-                "excluded-actor" if new.occupational_health else new.profession,
+                new.profession if credentials else credentials.reason,
                 "professional",
                 rpps,
             ),
         )
         uow.commit()
-    return professional
+    return ProfessionalRegistration(professional, credentials)
 
 
 def professional_actor(
     ctx: Context, professional: Professional, establishment: Establishment | None = None
 ) -> ProfessionalActor:
-    """The acting identity of a professional (for one of their establishments, or alone)."""
+    """The acting identity of a professional (for one of their establishments, or alone), with
+    what the directory knows of their attachments: whether all of them are excluded."""
     if establishment is not None and establishment.id not in professional.establishment_ids:
         raise Forbidden("Ce professionnel n'exerce pas dans cet établissement.")
     return ProfessionalActor(
@@ -139,6 +175,7 @@ def professional_actor(
         establishment_id=establishment.id if establishment else None,
         establishment_excluded=establishment.excluded if establishment else False,
         establishment_finess=establishment.finess if establishment else None,
+        attached_only_to_excluded=professional.attached_only_to_excluded,
         display_name=professional.display_name,
     )
 
@@ -174,27 +211,28 @@ def issue_token(
     ctx: Context, rpps: str, *, finess: str | None = None, days: int = 90, label: str | None = None
 ) -> IssuedToken:
     """A bearer token bound to one professional (acting for one establishment, optionally).
-    Only its hash is kept. An excluded actor never gets one."""
-    professional = find_professional(ctx, rpps)
-    establishment = find_establishment(ctx, finess) if finess else None
-    decision = policy.may_hold_credentials(professional, establishment)
-    now = ctx.now()
+    Only its hash is kept. An excluded actor never gets one. Malformed input is refused before
+    anything is read; every other refusal (an unknown professional or establishment, the law's
+    exclusion, a professional no longer practising or not working there) is audited with its
+    exact reason before it is answered."""
+    rpps = parse_rpps(rpps)
+    finess = parse_finess(finess) if finess else None
     if not 1 <= days <= 366:
         raise InvalidInput("La durée de validité d'un jeton va de 1 à 366 jours.")
+    now = ctx.now()
     with ctx.uow() as uow:
-        audit.append(
-            uow,
-            ctx.signer,
-            now,
-            None,
-            OPERATOR,
-            audit.Event(
-                "directory.token.issue", bool(decision), decision.reason, "professional", rpps
-            ),
-        )
+        professional = uow.directory.professional_by_rpps(rpps)
+        if professional is None:
+            message = f"Aucun professionnel avec le RPPS {rpps}."
+            _refuse_token(ctx, uow, rpps, "unknown-professional", NotFound(message))
+        establishment = uow.directory.establishment_by_finess(finess) if finess else None
+        if finess and establishment is None:
+            message = f"Aucun établissement avec le FINESS {finess}."
+            _refuse_token(ctx, uow, rpps, "unknown-establishment", NotFound(message))
+        decision = policy.may_hold_credentials(professional, establishment)
         if not decision:
-            uow.commit()
-            raise Forbidden(decision.message)
+            _refuse_token(ctx, uow, rpps, decision.reason, Forbidden(decision.message))
+        _token_audit(ctx, uow, rpps, True, decision.reason)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         issued = IssuedToken(uuid4(), token, now + timedelta(days=days))
         uow.directory.add_token(
@@ -213,9 +251,26 @@ def issue_token(
     return issued
 
 
+def _token_audit(ctx: Context, uow: UnitOfWork, rpps: str, allowed: bool, reason: str) -> None:
+    event = audit.Event("directory.token.issue", allowed, reason, "professional", rpps)
+    audit.append(uow, ctx.signer, ctx.now(), None, OPERATOR, event)
+
+
+def _refuse_token(
+    ctx: Context, uow: UnitOfWork, rpps: str, reason: str, error: DmpError
+) -> NoReturn:
+    """A refused token issue is in the trail before it is answered: commit it, then raise."""
+    _token_audit(ctx, uow, rpps, False, reason)
+    uow.commit()
+    raise error
+
+
 def authenticate(ctx: Context, token: str) -> ProfessionalActor:
     """The professional a bearer token stands for; refused if unknown, expired, revoked, or if
-    the professional may no longer hold credentials (excluded, inactive)."""
+    the professional may no longer hold credentials (excluded by law, inactive, no longer working
+    for the token's establishment). Asked again on every request, from the directory as it is
+    now: the last care establishment of a professional gone, or reclassified as excluded, and
+    their tokens stop working at once. One query reads it all (see ``token_holder``)."""
     invalid = Unauthenticated("Jeton d'accès invalide, expiré ou révoqué.")
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise invalid

@@ -193,7 +193,7 @@ def _absent(
 ) -> NoReturn:
     """No DMP (or one being destroyed): the refusal goes to the system chain. Whoever the law
     keeps out is told so, as they would be for a DMP that exists."""
-    law = policy.refused_by_law(reading.actor)
+    law = policy.refuse_excluded(reading.actor)
     reason: Decision | str = law or (NO_RECORD if row is None else "record-destroyed")
     _system_entry(ctx, uow, reading, action, reason, _target_of(patient))
     uow.commit()

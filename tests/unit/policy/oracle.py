@@ -13,6 +13,7 @@ from dmp.domain.model import (
     DocStatus,
     DocumentFacts,
     PatientActor,
+    Professional,
     ProfessionalActor,
     RecordFacts,
     RecordState,
@@ -38,7 +39,18 @@ class Oracle:
 
     @staticmethod
     def excluded(actor: ProfessionalActor) -> bool:
-        return actor.occupational_health or actor.establishment_excluded
+        """An occupational physician, acting for an excluded organization, or attached to
+        excluded organizations only (whatever they act for)."""
+        return (
+            actor.occupational_health
+            or actor.establishment_excluded
+            or actor.attached_only_to_excluded
+        )
+
+    @staticmethod
+    def excluded_person(professional: Professional) -> bool:
+        """Never granted, never designated: the same person, whoever they would act for."""
+        return professional.occupational_health or professional.attached_only_to_excluded
 
     # --- the patient and the representatives ---------------------------------------------------
 

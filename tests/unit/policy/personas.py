@@ -45,7 +45,13 @@ def _uuid(name: str) -> UUID:
 HOSPITAL = Establishment(_uuid("hopital"), "750100125", "Hôpital Saint-Louis", "hospital", False)
 PHARMACY = Establishment(_uuid("pharmacie"), "130000016", "Pharmacie du Port", "pharmacy", False)
 INSURER = Establishment(_uuid("assurance"), "750200009", "Assurance Horizon", "insurer", True)
-ESTABLISHMENTS = {"hospital": HOSPITAL, "pharmacy": PHARMACY, "insurer": INSURER}
+MUTUELLE = Establishment(_uuid("mutuelle"), "440000297", "Mutuelle Atlantique", "mutuelle", True)
+ESTABLISHMENTS = {
+    "hospital": HOSPITAL,
+    "pharmacy": PHARMACY,
+    "insurer": INSURER,
+    "mutuelle": MUTUELLE,
+}
 
 
 # --- professionals -------------------------------------------------------------------------------
@@ -69,6 +75,8 @@ def _professional(
         occupational_health=occupational_health,
         samu_regulator=samu_regulator,
         establishment_ids=frozenset(e.id for e in establishments),
+        # As the directory reads it: attached somewhere, and only to excluded organizations.
+        attached_only_to_excluded=bool(establishments) and all(e.excluded for e in establishments),
     )
 
 
@@ -82,8 +90,12 @@ GAEL_PRO = _professional("Gaël", MEDECIN, establishments=(HOSPITAL,))
 HUGO_PRO = _professional("Hugo", MEDECIN)  # created Alice's DMP, so authorized; Léa's too
 IRENE_PRO = _professional("Irène", MEDECIN)  # authorized, then blocked by Alice
 JULIEN_PRO = _professional("Julien", MEDECIN)  # radiologist, authorized, wrote Alice's documents
-# Oscar is the insurer's médecin-conseil.
+# Oscar is the insurer's médecin-conseil, and works nowhere else.
 OSCAR_PRO = _professional("Oscar", MEDECIN, establishments=(INSURER,))
+# Mathilde works at the hospital, and is also the mutuelle's médecin-conseil.
+MATHILDE_PRO = _professional("Mathilde", MEDECIN, establishments=(HOSPITAL, MUTUELLE))
+# Ulysse advises the insurer and the mutuelle, nothing else.
+ULYSSE_PRO = _professional("Ulysse", MEDECIN, establishments=(INSURER, MUTUELLE))
 SAMIA_PRO = _professional("Samia", MEDECIN, samu_regulator=True)  # regulating médecin, centre 15
 THEO_PRO = _professional("Théo", INFIRMIER, samu_regulator=True)  # a nurse: cannot regulate
 
@@ -101,6 +113,7 @@ def acting(
         establishment_id=establishment.id if establishment else None,
         establishment_excluded=establishment.excluded if establishment else False,
         establishment_finess=establishment.finess if establishment else None,
+        attached_only_to_excluded=professional.attached_only_to_excluded,
     )
 
 
@@ -137,6 +150,11 @@ ACTORS: dict[str, Actor] = {
     "irene": acting(IRENE_PRO),
     "julien": acting(JULIEN_PRO),
     "oscar": acting(OSCAR_PRO, INSURER),
+    "oscar-alone": acting(OSCAR_PRO),  # the same médecin-conseil, acting for no establishment
+    "mathilde": acting(MATHILDE_PRO, HOSPITAL),
+    "mathilde-mutuelle": acting(MATHILDE_PRO, MUTUELLE),
+    "mathilde-alone": acting(MATHILDE_PRO),
+    "ulysse-alone": acting(ULYSSE_PRO),
     "samia": acting(SAMIA_PRO),
     "theo": acting(THEO_PRO),
     "operator": OPERATOR,
@@ -154,6 +172,8 @@ PROFESSIONALS: dict[str, Professional] = {
     "irene": IRENE_PRO,
     "julien": JULIEN_PRO,
     "oscar": OSCAR_PRO,
+    "mathilde": MATHILDE_PRO,
+    "ulysse": ULYSSE_PRO,
     "samia": SAMIA_PRO,
     "theo": THEO_PRO,
 }
@@ -165,10 +185,15 @@ ALICE_RECORD = RecordFacts(
     state=RecordState.ACTIVE,
     patient_account_id=ALICE_ACCOUNT,
     medecin_traitant_id=BRUNO_PRO.id,
-    # Élise and the insurer are listed as if an authorization had slipped past the rules: the law
-    # must still keep them out.
+    # Élise, Oscar, Ulysse and the insurer are listed as if an authorization had slipped past the
+    # rules (or predated their exclusion): the law must still keep them out. Alice authorized
+    # Mathilde in person: that covers her at the hospital and on her own, never for the mutuelle.
     authorized_professionals=frozenset(
-        p.id for p in (CHLOE_PRO, FARID_PRO, HUGO_PRO, IRENE_PRO, JULIEN_PRO, ELISE_PRO)
+        p.id
+        for p in (
+            *(CHLOE_PRO, FARID_PRO, HUGO_PRO, IRENE_PRO, JULIEN_PRO, MATHILDE_PRO),
+            *(ELISE_PRO, OSCAR_PRO, ULYSSE_PRO),
+        )
     ),
     authorized_establishments=frozenset({HOSPITAL.id, INSURER.id}),
     blocked_professionals=frozenset({IRENE_PRO.id}),

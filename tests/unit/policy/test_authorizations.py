@@ -29,12 +29,18 @@ GRANT = """
     alice     alice            N     chloe     allow:granted
     alice     alice            N     hospital  allow:granted
     alice     alice            N     pharmacy  allow:granted
-    # Oscar is a médecin: the law excludes the insurer he works for (see OPEN_RECORD), not him.
-    alice     alice            N     oscar     allow:granted
+    # Mathilde works at the hospital (and for a mutuelle): she may be authorized, and acts under
+    # the authorization for the hospital or on her own, never for the mutuelle (see OPEN_RECORD).
+    alice     alice            N     mathilde  allow:granted
     marc      lea              N     damien    allow:granted
     # -- never the excluded, whoever asks, whatever the state of the DMP: said first
     alice     alice            N     elise     deny:excluded-actor
     alice     alice            N     insurer   deny:excluded-actor
+    alice     alice            N     mutuelle  deny:excluded-actor
+    # Oscar (only the insurer) and Ulysse (the insurer and the mutuelle) act for nobody else.
+    alice     alice            N     oscar     deny:excluded-actor
+    alice     alice            N     ulysse    deny:excluded-actor
+    marc      lea              N     oscar     deny:excluded-actor
     marc      lea              N     elise     deny:excluded-actor
     alice     alice-destroyed  N     insurer   deny:excluded-actor
     bruno     alice            N     elise     deny:excluded-actor
@@ -52,6 +58,8 @@ GRANT = """
     # -- professionals declare (declare_authorization); the operator never grants
     bruno     alice            N     damien    deny:holder-only
     damien    alice            N     damien    deny:holder-only
+    oscar-alone  alice         N     damien    deny:excluded-actor
+    mathilde-alone  alice      N     damien    deny:holder-only
     operator  alice            N     damien    deny:operator-no-health-data
 """
 
@@ -76,6 +84,12 @@ DECLARE_AUTHORIZATION = """
     elise          alice               N     deny:excluded-actor
     oscar          alice               N     deny:excluded-actor
     elise          alice-destroyed     N     deny:excluded-actor
+    oscar-alone    alice               N     deny:excluded-actor
+    ulysse-alone   alice-destroyed     N     deny:excluded-actor
+    mathilde-mutuelle  alice           N     deny:excluded-actor
+    # -- Mathilde, for the hospital or alone, is a professional like any other
+    mathilde       alice               N     allow:declared
+    mathilde-alone alice               N     allow:declared
     # -- on an active DMP, in normal access
     damien         alice-closed        N     deny:record-closed
     damien         alice-destroyed     N     deny:record-destroyed
@@ -106,7 +120,9 @@ MANAGE_AUTHORIZATIONS = """
     zoe       alice            N     deny:other-record
     marc      lea-adult        N     deny:representative-of-adult
     bruno     alice            N     deny:holder-only
-    elise     alice            N     deny:holder-only
+    # -- a professional excluded by law hears the law first
+    elise     alice            N     deny:excluded-actor
+    oscar-alone  alice         N     deny:excluded-actor
     operator  alice            N     deny:operator-no-health-data
 """
 
@@ -129,6 +145,9 @@ DESIGNATE_MEDECIN_TRAITANT = """
     alice     alice               N     chloe      deny:not-a-medecin
     alice     alice               N     farid      deny:not-a-medecin
     alice     alice               N     elise      deny:excluded-actor
+    alice     alice               N     oscar      deny:excluded-actor
+    alice     alice               N     ulysse     deny:excluded-actor
+    alice     alice               N     mathilde   allow:designated
     alice     alice               N     irene      deny:blocked
     alice     alice-blocks-bruno  N     bruno      deny:blocked
     operator  alice               N     elise      deny:excluded-actor
@@ -154,6 +173,14 @@ DESIGNATE_MEDECIN_TRAITANT = """
     farid     alice               N     farid      deny:not-a-medecin
     elise     alice               N     elise      deny:excluded-actor
     oscar     alice               N     oscar      deny:excluded-actor
+    oscar-alone  alice            N     oscar      deny:excluded-actor
+    mathilde       alice-no-mt    N     mathilde   allow:declared-medecin-traitant
+    mathilde-alone alice-no-mt    N     mathilde   allow:declared-medecin-traitant
+    mathilde       alice          N     mathilde   deny:medecin-traitant-designated
+    mathilde-mutuelle alice       N     mathilde   deny:excluded-actor
+    # -- an excluded professional hears the law before anything about the candidate or the DMP
+    elise     alice               N     chloe      deny:excluded-actor
+    oscar-alone  alice-destroyed  N     damien     deny:excluded-actor
     # -- the operator never does
     operator  alice               N     damien     deny:operator-no-health-data
 """

@@ -55,12 +55,12 @@ def test_every_reason_has_a_french_sentence(reason: str) -> None:
 
 def test_the_package_exports_the_whole_policy() -> None:
     expected = {
-        "REASONS", "Access", "Decision", "DocumentChange", "Flags", "Job", "add_document",
-        "allow", "change_document", "close_record", "create_record", "declare_authorization",
-        "deny", "designate_medecin_traitant", "destroy", "grant", "look_up",
-        "manage_authorizations", "may_hold_credentials", "open_for_writing", "open_record",
-        "reactivate_record", "read_document", "refused_by_law", "read_history", "scheduled",
-        "sees_history_entry",
+        "REASONS", "Access", "Decision", "DocumentChange", "Flags", "Job",
+        "acts_only_for_excluded", "add_document", "allow", "change_document", "close_record",
+        "create_record", "declare_authorization", "deny", "designate_medecin_traitant",
+        "destroy", "grant", "is_excluded", "look_up", "manage_authorizations", "may_act_for",
+        "may_hold_credentials", "open_for_writing", "open_record", "reactivate_record",
+        "read_document", "read_history", "refuse_excluded", "scheduled", "sees_history_entry",
         "told_why", "told_why_document", "unjustified", "version_flags",
     }  # fmt: skip
     assert set(dmp.policy.__all__) == expected

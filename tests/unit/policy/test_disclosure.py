@@ -14,7 +14,7 @@ from dmp.policy import (
     Job,
     deny,
     look_up,
-    refused_by_law,
+    refuse_excluded,
     scheduled,
     told_why,
     told_why_document,
@@ -104,8 +104,8 @@ REFUSED_BY_LAW = """
 
 
 @pytest.mark.parametrize(*table(REFUSED_BY_LAW))
-def test_refused_by_law_whatever_the_dmp(actor: str, expected: str) -> None:
-    refusal = refused_by_law(ACTORS[actor])
+def test_refuse_excluded_whatever_the_dmp(actor: str, expected: str) -> None:
+    refusal = refuse_excluded(ACTORS[actor])
     assert (outcome(refusal) if refusal is not None else "none") == expected
 
 

@@ -23,7 +23,10 @@ READ_HISTORY = """
     zoe       alice            N     deny:other-record
     marc      lea-adult        N     deny:representative-of-adult
     bruno     alice            N     deny:holder-only
-    elise     alice            N     deny:holder-only
+    # -- a professional excluded by law hears the law first
+    elise     alice            N     deny:excluded-actor
+    oscar-alone  alice         N     deny:excluded-actor
+    mathilde-alone  alice      N     deny:holder-only
     operator  alice            N     deny:operator-no-health-data
 """
 

@@ -30,6 +30,12 @@ CREATE_RECORD = """
     elise          none       deny:excluded-actor
     oscar          none       deny:excluded-actor
     elise          active     deny:excluded-actor
+    oscar-alone    none       deny:excluded-actor
+    ulysse-alone   destroyed  deny:excluded-actor
+    mathilde-mutuelle  none   deny:excluded-actor
+    # -- Mathilde, for the hospital or alone, is a professional like any other
+    mathilde       none       allow:create
+    mathilde-alone none       allow:create
     # -- professionals only
     alice          none       deny:professional-only
     marc           none       deny:professional-only
@@ -65,6 +71,8 @@ CLOSE_RECORD = """
     marc      lea-adult        N     deny:representative-of-adult
     irene     alice            N     deny:blocked
     elise     alice            N     deny:excluded-actor
+    oscar-alone  alice         N     deny:excluded-actor
+    mathilde-mutuelle  alice   N     deny:excluded-actor
     operator  alice            N     deny:operator-no-health-data
 """
 
@@ -85,12 +93,16 @@ REACTIVATE_RECORD = """
     # -- a closed DMP only
     damien         alice            N     deny:record-not-closed
     damien         alice-destroyed  N     deny:record-destroyed
-    elise          alice            N     deny:record-not-closed
     operator       alice            N     deny:record-not-closed
-    # -- never blocked, never excluded, in normal access
+    # -- never blocked, never excluded (told first, whatever the DMP's state), in normal access
     irene          alice-closed     N     deny:blocked
     elise          alice-closed     N     deny:excluded-actor
+    elise          alice            N     deny:excluded-actor
     oscar          alice-closed     N     deny:excluded-actor
+    oscar-alone    alice-closed     N     deny:excluded-actor
+    oscar-alone    alice-destroyed  N     deny:excluded-actor
+    mathilde-mutuelle  alice-closed N     deny:excluded-actor
+    mathilde-alone alice-closed     N     allow:reactivate
     damien         alice-closed     E     deny:read-only-mode
     samia          alice-closed     S     deny:read-only-mode
     # -- professionals only
@@ -132,7 +144,10 @@ DESTROY = """
     marc      lea-adult        fresh    deny:representative-of-adult
     # -- nobody else
     bruno     alice            fresh    deny:holder-only
-    elise     alice            fresh    deny:holder-only
+    mathilde-alone  alice      fresh    deny:holder-only
+    # -- a professional excluded by law hears the law first
+    elise     alice            fresh    deny:excluded-actor
+    ulysse-alone  alice        fresh    deny:excluded-actor
     operator  alice            fresh    deny:operator-no-health-data
 """
 

@@ -63,9 +63,14 @@ from .personas import (
 )
 
 # A small cast, so that the same people meet often (blocked, then granted; designated, then...).
-CAST = ["bruno", "chloe", "damien", "elise", "farid", "gael", "gael-alone", "oscar", "samia"]
+# Mathilde (the hospital and a mutuelle) acts for each and alone; Oscar (only an insurer) and
+# Ulysse (an insurer and a mutuelle) are excluded even acting for no establishment.
+CAST = [
+    "bruno", "chloe", "damien", "elise", "farid", "gael", "gael-alone", "oscar", "oscar-alone",
+    "samia", "mathilde", "mathilde-mutuelle", "mathilde-alone", "ulysse-alone",
+]  # fmt: skip
 PROS = {k: a for k, a in ACTORS.items() if k in CAST and isinstance(a, ProfessionalActor)}
-PROFESSIONAL_OF = {key: PROFESSIONALS[key.removesuffix("-alone")] for key in PROS}
+PROFESSIONAL_OF = {key: PROFESSIONALS[key.partition("-")[0]] for key in PROS}
 PATIENT = ALICE
 REPRESENTATIVE = RepresentativeActor(MARC_ACCOUNT, ALICE.dmp_id)  # Alice's guardian while a minor
 HOLDERS = {"patient": PATIENT, "representative": REPRESENTATIVE}
@@ -152,7 +157,7 @@ class DmpModel(RuleBasedStateMachine):
         target = PROFESSIONAL_OF[self._resolve(pro, pick)]
         decision = grant(self._access(HOLDERS[who]), target)
         expected = (
-            not target.occupational_health
+            not Oracle.excluded_person(target)
             and self.oracle.holder_may_decide(HOLDERS[who])
             and target.id not in self.record.blocked_professionals
         )
@@ -215,7 +220,7 @@ class DmpModel(RuleBasedStateMachine):
         actor = PROS[candidate] if who == "candidate" else HOLDERS[who]
         decision = designate_medecin_traitant(self._access(actor), target)
         eligible = (
-            not target.occupational_health
+            not Oracle.excluded_person(target)
             and target.profession == MEDECIN
             and target.id not in self.record.blocked_professionals
         )

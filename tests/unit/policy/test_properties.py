@@ -1,7 +1,8 @@
 """Properties that hold whatever the facts: the law's exclusions and the operator's blindness.
 
 For any record (any state, any authorizations, even ones naming the actor), any access mode and
-any justification, these actors are never allowed anything.
+any justification, these actors are never allowed anything; the excluded are told the law's
+reason, and nothing else, every time.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from dmp.policy import (
     Access,
     Decision,
     DocumentChange,
+    acts_only_for_excluded,
     add_document,
     change_document,
     close_record,
@@ -89,8 +91,11 @@ justifications = st.none() | st.just(WHY) | st.text(max_size=12)
 
 @st.composite
 def excluded_actors(draw: st.DrawFn) -> ProfessionalActor:
-    """An occupational physician, or a professional acting for an excluded establishment."""
-    occupational, for_excluded = draw(st.sampled_from([(True, False), (False, True), (True, True)]))
+    """An occupational physician, a professional acting for an excluded establishment, or one
+    attached only to excluded organizations (acting for one of them or for none): any mix."""
+    occupational, for_excluded, only_excluded = draw(
+        st.tuples(st.booleans(), st.booleans(), st.booleans()).filter(any)
+    )
     return ProfessionalActor(
         professional_id=draw(ids),
         rpps="10000000001",
@@ -99,14 +104,22 @@ def excluded_actors(draw: st.DrawFn) -> ProfessionalActor:
         samu_regulator=draw(st.booleans()),
         establishment_id=draw(ids) if for_excluded else draw(st.none() | ids),
         establishment_excluded=for_excluded,
+        attached_only_to_excluded=only_excluded,
     )
 
 
-def himself(actor: ProfessionalActor, occupational_health: bool) -> Professional:
+# (occupational physician, attached only to excluded organizations) of the actor as a target.
+TARGET_KINDS = [(False, False), (True, False), (False, True)]
+
+
+def himself(
+    actor: ProfessionalActor, occupational_health: bool, only_excluded: bool
+) -> Professional:
     """The actor as a candidate or a target: makes self-designation and self-grant reachable."""
     return Professional(
         actor.professional_id, actor.rpps, "Test", "Test", actor.profession, None,
         occupational_health=occupational_health, samu_regulator=actor.samu_regulator,
+        attached_only_to_excluded=only_excluded,
     )  # fmt: skip
 
 
@@ -131,23 +144,25 @@ def every_decision(
         create_record(actor, None),
     ]
     if isinstance(actor, ProfessionalActor):
-        for occupational in (False, True):
-            decisions.append(grant(access, himself(actor, occupational)))
-            decisions.append(designate_medecin_traitant(access, himself(actor, occupational)))
+        for occupational, only_excluded in TARGET_KINDS:
+            target = himself(actor, occupational, only_excluded)
+            decisions.append(grant(access, target))
+            decisions.append(designate_medecin_traitant(access, target))
     return decisions
 
 
 @BOUNDED
 @given(excluded_actors(), records, st.sampled_from(AccessMode), justifications, documents)
-def test_an_excluded_actor_is_never_allowed_anything(
+def test_an_excluded_actor_is_refused_everything_with_the_laws_reason(
     actor: ProfessionalActor,
     record: RecordFacts,
     mode: AccessMode,
     why: str | None,
     doc: DocumentFacts,
 ) -> None:
-    allowed = [d for d in every_decision(actor, record, mode, why, doc) if d]
-    assert not allowed
+    decisions = every_decision(actor, record, mode, why, doc)
+    assert {d.reason for d in decisions} == {"excluded-actor"}
+    assert not any(decisions)
 
 
 @BOUNDED
@@ -172,19 +187,22 @@ def establishments(excluded: st.SearchStrategy[bool]) -> st.SearchStrategy[Estab
     )  # fmt: skip
 
 
-occupational_physicians = st.builds(
-    Professional,
-    id=ids,
-    rpps=st.just("10000000001"),
-    family_name=st.just("Test"),
-    given_name=st.just("Élise"),
-    profession=st.just(MEDECIN),
-    specialty=st.none(),
-    occupational_health=st.just(True),
-    samu_regulator=st.booleans(),
-    establishment_ids=some_ids,
-)
-excluded_targets = occupational_physicians | establishments(st.just(True))
+def professionals(
+    occupational_health: st.SearchStrategy[bool], only_excluded: st.SearchStrategy[bool]
+) -> st.SearchStrategy[Professional]:
+    return st.builds(
+        Professional, id=ids, rpps=st.just("10000000001"), family_name=st.just("Test"),
+        given_name=st.just("Élise"), profession=st.just(MEDECIN), specialty=st.none(),
+        occupational_health=occupational_health, samu_regulator=st.booleans(),
+        establishment_ids=some_ids, active=st.booleans(), attached_only_to_excluded=only_excluded,
+    )  # fmt: skip
+
+
+occupational_physicians = professionals(st.just(True), st.booleans())
+# Attached only to excluded organizations: a mutuelle's or an insurer's médecin-conseil.
+medecins_conseils = professionals(st.booleans(), st.just(True))
+excluded_persons = occupational_physicians | medecins_conseils
+excluded_targets = excluded_persons | establishments(st.just(True))
 
 
 @BOUNDED
@@ -196,7 +214,7 @@ def test_granting_an_excluded_actor_is_refused_whoever_asks(
 
 
 @BOUNDED
-@given(anyone, records, st.sampled_from(AccessMode), occupational_physicians)
+@given(anyone, records, st.sampled_from(AccessMode), excluded_persons)
 def test_an_excluded_medecin_is_never_designated(
     actor: Actor, record: RecordFacts, mode: AccessMode, candidate: Professional
 ) -> None:
@@ -205,8 +223,8 @@ def test_an_excluded_medecin_is_never_designated(
 
 
 @BOUNDED
-@given(occupational_physicians, st.none() | establishments(st.booleans()))
-def test_no_credentials_for_an_occupational_physician(
+@given(excluded_persons, st.none() | establishments(st.booleans()))
+def test_no_credentials_for_an_excluded_person_whatever_they_act_for(
     professional: Professional, establishment: Establishment | None
 ) -> None:
     assert may_hold_credentials(professional, establishment).reason == "excluded-actor"
@@ -223,3 +241,34 @@ def test_no_credentials_for_an_excluded_establishment(
         establishment_ids=frozenset({establishment.id}) if member else frozenset(),
     )  # fmt: skip
     assert may_hold_credentials(professional, establishment).reason == "excluded-actor"
+
+
+# A professional's attachments: care establishments and excluded organizations, in any mix.
+an_attachment = st.builds(
+    Establishment, id=st.uuids(), finess=st.just("750000001"), name=st.just("Test"),
+    kind=st.just("test"), excluded=st.booleans(),
+)  # fmt: skip
+attachments = st.lists(an_attachment, max_size=4)
+
+
+@BOUNDED
+@given(attachments, st.booleans(), st.data())
+def test_credentials_follow_the_attachments(
+    attached: list[Establishment], occupational_health: bool, data: st.DataObject
+) -> None:
+    """Whatever the attachments: someone with at least one, all excluded, gets nothing, for no
+    establishment or any; otherwise a practising non-occupational professional gets credentials
+    for each non-excluded attachment and alone, never for an excluded one."""
+    professional = Professional(
+        UUID(int=7), "10000000001", "Test", "Mathilde", MEDECIN, None,
+        occupational_health=occupational_health, samu_regulator=False,
+        establishment_ids=frozenset(e.id for e in attached),
+        attached_only_to_excluded=acts_only_for_excluded(attached),
+    )  # fmt: skip
+    acting_for = data.draw((st.none() | st.sampled_from(attached)) if attached else st.none())
+    decision = may_hold_credentials(professional, acting_for)
+    only_excluded = bool(attached) and all(e.excluded for e in attached)
+    excluded = (
+        occupational_health or only_excluded or (acting_for is not None and acting_for.excluded)
+    )
+    assert decision.reason == ("excluded-actor" if excluded else "credentials")

@@ -97,14 +97,31 @@ OPEN_RECORD = """
     irene          alice               E     why            deny:blocked
     irene          alice-closed        N     -              deny:blocked
     irene          alice-destroyed     N     -              deny:record-destroyed
-    # -- excluded by law, even listed as authorized, even in an emergency
+    # -- excluded by law, even listed as authorized, even in an emergency; told before anything
+    # -- else, so that they learn nothing of the DMP, not even that it was destroyed
     elise          alice               N     -              deny:excluded-actor
     elise          alice               E     why            deny:excluded-actor
     elise          alice               S     why            deny:excluded-actor
     elise          alice-closed        N     -              deny:excluded-actor
-    elise          alice-destroyed     N     -              deny:record-destroyed
+    elise          alice-destroyed     N     -              deny:excluded-actor
     oscar          alice               N     -              deny:excluded-actor
     oscar          alice               E     why            deny:excluded-actor
+    # -- attached only to excluded organizations: acting for none of them changes nothing
+    oscar-alone    alice               N     -              deny:excluded-actor
+    oscar-alone    alice               E     why            deny:excluded-actor
+    oscar-alone    alice-destroyed     N     -              deny:excluded-actor
+    ulysse-alone   alice               N     -              deny:excluded-actor
+    ulysse-alone   alice               E     why            deny:excluded-actor
+    ulysse-alone   alice               S     why            deny:excluded-actor
+    # -- Mathilde, the hospital's and a mutuelle's: never for the mutuelle; for the hospital or
+    # -- alone, as any other professional (Alice authorized her in person)
+    mathilde           alice           N     -              allow:authorized
+    mathilde-alone     alice           N     -              allow:authorized
+    mathilde-alone     alice           E     why            allow:emergency
+    mathilde-alone     alice-closed    N     -              deny:record-closed
+    mathilde-mutuelle  alice           N     -              deny:excluded-actor
+    mathilde-mutuelle  alice           E     why            deny:excluded-actor
+    mathilde-mutuelle  alice-destroyed N     -              deny:excluded-actor
     # -- the operator and its jobs never read health data
     operator       alice               N     -              deny:operator-no-health-data
     operator       alice               E     why            deny:operator-no-health-data
@@ -222,6 +239,12 @@ READ_DOCUMENT = """
     elise       alice          N     N                               deny:excluded-actor
     elise       alice          E     N                               deny:excluded-actor
     oscar       alice          N     own                             deny:excluded-actor
+    oscar-alone alice          N     N                               deny:excluded-actor
+    oscar-alone alice          E     N                               deny:excluded-actor
+    mathilde-mutuelle alice    N     N                               deny:excluded-actor
+    mathilde-mutuelle alice    N     hospital-masked                 deny:excluded-actor
+    mathilde    alice          N     hospital-masked                 allow:author
+    mathilde-alone alice       N     N                               allow:authorized
     operator    alice          N     N                               deny:operator-no-health-data
 """
 

@@ -9,11 +9,13 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Row,
     RowMapping,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -34,6 +36,24 @@ DESTROYING = "destroying"  # the state of a DMP while its destruction is under w
 # costs as much Python as executing it.
 _pro, _est, _tok = t.professionals, t.establishments, t.api_tokens
 _member = t.professional_establishments
+
+
+def _attached_only_to_excluded(professional_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Whether the professional has attachments, all of them to excluded organizations (the fact
+    policy.acts_only_for_excluded states), as one correlated EXISTS: grouped by professional, no
+    attachment leaves no group, and the smallest "excluded" is 1 only when every one is."""
+    member, establishment = _member.alias("attachment"), _est.alias("attached_to")
+    excluded = case((establishment.c.excluded, 1), else_=0)
+    return (
+        select(member.c.professional_id)
+        .select_from(member.join(establishment, establishment.c.id == member.c.establishment_id))
+        .where(member.c.professional_id == professional_id)
+        .group_by(member.c.professional_id)
+        .having(func.min(excluded) == 1)
+        .exists()
+    )
+
+
 _TOKEN_HOLDER = (
     select(
         _tok.c.expires_at,
@@ -41,6 +61,7 @@ _TOKEN_HOLDER = (
         *(_pro.c[name] for name in ("id", "rpps", "family_name", "given_name", "profession")),
         *(_pro.c[name] for name in ("specialty", "occupational_health", "samu_regulator")),
         _pro.c.active,
+        _attached_only_to_excluded(_pro.c.id).label("only_excluded"),
         _est.c.id.label("est_id"),
         _est.c.finess.label("est_finess"),
         _est.c.name.label("est_name"),
@@ -61,6 +82,7 @@ _TOKEN_HOLDER = (
     )
     .where(_tok.c.token_hash == bindparam("token_hash"))
 )
+_PROFESSIONAL = select(_pro, _attached_only_to_excluded(_pro.c.id).label("only_excluded"))
 _RECORD_BY_ID = select(t.records).where(t.records.c.dmp_id == bindparam("key"))
 _RECORD_BY_INS = select(t.records).where(t.records.c.ins == bindparam("key"))
 _RECORD_BY_ID_LOCKED = _RECORD_BY_ID.with_for_update()
@@ -150,7 +172,8 @@ _AUDIT_APPEND_AND_MOVE = (
 class TokenHolder:
     """Who an API token stands for: the token's validity, its professional, and the
     establishment it acts for (``professional.establishment_ids`` holds that one establishment
-    when the professional belongs to it, and nothing else)."""
+    when the professional belongs to it, and nothing else; ``attached_only_to_excluded`` is read
+    over all their attachments)."""
 
     expires_at: datetime
     revoked_at: datetime | None
@@ -190,7 +213,7 @@ class DirectoryRepository(_Repository):
         return self._professional(t.professionals.c.rpps == rpps)
 
     def _professional(self, where: Any) -> Professional | None:
-        row = self._one(select(t.professionals).where(where))
+        row = self._one(_PROFESSIONAL.where(where))
         if row is None:
             return None
         links = self.conn.execute(
@@ -209,6 +232,7 @@ class DirectoryRepository(_Repository):
             samu_regulator=row["samu_regulator"],
             establishment_ids=frozenset(links),
             active=row["active"],
+            attached_only_to_excluded=bool(row["only_excluded"]),
         )
 
     def professionals(self) -> list[Professional]:
@@ -235,7 +259,8 @@ class DirectoryRepository(_Repository):
         self.conn.execute(insert(t.api_tokens), values)
 
     def token_holder(self, token_hash: str) -> TokenHolder | None:
-        """The token by its hash with its professional and establishment, in one query."""
+        """The token by its hash with its professional and establishment, in one query (whether
+        the professional is attached only to excluded organizations is an EXISTS inside it)."""
         row = self._one(_TOKEN_HOLDER, {"token_hash": token_hash})
         if row is None:
             return None
@@ -259,6 +284,7 @@ class DirectoryRepository(_Repository):
             samu_regulator=row["samu_regulator"],
             establishment_ids=frozenset({row["member_of"]} if row["member_of"] else ()),
             active=row["active"],
+            attached_only_to_excluded=bool(row["only_excluded"]),
         )
         return TokenHolder(row["expires_at"], row["revoked_at"], professional, establishment)
 

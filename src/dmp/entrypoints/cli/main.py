@@ -89,7 +89,7 @@ def professional_add(
     """Inscrire un professionnel de santé dans l'annuaire."""
     from dmp.services.directory import NewProfessional, add_professional
 
-    pro = add_professional(
+    registered = add_professional(
         _context(),
         NewProfessional(
             rpps,
@@ -103,11 +103,12 @@ def professional_add(
             tuple(establishment or ()),
         ),
     )
+    pro = registered.professional
     typer.echo(f"Professionnel inscrit : {pro.display_name}, RPPS {pro.rpps}.")
-    if occupational_health:
+    if not registered.credentials:
         typer.echo(
-            "Médecin du travail : exclu du DMP par la loi, aucun accès ne pourra lui être "
-            "accordé ni aucun jeton délivré."
+            "Exclu(e) du DMP par la loi : ce professionnel ne recevra jamais d'identifiants ni "
+            f"aucun accès au DMP. {registered.credentials.message}"
         )
 
 
@@ -120,7 +121,11 @@ def professional_list() -> None:
     ctx = _context()
     for pro in list_professionals(ctx):
         label = ctx.valuesets.professions.get(pro.profession, pro.profession)
-        flag = " (exclu : médecin du travail)" if pro.occupational_health else ""
+        flag = ""
+        if pro.occupational_health:
+            flag = " (exclu : médecin du travail)"
+        elif pro.attached_only_to_excluded:
+            flag = " (exclu : n'exerce que pour des organismes exclus)"
         typer.echo(f"{pro.rpps}  {pro.display_name:<28} {label}{flag}")
 
 
@@ -134,10 +139,15 @@ def establishment_add(
     """Inscrire un établissement."""
     from dmp.services.directory import add_establishment
 
-    est = add_establishment(_context(), finess, name, kind)
+    registered = add_establishment(_context(), finess, name, kind)
+    est = registered.establishment
     typer.echo(f"Établissement inscrit : {est.name}, FINESS {est.finess}.")
-    if est.excluded:
-        typer.echo("Type exclu du DMP par la loi : aucun accès ne pourra lui être accordé.")
+    if not registered.acting_for:
+        typer.echo(
+            "Type exclu du DMP par la loi : aucun accès ne pourra lui être accordé, et les "
+            "professionnels agissant pour lui n'accéderont jamais au DMP. "
+            f"{registered.acting_for.message}"
+        )
 
 
 @token_app.command("issue")
