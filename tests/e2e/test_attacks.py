@@ -187,9 +187,15 @@ def test_emergency_mode_only_reads(api, ctx, cast):
         "type": "transaction",
         "entry": [{"fullUrl": "urn:uuid:1", "resource": document_reference(ALICE_INS, data=PDF)}],
     }
-    response = api.post("/fhir", json=bundle, as_="damien", headers=EMERGENCY)
-    assert response.status_code == 404  # the header does not open a write; Damien is a stranger
+    unjustified = api.post("/fhir", json=bundle, as_="damien", headers=EMERGENCY)
+    assert unjustified.status_code == 400
+    justified = {**EMERGENCY, "X-DMP-Justification": "Patiente%20inconsciente"}
+    refused = api.post("/fhir", json=bundle, as_="damien", headers=justified)
+    assert refused.status_code == 403  # the emergency opens the DMP, to read only
+    assert "consultation" in refused.json()["issue"][0]["details"]["text"]
     assert documents_seen_by_bruno(ctx, cast) == 0
+    adds = [(e.reason, e.mode) for e in alice_history(ctx, cast) if e.action == "document.add"]
+    assert adds == [("read-only-mode", "emergency"), ("justification-required", "emergency")]
 
 
 def test_a_cda_declared_as_pdf_is_415_and_nothing_is_written(api, ctx, cast):

@@ -24,6 +24,7 @@ from dmp.adapters.fieldcipher import FieldCipher
 from dmp.domain.content import inspect
 from dmp.domain.identifiers import Ins
 from dmp.domain.model import (
+    AccessMode,
     Actor,
     Author,
     Content,
@@ -188,7 +189,7 @@ def _store_contents(
 
 
 def _store_refused_or(
-    ctx: Context, actor: Actor, dmp_id: UUID, p: _Prepared, written: list[tuple[UUID, str]]
+    ctx: Context, reading: Reading, dmp_id: UUID, p: _Prepared, written: list[tuple[UUID, str]]
 ) -> None:
     """Store the contents; a content refused on its type, size or hash is audited as a
     refusal."""
@@ -196,7 +197,7 @@ def _store_refused_or(
         _store_contents(ctx, dmp_id, p, written)
     except (UnsupportedContent, TooLarge, ContentMismatch) as exc:
         with ctx.uow() as uow:
-            door = gate.enter(ctx, uow, Reading(actor), "document.add", dmp_id, policy.open_record)
+            door = gate.enter(ctx, uow, reading, "document.add", dmp_id, policy.open_record)
             target = ("document", p.submission.metadata.master_identifier)
             door.refuse(exc.code, target=target, error=exc)
 
@@ -210,15 +211,22 @@ def _discard(ctx: Context, written: list[tuple[UUID, str]]) -> None:
 
 
 def submit_documents(
-    ctx: Context, actor: Actor, patient: UUID | Ins, submissions: Sequence[Submission]
+    ctx: Context,
+    actor: Actor,
+    patient: UUID | Ins,
+    submissions: Sequence[Submission],
+    *,
+    mode: AccessMode = AccessMode.NORMAL,
+    justification: str | None = None,
 ) -> list[Document]:
     """Store every document of the submission with its audit entry, or none of them. The DMP
-    is given by its id, or by the patient's INS (resolved in the first check)."""
+    is given by its id, or by the patient's INS (resolved in the first check). An emergency
+    mode only reads: a submission in one is refused, and the refusal is in the trail."""
     prepared = [_Prepared(s, uuid4(), _validate(ctx, s), []) for s in submissions]
     identifiers = [s.metadata.master_identifier for s in submissions]
     if len(set(identifiers)) != len(identifiers):
         raise Conflict("Deux documents de la soumission portent le même identifiant unique.")
-    reading = Reading(actor)
+    reading = Reading(actor, mode, justification)
     with ctx.uow() as uow:
         door = gate.enter(ctx, uow, reading, "document.add", patient, policy.open_for_writing)
         dmp_id = door.dmp_id
@@ -226,7 +234,7 @@ def submit_documents(
     written: list[tuple[UUID, str]] = []
     try:
         for p in prepared:
-            _store_refused_or(ctx, actor, dmp_id, p, written)
+            _store_refused_or(ctx, reading, dmp_id, p, written)
         with ctx.uow() as uow:
             # The DMP may have changed meanwhile: decide again, on its row locked.
             door = gate.enter(
@@ -367,15 +375,24 @@ _FLAG_CHANGES: dict[DocumentChange, dict[str, object]] = {
 
 
 def change_document(
-    ctx: Context, actor: Actor, dmp_id: UUID, document_id: UUID, change: DocumentChange
+    ctx: Context,
+    actor: Actor,
+    dmp_id: UUID,
+    document_id: UUID,
+    change: DocumentChange,
+    *,
+    mode: AccessMode = AccessMode.NORMAL,
+    justification: str | None = None,
 ) -> Document | None:
     """Mask or unmask, hide from the patient or reveal, archive, unarchive or delete a document.
-    Returns the document as the actor now sees it (None once deleted)."""
+    Returns the document as the actor now sees it (None once deleted). An emergency mode only
+    reads: a change asked in one is refused, and the refusal is in the trail."""
     if change is DocumentChange.REPLACE:
         raise InvalidInput("Un remplacement se fait en soumettant la nouvelle version.")
     action = f"document.{change.value}"
     with ctx.uow() as uow:
-        door = gate.enter(ctx, uow, Reading(actor), action, dmp_id, policy.open_record, lock=True)
+        reading = Reading(actor, mode, justification)
+        door = gate.enter(ctx, uow, reading, action, dmp_id, policy.open_record, lock=True)
         found = door.document(
             document_id,
             lambda access, facts: policy.change_document(access, facts, change, ctx.matrix),

@@ -23,7 +23,7 @@ from dmp.domain.identifiers import INS_NIA_SYSTEM, INS_NIR_SYSTEM, Ins
 from dmp.domain.model import Document, ProfessionalActor
 from dmp.domain.valuesets import ValueSets
 from dmp.entrypoints.fhir import ids, intake, openapi
-from dmp.entrypoints.fhir.auth import Ctx, Professional
+from dmp.entrypoints.fhir.auth import Access, AccessRequest, Ctx, Professional
 from dmp.entrypoints.fhir.bodies import base_url, call, check_media_type, parse_json, resource_of
 from dmp.entrypoints.fhir.errors import FhirResponse
 from dmp.entrypoints.fhir.spool import SpooledBody, body_limit, spool
@@ -125,10 +125,19 @@ def parse(document: Any, body: SpooledBody, vs: ValueSets) -> Parsed:
     return parsed
 
 
-def _store(ctx: Context, actor: ProfessionalActor, parsed: Parsed) -> list[Document]:
+def _store(
+    ctx: Context, actor: ProfessionalActor, access: AccessRequest, parsed: Parsed
+) -> list[Document]:
     patient = parsed.subject.dmp_id or parsed.subject.ins
     assert patient is not None
-    return submission.submit_documents(ctx, actor, patient, parsed.submissions)
+    return submission.submit_documents(
+        ctx,
+        actor,
+        patient,
+        parsed.submissions,
+        mode=access.mode,
+        justification=access.justification,
+    )
 
 
 def _created(base: str, location: str) -> Json:
@@ -165,13 +174,15 @@ def _response(parsed: Parsed, stored: list[Document], base: str) -> Json:
     openapi_extra=openapi.request_body("Bundle"),
     response_class=FhirResponse,
 )
-async def provide_document_bundle(request: Request, ctx: Ctx, actor: Professional) -> FhirResponse:
+async def provide_document_bundle(
+    request: Request, ctx: Ctx, actor: Professional, access: Access
+) -> FhirResponse:
     check_media_type(request)
     limit = body_limit(ctx.settings.max_content_bytes)
     body = await spool(request.stream(), limit, request.app.state.spool_dir)
     try:
         parsed = parse(parse_json(body.skeleton()), body, ctx.valuesets)
-        stored = await call(_store, ctx, actor, parsed)
+        stored = await call(_store, ctx, actor, access, parsed)
     finally:
         body.close()
     return FhirResponse(_response(parsed, stored, base_url(request)))

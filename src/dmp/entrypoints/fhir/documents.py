@@ -195,11 +195,20 @@ def retrieve_document(
     response_class=FhirResponse,
 )
 async def patch_document_reference(
-    request: Request, id: str, ctx: Ctx, actor: Professional
+    request: Request, id: str, ctx: Ctx, actor: Professional, access: Access
 ) -> FhirResponse:
     dmp_id, doc_id = ids.parse_document_id(id)
     change = patch.change_of(await read_json(request, PATCH_TYPES))
-    doc = await call(submission.change_document, ctx, actor, dmp_id, doc_id, change)
+    doc = await call(
+        submission.change_document,
+        ctx,
+        actor,
+        dmp_id,
+        doc_id,
+        change,
+        mode=access.mode,
+        justification=access.justification,
+    )
     if doc is None:
         text = "Document supprimé (entered-in-error) : il n'est plus visible de personne."
         return FhirResponse(outcome(200, text, "deleted", "information"))
