@@ -175,9 +175,7 @@ def find_documents(
 
 
 def _one(ctx: Context, door: Door, document_id: UUID) -> tuple[DocumentRow, Document]:
-    found = door.document(
-        document_id, lambda access, facts: policy.read_document(access, facts, ctx.matrix)
-    )
+    found = door.document(document_id, _reads(ctx))
     row = found.row
     related = door.readable([row["replaces_id"], row["replaced_by_id"]])
     [doc] = _to_documents(ctx, door, [found], related)
@@ -205,19 +203,25 @@ def open_content(
     ctx.keys.prefetch([dmp_id, document_id])  # the two keys this read opens, in one query
     with ctx.uow() as uow:
         door = _open(ctx, uow, reading, dmp_id, "document.retrieve")
-        found, doc = _one(ctx, door, document_id)
+        found = door.document(document_id, _reads(ctx))
         target = ("document", document_id)
         secret = found.facts.invisible_representatives
-        content = next((c for c in doc.contents if c.position == position), None)
-        if content is None:
+        rows = [c for c in door.contents([document_id])[document_id] if c["position"] == position]
+        if not rows:
             door.refuse(gate.NO_CONTENT, target=target, secret=secret, what="Contenu")
         door.record(found.decision, target=target, secret=secret)
         uow.commit()
+    c = rows[0]
+    content = Content(c["position"], c["mime_type"], c["size"], c["sha256"], c["blob_key"])
     key = ctx.keys.get(document_id)
     stream = decrypt_stream(
         key, content_aad(dmp_id, document_id, position), ctx.blobs.open(content.blob_key)
     )
     return content, stream
+
+
+def _reads(ctx: Context) -> gate.DecideDocument:
+    return lambda access, facts: policy.read_document(access, facts, ctx.matrix)
 
 
 def content_aad(dmp_id: UUID, document_id: UUID, position: int) -> bytes:

@@ -14,6 +14,8 @@ The mapping (IHE MHD, "Comprehensive" metadata, leniently):
 - ``description`` → comments (when a title is given);
 - ``context.period`` → service start/stop; ``context.practiceSetting``, ``context.facilityType``;
 - ``relatesTo`` ``replaces`` → the document it replaces (``DocumentReference/<id>``);
+- ``attachment.size`` and ``attachment.hash`` (SHA-1, base64), when given, must match the bytes
+  received: a content that contradicts them is refused, and nothing is stored;
 - ``author`` is ignored: the author is the authenticated professional.
 """
 
