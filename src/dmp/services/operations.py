@@ -9,11 +9,10 @@ from sqlalchemy import select
 
 from dmp.adapters.crypto import KeyRing
 from dmp.adapters.db import tables as t
-from dmp.adapters.db.engine import make_engine
 from dmp.adapters.db.migrate import current_revision, upgrade
 from dmp.services.audit import Break, verify_chain
 from dmp.services.context import Context
-from dmp.settings import Settings
+from dmp.services.witness import checkpoint
 
 
 @dataclass
@@ -49,12 +48,14 @@ def rotate_keys(ctx: Context, keyring: KeyRing) -> int:
     return ctx.keys.store.rewrap_all(keyring)
 
 
-def migrate_database(settings: Settings) -> str | None:
-    """Bring the database schema to the latest revision; returns that revision."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.database_url)
-    try:
-        upgrade(engine)
-        return current_revision(engine)
-    finally:
-        engine.dispose()
+@dataclass(frozen=True, slots=True)
+class Migration:
+    revision: str | None
+    checkpoint: int  # the witness's checkpoint written after it
+
+
+def migrate_database(ctx: Context) -> Migration:
+    """Bring the database schema to the latest revision, then write a checkpoint to the witness:
+    on a new install its first one, so that ``dmp audit verify`` has a witness from the start."""
+    upgrade(ctx.engine)
+    return Migration(current_revision(ctx.engine), checkpoint(ctx))

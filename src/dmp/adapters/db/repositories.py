@@ -121,6 +121,8 @@ _CONTENTS_OF_DOCUMENT = (
 )
 _AUDIT_HEAD = select(t.audit_heads).where(t.audit_heads.c.dmp_id == bindparam("dmp_id"))
 _AUDIT_HEAD_LOCKED = _AUDIT_HEAD.with_for_update()
+_AUDIT_HEADS = select(t.audit_heads.c.dmp_id, t.audit_heads.c.seq, t.audit_heads.c.hash)
+_AUDIT_HEADS_SINCE = _AUDIT_HEADS.where(t.audit_heads.c.signed_at >= bindparam("since"))
 _AUDIT_INSERT = insert(t.audit_entries)
 _AUDIT_NEW_HEAD = insert(t.audit_heads)
 # SET from the parameters given: seq, hash, signed_at, signature.
@@ -561,12 +563,24 @@ class AuditRepository(_Repository):
 
     def chain(self, dmp_id: UUID) -> Generator[RowMap, None, None]:
         stmt = select(t.audit_entries).where(t.audit_entries.c.dmp_id == dmp_id)
-        result = self.conn.execution_options(yield_per=1000).execute(
-            stmt.order_by(t.audit_entries.c.seq, t.audit_entries.c.at)
-        )
+        yield from self._stream(stmt.order_by(t.audit_entries.c.seq, t.audit_entries.c.at))
+
+    def heads_signed_since(self, since: datetime | None) -> Generator[RowMap, None, None]:
+        """The heads (``dmp_id``, ``seq``, ``hash``) signed at or after ``since``, or all of
+        them: through the index on ``signed_at``, the few that moved since the witness's last
+        checkpoint, streamed (the first checkpoint of a large install lists millions)."""
+        if since is None:
+            yield from self._stream(_AUDIT_HEADS)
+        else:
+            yield from self._stream(_AUDIT_HEADS_SINCE, {"since": since})
+
+    def _stream(
+        self, stmt: Any, params: dict[str, Any] | None = None
+    ) -> Generator[RowMap, None, None]:
+        result = self.conn.execution_options(yield_per=1000).execute(stmt, params)
         try:
             yield from result.mappings()
-        finally:  # a verification that stops at the first break leaves rows unread
+        finally:  # a reader that stops early (a verification at its first break) leaves rows
             result.close()
 
     def chains(self) -> list[UUID]:
