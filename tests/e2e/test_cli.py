@@ -3,6 +3,8 @@ key rotation. Clear French errors and exit codes, never a traceback for a user e
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from typer.testing import CliRunner
 
@@ -10,7 +12,7 @@ from dmp.adapters.crypto import generate_master_key_spec
 from dmp.bootstrap import build
 from dmp.domain.identifiers import Ins
 from dmp.entrypoints.cli.main import app
-from dmp.services.audit import AuditSigner
+from dmp.services.audit import SYSTEM_CHAIN, AuditSigner
 from dmp.services.directory import find_professional, professional_actor
 from dmp.services.documents import Reading, find_documents
 from dmp.services.records import lookup
@@ -155,3 +157,29 @@ def _first_rpps(ctx) -> str:
 def _first_ins(ctx) -> Ins:
     text = (ctx.settings.data_dir / "demo-credentials.txt").read_text(encoding="utf-8")
     return Ins.parse(text.split("INS ")[1].split(" ")[0])
+
+
+def test_audit_verify_holds_the_database_against_the_witness(env, tmp_path):
+    """As an operator runs it: a new install verifies; a system chain deleted with its head by
+    someone with every right on the database is caught; so is a missing witness."""
+    witness = tmp_path / "data" / "witness" / "checkpoints.jsonl"
+    assert f"Point de contrôle n° 1 écrit dans le témoin {witness}" in _run(env, "db", "upgrade")
+    assert "Journal intègre" in _run(env, "audit", "verify")
+    _run(env, "establishment", "add", "--finess", "440000289", "--nom", "CHU", "--type", "hospital")
+    assert "Point de contrôle n° 2" in _run(env, "audit", "checkpoint")
+    assert "Point de contrôle du témoin écrit : n° 3" in _run(env, "jobs", "run")
+    verified = _run(env, "audit", "verify")
+    assert "Journal intègre" in verified
+    assert "3 point(s) de contrôle relu(s)" in verified
+
+    with sqlite3.connect(tmp_path / "data" / "dmp.sqlite3") as db:  # the attacker's session
+        db.execute("DROP TRIGGER audit_entries_no_delete")
+        db.execute("DELETE FROM audit_entries WHERE dmp_id = ?", (SYSTEM_CHAIN.hex,))
+        db.execute("DELETE FROM audit_heads WHERE dmp_id = ?", (SYSTEM_CHAIN.hex,))
+        assert db.execute("SELECT count(*) FROM audit_entries").fetchone() == (0,)
+    broken = _run(env, "audit", "verify", code=1)
+    assert "RUPTURE — chaîne système, tête de chaîne : la chaîne a disparu de la base" in broken
+
+    witness.unlink()
+    missing = _run(env, "audit", "verify", code=1)
+    assert f"RUPTURE — témoin introuvable : {witness}" in missing

@@ -229,8 +229,9 @@ class Break:
     problem: str
 
     def __str__(self) -> str:
+        chain = "chaîne système" if self.dmp_id == SYSTEM_CHAIN else f"DMP {self.dmp_id}"
         where = f"entrée n° {self.seq}" if self.seq is not None else "tête de chaîne"
-        return f"DMP {self.dmp_id}, {where} : {self.problem}"
+        return f"{chain}, {where} : {self.problem}"
 
 
 def verify_chain(  # noqa: PLR0911 (one return per kind of break, in order)

@@ -192,11 +192,16 @@ def jobs_run() -> None:
 @audit_app.command("verify")
 @user_errors
 def audit_verify() -> None:
-    """Vérifier l'intégrité de tout le journal d'audit (chaînage et têtes signées)."""
+    """Vérifier l'intégrité de tout le journal d'audit (chaînage, têtes signées) et le confronter
+    au témoin (chaînes revenues en arrière, réécrites ou disparues)."""
     from dmp.services.operations import verify_audit
 
-    result = verify_audit(_context())
+    ctx = _context()
+    result = verify_audit(ctx)
     typer.echo(f"{result.chains} chaîne(s), {result.entries} entrée(s) vérifiée(s).")
+    typer.echo(
+        f"Témoin {ctx.witness.location} : {result.checkpoints} point(s) de contrôle relu(s)."
+    )
     if result.ok:
         typer.echo("Journal intègre.")
         return
