@@ -85,7 +85,7 @@ class FileWitness:
         try:
             handle = self.path.open("rb")
         except OSError as error:
-            raise self._unavailable("lire", error) from error
+            raise self._unavailable("Impossible de lire le", error) from error
         with handle:
             fcntl.flock(handle, fcntl.LOCK_SH)
             yield iter(handle)
@@ -99,15 +99,14 @@ class FileWitness:
             created = not self.path.exists()
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         except OSError as error:
-            raise self._unavailable("écrire", error) from error
+            raise self._unavailable("Impossible d'écrire dans le", error) from error
         if created:
             _fsync_dir(self.directory)
         return fd
 
-    def _unavailable(self, verb: str, error: OSError) -> WitnessUnavailable:
+    def _unavailable(self, what: str, error: OSError) -> WitnessUnavailable:
         return WitnessUnavailable(
-            f"Impossible de {verb} le témoin du journal d'audit {self.location} : "
-            f"{error.strerror or error}."
+            f"{what} témoin du journal d'audit {self.location} : {error.strerror or error}."
         )
 
 
