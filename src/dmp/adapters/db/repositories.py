@@ -565,21 +565,24 @@ class AuditRepository(_Repository):
         stmt = select(t.audit_entries).where(t.audit_entries.c.dmp_id == dmp_id)
         yield from self._stream(stmt.order_by(t.audit_entries.c.seq, t.audit_entries.c.at))
 
-    def heads_signed_since(self, since: datetime | None) -> Generator[RowMap, None, None]:
-        """The heads (``dmp_id``, ``seq``, ``hash``) signed at or after ``since``, or all of
-        them: through the index on ``signed_at``, the few that moved since the witness's last
-        checkpoint, streamed (the first checkpoint of a large install lists millions)."""
-        if since is None:
-            yield from self._stream(_AUDIT_HEADS)
-        else:
-            yield from self._stream(_AUDIT_HEADS_SINCE, {"since": since})
+    def heads_signed_since(
+        self, since: datetime | None
+    ) -> Generator[tuple[UUID, int, str], None, None]:
+        """The heads (chain id, seq, hash) signed at or after ``since``, or all of them: through
+        the index on ``signed_at``, those of the last few minutes, streamed as plain tuples (a
+        busy hour's few minutes are hundreds of thousands of heads, and the first checkpoint of
+        a large install lists millions)."""
+        stmt, params = (
+            (_AUDIT_HEADS, None) if since is None else (_AUDIT_HEADS_SINCE, {"since": since})
+        )
+        yield from self._stream(stmt, params, mappings=False)
 
     def _stream(
-        self, stmt: Any, params: dict[str, Any] | None = None
-    ) -> Generator[RowMap, None, None]:
+        self, stmt: Any, params: dict[str, Any] | None = None, *, mappings: bool = True
+    ) -> Generator[Any, None, None]:
         result = self.conn.execution_options(yield_per=1000).execute(stmt, params)
         try:
-            yield from result.mappings()
+            yield from result.mappings() if mappings else result
         finally:  # a reader that stops early (a verification at its first break) leaves rows
             result.close()
 
