@@ -127,17 +127,19 @@ class _FileLog:
                 "incomplète (écriture interrompue ou modification) : aucun point de contrôle "
                 "ne sera ajouté avant qu'il ait été examiné (« dmp audit verify »)."
             )
-        position, tail = size - 1, b""
+        position = size - 1
+        pending: list[bytes] = []  # the pieces of the line being read, the last one first
         while position > 0:
             start = max(0, position - _BLOCK)
-            tail = os.pread(self._fd, position - start, start) + tail
+            block = os.pread(self._fd, position - start, start)
             position = start
-            cut = tail.rfind(b"\n")
+            cut = block.rfind(b"\n")
             while cut >= 0:
-                yield tail[cut + 1 :]
-                tail = tail[:cut]
-                cut = tail.rfind(b"\n")
-        yield tail
+                yield b"".join([block[cut + 1 :], *reversed(pending)])
+                pending, block = [], block[:cut]
+                cut = block.rfind(b"\n")
+            pending.append(block)
+        yield b"".join(reversed(pending))
 
     def append(self, lines: Iterable[bytes]) -> None:
         try:

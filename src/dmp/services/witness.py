@@ -17,6 +17,7 @@ signature is the audit signing key's, over a message of its own kind (``dmp-witn
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -180,12 +181,26 @@ def _recent(
         )
     since = moment(last) - MARGIN
     known: dict[str, tuple[int, str]] = {}
-    current: Checkpoint | None = last
-    while current is not None and moment(current) >= since:
-        for chain, seq, digest in current.heads:
-            known.setdefault(chain, (seq, digest))  # read backwards: the first is the latest
-        current = parse(next(lines, b""))
+    for line in itertools.chain([last_line], lines):
+        if not _known_heads(line, since, known):
+            break
     return _Tail(last.n, line_hash(last_line), last.root), since, known
+
+
+def _known_heads(line: bytes, since: datetime, known: dict[str, tuple[int, str]]) -> bool:
+    """Add a line's heads to ``known`` if it was written at or after ``since``; False when it
+    was not (or is no checkpoint): the lines before it are older. Unchecked, unlike ``parse``
+    (twice as fast on a busy window): a head taken from here only ever spares writing the
+    very same head again, and ``dmp audit verify`` checks every line."""
+    try:
+        data = json.loads(line)
+        if datetime.fromisoformat(data["at"]) < since:
+            return False
+        for chain, seq, digest in data["heads"]:
+            known.setdefault(chain, (seq, digest))  # read backwards: the first is the latest
+    except (ValueError, KeyError, TypeError):
+        return False
+    return True
 
 
 def _moved(
