@@ -183,3 +183,10 @@ def test_audit_verify_holds_the_database_against_the_witness(env, tmp_path):
     witness.unlink()
     missing = _run(env, "audit", "verify", code=1)
     assert f"RUPTURE — témoin introuvable : {witness}" in missing
+
+
+def test_a_reset_demo_starts_a_new_witness_even_kept_elsewhere(env, tmp_path):
+    env = {**env, "DMP_WITNESS_DIR": str(tmp_path / "witness-elsewhere")}
+    _run(env, "demo", "--no-serve", "--seed", "7")
+    _run(env, "demo", "--reset", "--no-serve", "--seed", "8")
+    assert "Journal intègre" in _run(env, "audit", "verify")

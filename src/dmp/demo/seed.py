@@ -62,9 +62,11 @@ class _Pro:
 
 
 def reset_data(settings: Settings) -> None:
-    """Remove the demo's data folder (demo mode only: the folder holds nothing else)."""
-    if settings.data_dir.exists():
-        shutil.rmtree(settings.data_dir)
+    """Remove the demo's data folder (demo mode only: the folder holds nothing else), and its
+    audit witness when it was put elsewhere: a new demo's witness starts afresh."""
+    for folder in (settings.data_dir, settings.witness_path):
+        if folder.exists():
+            shutil.rmtree(folder)
 
 
 def _already_seeded(ctx: Context) -> bool:
