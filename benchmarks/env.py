@@ -3,15 +3,16 @@ its secrets and its manifest.
 
 A data set is named (``dmp_bench_10k``). On PostgreSQL it is two databases created for it,
 ``<name>`` and ``<name>_keys`` (the key store is always a separate database, as in production),
-and a folder ``<root>/<name>`` holding the blob store, ``bench.env`` (the master and audit keys,
-mode 0600) and ``manifest.json`` (what the scenarios need: sample patients and their tokens).
-On SQLite both databases are files in that folder.
+and a folder ``<root>/<name>`` holding the blob store, the audit trail's witness (``witness/``),
+``bench.env`` (the master and audit keys, mode 0600) and ``manifest.json`` (what the scenarios
+need: sample patients and their tokens). On SQLite both databases are files in that folder.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,9 @@ class BenchEnv:
                 _admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
     def drop_databases(self) -> None:
+        """Drop the databases, and the witness of their audit trail with them: a new data set's
+        witness starts afresh."""
+        shutil.rmtree(self.folder / "witness", ignore_errors=True)
         if self.postgres:
             for name in (self.name, self.keys_db):
                 _admin(

@@ -12,7 +12,8 @@ documents are metadata-only (no blob: a shared blob cannot be read, since each c
 its own document's key and associated data, and ``blob_key`` is unique). Patient 0 holds the long
 audit chain of the history scenario (``--history-entries``); ``--audit-extra`` adds past reads to
 every chain to grow the audit table. Finally it issues API tokens (through the service) for the
-sampled patients' professionals and writes ``manifest.json`` for the scenarios.
+sampled patients' professionals, writes the audit witness's first checkpoint, and writes
+``manifest.json`` for the scenarios.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from dmp.bootstrap import build
 from dmp.services.audit import AuditSigner
 from dmp.services.brochure import current_brochure
 from dmp.services.directory import issue_token
+from dmp.services.witness import checkpoint
 
 BENCH_PASSWORD = "bench-password-not-a-secret"  # noqa: S105 (synthetic accounts only)
 
@@ -209,7 +211,8 @@ def _finish(env: BenchEnv, ddl: tuple[list[str], list[str]] | None) -> dict[str,
 
 
 def _issue_tokens(env: BenchEnv, samples: list[dict[str, Any]]) -> None:
-    """One token per professional who reads a sampled patient, through the real service."""
+    """One token per professional who reads a sampled patient, through the real service; then
+    the witness's first checkpoint (every head), as ``dmp db upgrade`` writes on an install."""
     ctx = build(env.settings())
     tokens: dict[str, str] = {}
     for sample in samples:
@@ -217,6 +220,7 @@ def _issue_tokens(env: BenchEnv, samples: list[dict[str, Any]]) -> None:
         if rpps not in tokens:
             tokens[rpps] = issue_token(ctx, rpps, finess=sample["reader_finess"], days=30).token
         sample["token"] = tokens[rpps]
+    checkpoint(ctx)
     ctx.engine.dispose()
 
 

@@ -11,6 +11,7 @@ from dmp.adapters.db.engine import make_engine
 from dmp.adapters.db.migrate import upgrade
 from dmp.adapters.keystore import DataKeys, KeyStore, ensure_separate
 from dmp.adapters.notify.base import DevOutbox, Notifier
+from dmp.adapters.witness import FileWitness
 from dmp.domain.valuesets import load_matrix, load_valuesets
 from dmp.services.audit import AuditSigner
 from dmp.services.brochure import current_brochure
@@ -55,6 +56,7 @@ def build(settings: Settings, *, clock: Clock = system_clock, migrate: bool = Fa
         keys=DataKeys(keystore, parse_master_keys(settings.master_keys)),
         blobs=LocalBlobStore(settings.blob_dir),
         signer=AuditSigner(settings.audit_signing_key),
+        witness=FileWitness(settings.witness_path),
         valuesets=load_valuesets(),
         matrix=load_matrix(),
         brochure=current_brochure(),

@@ -33,6 +33,15 @@ class Settings:
     smtp_host: str | None = None
     smtp_port: int = 25
     mail_from: str = "ne-pas-repondre@dmp.invalid"
+    # The audit trail's witness (docs/adr/0004-audit-chain.md): None means <data_dir>/witness.
+    witness_dir: Path | None = None
+    witness_interval_seconds: int = 10
+
+    @property
+    def witness_path(self) -> Path:
+        """Where the witness's checkpoints are written: apart from the database, and in
+        production owned by another user or on an append-only volume."""
+        return self.witness_dir or self.data_dir / "witness"
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -46,6 +55,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigurationError(f"{name} doit être un nombre entier (reçu : {raw!r}).") from None
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value <= 0:
+        raise ConfigurationError(f"{name} doit être un nombre entier positif (reçu : {value}).")
+    return value
 
 
 def _bool(env: Mapping[str, str], name: str) -> bool:
@@ -80,4 +96,6 @@ def load_settings(env: Mapping[str, str] | None = None, *, demo: bool | None = N
         smtp_host=env.get("DMP_SMTP_HOST") or None,
         smtp_port=_int(env, "DMP_SMTP_PORT", 25),
         mail_from=env.get("DMP_MAIL_FROM") or "ne-pas-repondre@dmp.invalid",
+        witness_dir=Path(env.get("DMP_WITNESS_DIR") or data_dir / "witness").resolve(),
+        witness_interval_seconds=_positive(env, "DMP_WITNESS_INTERVAL", 10),
     )

@@ -3,6 +3,8 @@ key rotation. Clear French errors and exit codes, never a traceback for a user e
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -221,3 +223,36 @@ def test_registering_the_excluded_says_they_will_never_get_in(env):
     assert _system_chain(env, "directory.establishment.add") == [
         ("allowed", "excluded-actor", "440000297")
     ]
+
+
+def test_audit_verify_holds_the_database_against_the_witness(env, tmp_path):
+    """As an operator runs it: a new install verifies; a system chain deleted with its head by
+    someone with every right on the database is caught; so is a missing witness."""
+    witness = tmp_path / "data" / "witness" / "checkpoints.jsonl"
+    assert f"Point de contrôle n° 1 écrit dans le témoin {witness}" in _run(env, "db", "upgrade")
+    assert "Journal intègre" in _run(env, "audit", "verify")
+    _run(env, "establishment", "add", "--finess", "440000289", "--nom", "CHU", "--type", "hospital")
+    assert "Point de contrôle n° 2" in _run(env, "audit", "checkpoint")
+    assert "Point de contrôle du témoin écrit : n° 3" in _run(env, "jobs", "run")
+    verified = _run(env, "audit", "verify")
+    assert "Journal intègre" in verified
+    assert "3 point(s) de contrôle relu(s)" in verified
+
+    with sqlite3.connect(tmp_path / "data" / "dmp.sqlite3") as db:  # the attacker's session
+        db.execute("DROP TRIGGER audit_entries_no_delete")
+        db.execute("DELETE FROM audit_entries WHERE dmp_id = ?", (SYSTEM_CHAIN.hex,))
+        db.execute("DELETE FROM audit_heads WHERE dmp_id = ?", (SYSTEM_CHAIN.hex,))
+        assert db.execute("SELECT count(*) FROM audit_entries").fetchone() == (0,)
+    broken = _run(env, "audit", "verify", code=1)
+    assert "RUPTURE — chaîne système, tête de chaîne : la chaîne a disparu de la base" in broken
+
+    witness.unlink()
+    missing = _run(env, "audit", "verify", code=1)
+    assert f"RUPTURE — témoin introuvable : {witness}" in missing
+
+
+def test_a_reset_demo_starts_a_new_witness_even_kept_elsewhere(env, tmp_path):
+    env = {**env, "DMP_WITNESS_DIR": str(tmp_path / "witness-elsewhere")}
+    _run(env, "demo", "--no-serve", "--seed", "7")
+    _run(env, "demo", "--reset", "--no-serve", "--seed", "8")
+    assert "Journal intègre" in _run(env, "audit", "verify")

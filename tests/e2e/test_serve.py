@@ -4,14 +4,17 @@ replaced, and SIGTERM stops them all."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 import httpx
 import psutil
@@ -59,8 +62,9 @@ def _listens(process: psutil.Process, port: int) -> bool:
         return False
 
 
-def _env(tmp_path: Path, port: int) -> dict[str, str]:
-    """An operator's settings for two workers on ``port``."""
+def _env(tmp_path: Path, port: int, workers: int = 2) -> dict[str, str]:
+    """An operator's settings for ``workers`` workers on ``port``, writing the witness every
+    second."""
     return {
         **os.environ,
         "DMP_DATA_DIR": str(tmp_path / "data"),
@@ -68,7 +72,8 @@ def _env(tmp_path: Path, port: int) -> dict[str, str]:
         "DMP_AUDIT_SIGNING_KEY": AuditSigner.generate(),
         "DMP_HOST": "127.0.0.1",
         "DMP_PORT": str(port),
-        "DMP_WORKERS": "2",
+        "DMP_WORKERS": str(workers),
+        "DMP_WITNESS_INTERVAL": "1",
     }
 
 
@@ -152,3 +157,113 @@ def test_a_port_already_taken_is_a_clear_error(tmp_path):
     assert result.returncode == 2
     assert "Impossible d'écouter" in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def _checkpoints(witness: Path) -> list[dict[str, Any]]:
+    if not witness.exists():
+        return []
+    return [json.loads(line) for line in witness.read_bytes().splitlines()]
+
+
+def _wait_for(predicate: Callable[[], bool], what: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while not predicate():
+        assert process.poll() is None, "the server exited"
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.2)
+
+
+class Operator:
+    """Runs ``dmp`` commands against one install, and its server."""
+
+    def __init__(self, tmp_path: Path, workers: int, interval: int) -> None:
+        self.env = {**_env(tmp_path, _free_port(), workers), "DMP_WITNESS_INTERVAL": str(interval)}
+        self.witness = tmp_path / "data" / "witness" / "checkpoints.jsonl"
+        self.server: subprocess.Popen[bytes] | None = None
+
+    def run(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", CLI, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def serve(self) -> subprocess.Popen[bytes]:
+        self.server = subprocess.Popen([sys.executable, "-c", CLI, "serve"], env=self.env)
+        return self.server
+
+    def checkpoints(self) -> list[dict[str, Any]]:
+        if not self.witness.exists():
+            return []
+        return [json.loads(line) for line in self.witness.read_bytes().splitlines()]
+
+    def wait_for(self, predicate: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + 60
+        while not predicate():
+            assert self.server is None or self.server.poll() is None, "the server exited"
+            assert time.monotonic() < deadline, f"never: {what}"
+            time.sleep(0.2)
+
+    def system_head_witnessed(self) -> bool:
+        """The new install's first entry (the establishment's) is in a checkpoint."""
+        system = str(UUID(int=0))
+        return any([system, 1] == h[:2] for c in self.checkpoints() for h in c["heads"])
+
+    def stop(self) -> None:
+        assert self.server is not None
+        self.server.send_signal(signal.SIGTERM)
+        assert self.server.wait(timeout=40) == 0
+
+    def kill(self) -> None:
+        if self.server is not None and self.server.poll() is None:
+            for child in psutil.Process(self.server.pid).children(recursive=True):
+                child.kill()
+            self.server.kill()
+            self.server.wait()
+
+
+@pytest.fixture
+def operator(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Operator]:
+    workers, interval = request.param
+    operator = Operator(tmp_path, workers, interval)
+    operator.run("db", "upgrade")  # checkpoint 1
+    try:
+        yield operator
+    finally:
+        operator.kill()
+
+
+@pytest.mark.parametrize("operator", [(1, 1), (2, 1)], indirect=True, ids=["1-worker", "2-workers"])
+def test_the_server_writes_the_witness_every_interval(operator):
+    """One writer per server (the supervisor, or a thread of the only process), every
+    DMP_WITNESS_INTERVAL seconds; a cron job's checkpoints in between keep the sequence whole."""
+    operator.serve()
+    operator.wait_for(lambda: len(operator.checkpoints()) >= 4, "three checkpoints of the server")
+    operator.run(
+        "establishment", "add", "--finess", "440000289", "--nom", "CHU", "--type", "clinic"
+    )
+    operator.run("audit", "checkpoint")  # a cron job, writing while the server does
+    operator.wait_for(operator.system_head_witnessed, "the establishment's entry witnessed")
+    operator.stop()
+    numbers = [c["n"] for c in operator.checkpoints()]
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert "Journal intègre" in operator.run("audit", "verify")
+
+
+@pytest.mark.parametrize(
+    "operator", [(1, 3600), (2, 3600)], indirect=True, ids=["1-worker", "2-workers"]
+)
+def test_the_server_writes_a_last_checkpoint_when_it_stops(operator):
+    operator.serve()
+    operator.wait_for(lambda: len(operator.checkpoints()) == 2, "the server's first checkpoint")
+    operator.run(
+        "establishment", "add", "--finess", "440000289", "--nom", "CHU", "--type", "clinic"
+    )
+    assert not operator.system_head_witnessed()
+    operator.stop()  # no checkpoint for an hour, and no cron: only the last one can see it
+    assert len(operator.checkpoints()) == 3
+    assert operator.system_head_witnessed()

@@ -15,6 +15,7 @@ from dmp.services.audit import SYSTEM_CHAIN
 from dmp.services.documents import Reading, find_documents
 from dmp.services.operations import verify_audit
 from dmp.services.submission import submit_documents
+from dmp.services.witness import checkpoint
 from tests.factories import pdf_submission
 from tests.integration.helpers import drop_audit_guards, restore_audit_guards
 from tests.personas import populate
@@ -33,6 +34,7 @@ def trail(ctx):
     find_documents(ctx, Reading(cast.chloe), cast.alice_dmp)
     with pytest.raises(NotFound):
         find_documents(ctx, Reading(cast.damien), cast.alice_dmp)
+    checkpoint(ctx)
     assert verify_audit(ctx).ok
     yield cast
     restore_audit_guards(ctx.engine)

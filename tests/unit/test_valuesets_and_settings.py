@@ -62,3 +62,19 @@ def test_no_default_secret_outside_demo(tmp_path):
     assert demo.database_url == f"sqlite:///{tmp_path / 'dmp.sqlite3'}"
     with pytest.raises(ConfigurationError, match="entier"):
         load_settings({"DMP_PORT": "http", "DMP_DEMO": "1"})
+
+
+def test_the_witness_has_its_own_directory_and_a_positive_interval(tmp_path):
+    demo = {"DMP_DATA_DIR": str(tmp_path), "DMP_DEMO": "1"}
+    default = load_settings(demo)
+    assert default.witness_path == tmp_path / "witness"
+    assert default.witness_interval_seconds == 10
+    elsewhere = load_settings(
+        {**demo, "DMP_WITNESS_DIR": str(tmp_path / "w"), "DMP_WITNESS_INTERVAL": "2"}
+    )
+    assert (elsewhere.witness_path, elsewhere.witness_interval_seconds) == (tmp_path / "w", 2)
+    for bad in ("0", "-5"):
+        with pytest.raises(
+            ConfigurationError, match="DMP_WITNESS_INTERVAL doit être un nombre entier positif"
+        ):
+            load_settings({**demo, "DMP_WITNESS_INTERVAL": bad})

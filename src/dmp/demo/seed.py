@@ -52,6 +52,7 @@ from dmp.services.directory import (
 from dmp.services.documents import Submission, find_documents
 from dmp.services.gate import Reading
 from dmp.services.submission import submit_documents
+from dmp.services.witness import checkpoint
 from dmp.settings import Settings
 
 CREDENTIALS_FILE = "demo-credentials.txt"
@@ -64,9 +65,11 @@ class _Pro:
 
 
 def reset_data(settings: Settings) -> None:
-    """Remove the demo's data folder (demo mode only: the folder holds nothing else)."""
-    if settings.data_dir.exists():
-        shutil.rmtree(settings.data_dir)
+    """Remove the demo's data folder (demo mode only: the folder holds nothing else), and its
+    audit witness when it was put elsewhere: a new demo's witness starts afresh."""
+    for folder in (settings.data_dir, settings.witness_path):
+        if folder.exists():
+            shutil.rmtree(folder)
 
 
 def _already_seeded(ctx: Context) -> bool:
@@ -75,17 +78,24 @@ def _already_seeded(ctx: Context) -> bool:
 
 
 def seed_demo(ctx: Context, seed: int = 2012) -> list[str]:
-    """Create the demo region once; later runs print the saved credentials and fresh tokens."""
+    """Create the demo region once; later runs print the saved credentials and fresh tokens.
+    Either way, end with a checkpoint of the audit trail's witness, as an install would."""
     path = ctx.settings.data_dir / CREDENTIALS_FILE
     if _already_seeded(ctx):
         lines = ["Données de démonstration déjà présentes dans " + str(ctx.settings.data_dir)]
         lines += path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-        return lines + _tokens(ctx)
+        return lines + _tokens(ctx) + _checkpoint(ctx)
     rng = random.Random(seed)
     lines = _seed(ctx, rng)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     path.chmod(0o600)
-    return [f"Démo créée dans {ctx.settings.data_dir} :", *lines, *_tokens(ctx)]
+    created = [f"Démo créée dans {ctx.settings.data_dir} :", *lines]
+    return created + _tokens(ctx) + _checkpoint(ctx)
+
+
+def _checkpoint(ctx: Context) -> list[str]:
+    number = checkpoint(ctx)
+    return [f"Point de contrôle n° {number} écrit dans le témoin {ctx.witness.location}."]
 
 
 def _register(ctx: Context, est: SyntheticEstablishment) -> None:

@@ -61,16 +61,36 @@ class AuditSigner:
         )
         return base64.b64encode(raw).decode()
 
+    # Each kind of signed message has its own prefix, so that a head's signature can never be
+    # passed off as a witness checkpoint's, nor the other way round.
     @staticmethod
     def _message(dmp_id: UUID, seq: int, hash_: str) -> bytes:
         return f"dmp-audit-head:{dmp_id}:{seq}:{hash_}".encode()
 
+    @staticmethod
+    def _checkpoint_message(n: int, at: str, root: str) -> bytes:
+        return f"dmp-witness:{n}:{at}:{root}".encode()
+
     def sign(self, dmp_id: UUID, seq: int, hash_: str) -> str:
-        return base64.b64encode(self._private.sign(self._message(dmp_id, seq, hash_))).decode()
+        return self._sign(self._message(dmp_id, seq, hash_))
 
     def valid(self, dmp_id: UUID, seq: int, hash_: str, signature: str) -> bool:
+        return self._valid(self._message(dmp_id, seq, hash_), signature)
+
+    def sign_checkpoint(self, n: int, at: str, root: str) -> str:
+        """Sign checkpoint ``n`` of the witness, written at ``at`` (as written in the line),
+        whose ``root`` chains every head the witness has seen."""
+        return self._sign(self._checkpoint_message(n, at, root))
+
+    def valid_checkpoint(self, n: int, at: str, root: str, signature: str) -> bool:
+        return self._valid(self._checkpoint_message(n, at, root), signature)
+
+    def _sign(self, message: bytes) -> str:
+        return base64.b64encode(self._private.sign(message)).decode()
+
+    def _valid(self, message: bytes, signature: str) -> bool:
         try:
-            self.public.verify(base64.b64decode(signature), self._message(dmp_id, seq, hash_))
+            self.public.verify(base64.b64decode(signature), message)
         except (InvalidSignature, ValueError):
             return False
         return True
@@ -209,8 +229,9 @@ class Break:
     problem: str
 
     def __str__(self) -> str:
+        chain = "chaîne système" if self.dmp_id == SYSTEM_CHAIN else f"DMP {self.dmp_id}"
         where = f"entrée n° {self.seq}" if self.seq is not None else "tête de chaîne"
-        return f"DMP {self.dmp_id}, {where} : {self.problem}"
+        return f"{chain}, {where} : {self.problem}"
 
 
 def verify_chain(  # noqa: PLR0911 (one return per kind of break, in order)

@@ -1,5 +1,6 @@
 """What every use case needs, gathered once by ``dmp.bootstrap``: the unit of work, the key and
-blob stores, the clock, the data tables. Use cases take it as their first argument."""
+blob stores, the audit trail's signer and witness, the clock, the data tables. Use cases take it
+as their first argument."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 from dmp.adapters.blobs import BlobStore
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.keystore import DataKeys
+from dmp.adapters.witness import Witness
 from dmp.domain.valuesets import ProfessionMatrix, ValueSets
 from dmp.services.audit import AuditSigner
 from dmp.services.brochure import Brochure
@@ -32,6 +34,7 @@ class Context:
     keys: DataKeys
     blobs: BlobStore
     signer: AuditSigner
+    witness: Witness
     valuesets: ValueSets
     matrix: ProfessionMatrix
     brochure: Brochure

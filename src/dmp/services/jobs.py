@@ -1,5 +1,7 @@
 """Scheduled jobs, run together by ``dmp jobs run`` (e.g. every hour from cron or a timer).
 
+- write a checkpoint to the audit trail's witness first, before the jobs move any chain (and so
+  that the witness is written to even where no server runs);
 - destroy the DMPs closed for more than ten years, and finish destructions cut short by a crash;
 - tell the patient, after 14 days, that a document hidden from them awaits a consultation;
 - reveal such a document one month after it was submitted;
@@ -22,6 +24,7 @@ from dmp.services.context import Context
 from dmp.services.gate import Reading
 from dmp.services.notifications import dispatch
 from dmp.services.records import finish_destruction
+from dmp.services.witness import checkpoint
 
 RETENTION_YEARS = 10
 HIDDEN_NOTICE_AFTER = timedelta(days=14)
@@ -32,6 +35,7 @@ _READING = Reading(JOBS)
 
 @dataclass(frozen=True, slots=True)
 class JobReport:
+    checkpoint: int
     destroyed: int
     notices: int
     revealed: int
@@ -40,6 +44,7 @@ class JobReport:
 
     def lines(self) -> list[str]:
         return [
+            f"Point de contrôle du témoin écrit : n° {self.checkpoint}",
             f"DMP détruits (fermés depuis plus de {RETENTION_YEARS} ans) : {self.destroyed}",
             f"Patients prévenus d'un document en attente d'annonce : {self.notices}",
             f"Documents rendus visibles au patient après un mois : {self.revealed}",
@@ -140,8 +145,9 @@ def _drop_unused_keys(ctx: Context, key_ids: list[UUID]) -> int:
 
 
 def run_jobs(ctx: Context, notifier: Notifier) -> JobReport:
+    written = checkpoint(ctx)
     destroyed = destroy_expired(ctx)
     notices, revealed = hidden_documents(ctx)
     orphans = sweep_orphans(ctx)
     sent = dispatch(ctx, notifier)
-    return JobReport(destroyed, notices, revealed, orphans, sent)
+    return JobReport(written, destroyed, notices, revealed, orphans, sent)

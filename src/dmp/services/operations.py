@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from contextlib import closing
 from dataclasses import dataclass, field
+from uuid import UUID
 
 from dmp.adapters.crypto import KeyRing
-from dmp.adapters.db.engine import make_engine
 from dmp.adapters.db.migrate import current_revision, upgrade
-from dmp.services.audit import Break, verify_chain
+from dmp.services.audit import SYSTEM_CHAIN, Break, verify_chain
 from dmp.services.context import Context
-from dmp.settings import Settings
+from dmp.services.witness import checkpoint
+from dmp.services.witness_check import Tap, WitnessBreak, empty_witness, replay, vanished
 
 
 @dataclass
 class Verification:
     chains: int = 0
     entries: int = 0
-    breaks: list[Break] = field(default_factory=list)
+    checkpoints: int = 0  # of the witness
+    breaks: list[Break | WitnessBreak] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -25,18 +27,34 @@ class Verification:
 
 
 def verify_audit(ctx: Context) -> Verification:
-    """Recompute every chain; a DMP whose chain is missing altogether is a break too."""
-    result = Verification()
+    """Replay the witness, then recompute every chain and hold it against the witness. A DMP
+    whose chain is missing altogether is a break; so is a chain the witness saw that is no longer
+    in the database, unless the system chain records that DMP's destruction.
+
+    The witness is read first: what it holds was committed before the database is read, so a
+    database behind it was rolled back, not merely caught mid-write."""
+    witnessed = replay(ctx.witness, ctx.signer)
+    result = Verification(checkpoints=witnessed.checkpoints, breaks=list(witnessed.breaks))
     with ctx.uow() as uow:
         chains = set(uow.audit.chains())
         records = set(uow.records.ids())
-        for dmp_id in sorted(chains | records, key=str):
+        if witnessed.found and witnessed.lines == 0 and chains:
+            result.breaks.append(empty_witness(ctx.witness))
+        gone = {dmp_id for dmp_id in witnessed.heads.chains() if dmp_id not in chains}
+        destroyed: set[UUID] = set()
+        # The system chain first: it tells which of the vanished DMPs were destroyed.
+        for dmp_id in sorted(chains | records, key=lambda c: (c != SYSTEM_CHAIN, str(c))):
+            tap = Tap(witnessed.heads.get(dmp_id), gone if dmp_id == SYSTEM_CHAIN else set())
+            head = uow.audit.head(dmp_id)
             with closing(uow.audit.chain(dmp_id)) as entries:
-                count, problem = verify_chain(entries, uow.audit.head(dmp_id), ctx.signer, dmp_id)
+                count, problem = verify_chain(tap.watch(entries), head, ctx.signer, dmp_id)
             result.chains += 1
             result.entries += count
-            if problem is not None:
-                result.breaks.append(problem)
+            result.breaks += [b for b in (problem, tap.compare(dmp_id, head)) if b is not None]
+            if dmp_id == SYSTEM_CHAIN and problem is None:  # its destructions are genuine
+                destroyed = tap.destroyed
+        for dmp_id in sorted(gone - records - destroyed, key=str):
+            result.breaks.append(vanished(dmp_id, witnessed.heads[dmp_id]))
     return result
 
 
@@ -46,12 +64,14 @@ def rotate_keys(ctx: Context, keyring: KeyRing) -> int:
     return ctx.keys.store.rewrap_all(keyring)
 
 
-def migrate_database(settings: Settings) -> str | None:
-    """Bring the database schema to the latest revision; returns that revision."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.database_url)
-    try:
-        upgrade(engine)
-        return current_revision(engine)
-    finally:
-        engine.dispose()
+@dataclass(frozen=True, slots=True)
+class Migration:
+    revision: str | None
+    checkpoint: int  # the witness's checkpoint written after it
+
+
+def migrate_database(ctx: Context) -> Migration:
+    """Bring the database schema to the latest revision, then write a checkpoint to the witness:
+    on a new install its first one, so that ``dmp audit verify`` has a witness from the start."""
+    upgrade(ctx.engine)
+    return Migration(current_revision(ctx.engine), checkpoint(ctx))

@@ -144,6 +144,8 @@ _CONTENTS_OF_DOCUMENT = (
 )
 _AUDIT_HEAD = select(t.audit_heads).where(t.audit_heads.c.dmp_id == bindparam("dmp_id"))
 _AUDIT_HEAD_LOCKED = _AUDIT_HEAD.with_for_update()
+_AUDIT_HEADS = select(t.audit_heads.c.dmp_id, t.audit_heads.c.seq, t.audit_heads.c.hash)
+_AUDIT_HEADS_SINCE = _AUDIT_HEADS.where(t.audit_heads.c.signed_at >= bindparam("since"))
 _AUDIT_INSERT = insert(t.audit_entries)
 _AUDIT_NEW_HEAD = insert(t.audit_heads)
 # SET from the parameters given: seq, hash, signed_at, signature.
@@ -624,12 +626,27 @@ class AuditRepository(_Repository):
 
     def chain(self, dmp_id: UUID) -> Generator[RowMap, None, None]:
         stmt = select(t.audit_entries).where(t.audit_entries.c.dmp_id == dmp_id)
-        result = self.conn.execution_options(yield_per=1000).execute(
-            stmt.order_by(t.audit_entries.c.seq, t.audit_entries.c.at)
+        yield from self._stream(stmt.order_by(t.audit_entries.c.seq, t.audit_entries.c.at))
+
+    def heads_signed_since(
+        self, since: datetime | None
+    ) -> Generator[tuple[UUID, int, str], None, None]:
+        """The heads (chain id, seq, hash) signed at or after ``since``, or all of them: through
+        the index on ``signed_at``, those of the last few minutes, streamed as plain tuples (a
+        busy hour's few minutes are hundreds of thousands of heads, and the first checkpoint of
+        a large install lists millions)."""
+        stmt, params = (
+            (_AUDIT_HEADS, None) if since is None else (_AUDIT_HEADS_SINCE, {"since": since})
         )
+        yield from self._stream(stmt, params, mappings=False)
+
+    def _stream(
+        self, stmt: Any, params: dict[str, Any] | None = None, *, mappings: bool = True
+    ) -> Generator[Any, None, None]:
+        result = self.conn.execution_options(yield_per=1000).execute(stmt, params)
         try:
-            yield from result.mappings()
-        finally:  # a verification that stops at the first break leaves rows unread
+            yield from result.mappings() if mappings else result
+        finally:  # a reader that stops early (a verification at its first break) leaves rows
             result.close()
 
     def chains(self) -> list[UUID]:

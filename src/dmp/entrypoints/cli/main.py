@@ -65,10 +65,14 @@ def _context(demo: bool | None = None, migrate: bool = False) -> Any:
 @db_app.command("upgrade")
 @user_errors
 def db_upgrade() -> None:
-    """Migrer la base de données à la dernière version du schéma."""
+    """Migrer la base de données à la dernière version du schéma, puis écrire un point de
+    contrôle dans le témoin du journal d'audit (le premier, sur une nouvelle installation)."""
     from dmp.services.operations import migrate_database
 
-    typer.echo(f"Base à jour (révision {migrate_database(_settings())}).")
+    ctx = _context()
+    done = migrate_database(ctx)
+    typer.echo(f"Base à jour (révision {done.revision}).")
+    _checkpoint_written(done.checkpoint, ctx.witness.location)
 
 
 @professional_app.command("add")
@@ -185,7 +189,8 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="Identifiant du je
 @jobs_app.command("run")
 @user_errors
 def jobs_run() -> None:
-    """Exécuter les tâches planifiées (rétention, documents en attente, orphelins, envois)."""
+    """Exécuter les tâches planifiées (point de contrôle du témoin, rétention, documents en
+    attente, orphelins, envois)."""
     from dmp.bootstrap import notifier
     from dmp.services.jobs import run_jobs
 
@@ -197,17 +202,37 @@ def jobs_run() -> None:
 @audit_app.command("verify")
 @user_errors
 def audit_verify() -> None:
-    """Vérifier l'intégrité de tout le journal d'audit (chaînage et têtes signées)."""
+    """Vérifier l'intégrité de tout le journal d'audit (chaînage, têtes signées) et le confronter
+    au témoin (chaînes revenues en arrière, réécrites ou disparues)."""
     from dmp.services.operations import verify_audit
 
-    result = verify_audit(_context())
+    ctx = _context()
+    result = verify_audit(ctx)
     typer.echo(f"{result.chains} chaîne(s), {result.entries} entrée(s) vérifiée(s).")
+    typer.echo(
+        f"Témoin {ctx.witness.location} : {result.checkpoints} point(s) de contrôle relu(s)."
+    )
     if result.ok:
         typer.echo("Journal intègre.")
         return
     for problem in result.breaks:
         typer.secho(f"RUPTURE — {problem}", fg=typer.colors.RED, err=True)
     raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+@user_errors
+def audit_checkpoint() -> None:
+    """Écrire dans le témoin un point de contrôle signé des têtes de chaîne qui ont bougé
+    (« dmp serve » en écrit un toutes les DMP_WITNESS_INTERVAL secondes)."""
+    from dmp.services.witness import checkpoint
+
+    ctx = _context()
+    _checkpoint_written(checkpoint(ctx), ctx.witness.location)
+
+
+def _checkpoint_written(number: int, location: str) -> None:
+    typer.echo(f"Point de contrôle n° {number} écrit dans le témoin {location}.")
 
 
 @keys_app.command("rotate")

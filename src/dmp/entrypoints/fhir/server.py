@@ -1,5 +1,6 @@
 """Running the professional API with uvicorn: one process (the app object), or several workers
-that each build their own context from the environment (``app_from_env``).
+that each build their own context from the environment (``app_from_env``). The process started
+by ``dmp serve`` also writes the audit trail's witness, every ``DMP_WITNESS_INTERVAL`` seconds.
 
 Several workers each listen on their own socket bound with ``SO_REUSEPORT``, so that the kernel
 spreads connections evenly over them. With one shared socket (uvicorn's own ``workers``), the
@@ -15,7 +16,10 @@ import multiprocessing
 import signal
 import socket
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -27,6 +31,8 @@ from fastapi import FastAPI
 from dmp.bootstrap import build
 from dmp.entrypoints.fhir.app import create_app
 from dmp.errors import ConfigurationError
+from dmp.services.context import Context
+from dmp.services.witness import checkpoint
 from dmp.settings import Settings, load_settings
 
 FACTORY = "dmp.entrypoints.fhir.server:app_from_env"
@@ -50,25 +56,75 @@ def app_from_env() -> FastAPI:
 
 def run(settings: Settings, workers: int) -> None:
     """Serve on ``settings.host:settings.port``. With several workers, each one reads the
-    settings from the environment again (they must be the same as ``settings``)."""
-    if workers <= 1:
-        uvicorn.run(create_app(build(settings)), host=settings.host, port=settings.port, **_OPTIONS)
-    elif hasattr(socket, "SO_REUSEPORT"):
-        # Fail here, once, with a clear message, rather than in every worker.
+    settings from the environment again (they must be the same as ``settings``). Either way,
+    this process writes the witness's checkpoints (``Checkpoints``)."""
+    several = workers > 1 and hasattr(socket, "SO_REUSEPORT")
+    if several:  # fail here, once, with a clear message, rather than in every worker
         _listener(settings.host, settings.port).close()
-        ctx = build(settings)
-        ctx.engine.dispose()
-        ctx.keys.store.engine.dispose()
-        Supervisor(settings.host, settings.port, workers).run()
-    else:  # pragma: no cover - platforms without SO_REUSEPORT
-        uvicorn.run(
-            FACTORY,
-            factory=True,
-            workers=workers,
-            host=settings.host,
-            port=settings.port,
-            **_OPTIONS,
-        )
+    ctx = build(settings)
+    with Checkpoints(ctx, settings.witness_interval_seconds):
+        if workers <= 1:
+            with _sigterm_exits():
+                uvicorn.run(create_app(ctx), host=settings.host, port=settings.port, **_OPTIONS)
+        elif several:
+            Supervisor(settings.host, settings.port, workers).run()
+        else:  # pragma: no cover - platforms without SO_REUSEPORT
+            uvicorn.run(
+                FACTORY,
+                factory=True,
+                workers=workers,
+                host=settings.host,
+                port=settings.port,
+                **_OPTIONS,
+            )
+
+
+@contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """uvicorn stops gracefully on SIGTERM, then raises it again under the handler it found:
+    let that handler be a plain exit, so that what follows the server (the witness's last
+    checkpoint) still runs, and the exit code is 0 as with several workers."""
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit(_signum: int, _frame: FrameType | None) -> None:
+    sys.exit(0)
+
+
+class Checkpoints:
+    """The server's one writer of the audit trail's witness: a thread that writes a checkpoint
+    at start, then every ``interval`` seconds, then a last one on the way out. In the supervisor
+    process when there are several workers, so that there is one writer per server whatever the
+    number of workers; never on a request's path."""
+
+    def __init__(self, ctx: Context, interval: float) -> None:
+        self._ctx, self._interval = ctx, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dmp-witness", daemon=True)
+
+    def __enter__(self) -> Checkpoints:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        self._write()
+        while not self._stop.wait(self._interval):
+            self._write()
+        self._write()
+
+    def _write(self) -> None:
+        try:
+            checkpoint(self._ctx)
+        except Exception as error:  # keep going: the next checkpoint covers what this one missed
+            log.error("dmp: witness checkpoint failed: %s", getattr(error, "message", error))
 
 
 def _listener(host: str, port: int) -> socket.socket:
