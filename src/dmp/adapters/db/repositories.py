@@ -594,8 +594,11 @@ class AuditRepository(_Repository):
 
     def chain(self, dmp_id: UUID) -> Generator[RowMap, None, None]:
         stmt = select(t.audit_entries).where(t.audit_entries.c.dmp_id == dmp_id)
-        result = self.conn.execution_options(yield_per=1000).execute(
-            stmt.order_by(t.audit_entries.c.seq, t.audit_entries.c.at)
+        # Streamed, for this statement only (``Connection.execution_options`` would leave the
+        # whole connection streaming, and a later INSERT in a server-side cursor).
+        result = self.conn.execute(
+            stmt.order_by(t.audit_entries.c.seq, t.audit_entries.c.at),
+            execution_options={"yield_per": 1000},
         )
         try:
             yield from result.mappings()
