@@ -2,9 +2,12 @@
 
 Design
 ------
-Each DMP's data (document contents, free-text metadata, identity) is encrypted under its own random
-data key (``crypto``). That data key is stored only here, *wrapped* by the master key, which itself
-lives only in configuration. The key store is a **separate database**: its own SQLAlchemy engine
+Each DMP's data (document contents, free-text metadata, identity, INS) is encrypted under its own
+random data key (``crypto``). That data key is stored only here, *wrapped* by the master key, which
+itself lives only in configuration. The other keys live here too, wrapped the same way, each
+under the id of what it opens: a document's, an account's (its contact channels), a message's
+(the addresses of the last message of a destroyed DMP, until it is sent), and the key of the INS
+blind index (``INS_INDEX_KEY``). The key store is a **separate database**: its own SQLAlchemy engine
 and URL (:func:`ensure_separate` refuses the data database's), by default a SQLite file
 ``keys.sqlite3`` beside the data database, never inside it nor inside its backups (a backup of the
 data directory must leave ``keys.sqlite3`` out).
@@ -156,7 +159,8 @@ _GET_MANY = select(data_keys.c.dmp_id, data_keys.c.key_id, data_keys.c.wrapped).
 
 
 class KeyStore:
-    """Rows of wrapped data keys, one per DMP, in their own database."""
+    """Rows of wrapped keys, one per owner (DMP, document, account, message), in their own
+    database."""
 
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _now) -> None:
         self.engine = engine

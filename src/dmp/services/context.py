@@ -1,5 +1,6 @@
 """What every use case needs, gathered once by ``dmp.bootstrap``: the unit of work, the key and
-blob stores, the clock, the data tables. Use cases take it as their first argument."""
+blob stores, the blind index of the INS, the clock, the data tables. Use cases take it as their
+first argument."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from datetime import UTC, datetime
 from argon2 import PasswordHasher
 from sqlalchemy import Engine
 
+from dmp.adapters.blindindex import BlindIndex
 from dmp.adapters.blobs import BlobStore
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.keystore import DataKeys
+from dmp.domain.identifiers import Ins
 from dmp.domain.valuesets import ProfessionMatrix, ValueSets
 from dmp.services.audit import AuditSigner
 from dmp.services.brochure import Brochure
@@ -35,6 +38,7 @@ class Context:
     valuesets: ValueSets
     matrix: ProfessionMatrix
     brochure: Brochure
+    index: BlindIndex
     clock: Clock = system_clock
     password_hasher: PasswordHasher = field(default_factory=PasswordHasher)
 
@@ -48,3 +52,7 @@ class Context:
 
     def now(self) -> datetime:
         return self.clock()
+
+    def blind_index(self, ins: Ins) -> str:
+        """What the data database knows of an INS: its keyed blind index, never the INS."""
+        return self.index.ins(ins.value)

@@ -1,4 +1,5 @@
-"""Operator use cases: verify the audit trail, rotate the master key."""
+"""Operator use cases: verify the audit trail, rotate the master key (migrating the database is
+``services.migration``)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,8 @@ from sqlalchemy import select
 
 from dmp.adapters.crypto import KeyRing
 from dmp.adapters.db import tables as t
-from dmp.adapters.db.engine import make_engine
-from dmp.adapters.db.migrate import current_revision, upgrade
 from dmp.services.audit import Break, verify_chain
 from dmp.services.context import Context
-from dmp.settings import Settings
 
 
 @dataclass
@@ -47,14 +45,3 @@ def rotate_keys(ctx: Context, keyring: KeyRing) -> int:
     """Re-wrap every data key under the current master key; returns how many were re-wrapped.
     Once it has run, the previous master keys can be removed from the configuration."""
     return ctx.keys.store.rewrap_all(keyring)
-
-
-def migrate_database(settings: Settings) -> str | None:
-    """Bring the database schema to the latest revision; returns that revision."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.database_url)
-    try:
-        upgrade(engine)
-        return current_revision(engine)
-    finally:
-        engine.dispose()

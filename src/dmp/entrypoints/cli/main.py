@@ -65,10 +65,12 @@ def _context(demo: bool | None = None, migrate: bool = False) -> Any:
 @db_app.command("upgrade")
 @user_errors
 def db_upgrade() -> None:
-    """Migrer la base de données à la dernière version du schéma."""
-    from dmp.services.operations import migrate_database
+    """Migrer la base de données à la dernière version du schéma (et sceller, avec les clés,
+    les valeurs qu'une version précédente gardait en clair)."""
+    from dmp.services.migration import migrate_database
 
-    typer.echo(f"Base à jour (révision {migrate_database(_settings())}).")
+    for line in migrate_database(_context()).lines():
+        typer.echo(line)
 
 
 @professional_app.command("add")

@@ -1,0 +1,468 @@
+"""The upgrade from revision 0002, which kept the INS and the contact channels in clear: ``dmp db
+upgrade`` seals them with the keys, on SQLite and PostgreSQL, and loses nothing; a plain Alembic
+upgrade refuses to drop them."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from argon2 import PasswordHasher
+from sqlalchemy import (
+    Boolean,
+    Engine,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    Uuid,
+    column,
+    create_engine,
+    insert,
+    select,
+    table,
+    text,
+    update,
+)
+
+from dmp.adapters.crypto import generate_master_key_spec
+from dmp.adapters.db import tables as t
+from dmp.adapters.db.engine import make_engine
+from dmp.adapters.db.migrate import current_revision, upgrade
+from dmp.adapters.db.tables import UTCDateTime, metadata
+from dmp.adapters.fieldcipher import FieldCipher
+from dmp.bootstrap import build
+from dmp.domain.model import ContactChannels, PatientActor, PatientIdentity, RecordState
+from dmp.errors import Conflict, IntegrityError, MigrationRefused
+from dmp.services import audit, records
+from dmp.services.accounts import contacts_of
+from dmp.services.audit import SYSTEM_CHAIN, AuditSigner
+from dmp.services.directory import NewProfessional, add_professional, professional_actor
+from dmp.services.documents import Reading, find_documents
+from dmp.services.gate import identity_to_json
+from dmp.services.migration import migrate_database
+from dmp.services.notifications import dispatch
+from dmp.services.operations import verify_audit
+from dmp.settings import Settings
+from tests.conftest import PG_ADMIN_URL, require_postgres
+from tests.integration.helpers import (
+    Recorder,
+    drop_audit_guards,
+    found_in_columns,
+    restore_audit_guards,
+    sqlite_bytes,
+)
+from tests.personas import ALICE_INS, LEA_INS, consent, ins, rpps
+
+TOM_INS, JEAN_INS, STRANGER_INS = ins("1180644109034"), ins("1700175123457"), ins("1991299123456")
+CLEAR = [
+    *(i.value for i in (ALICE_INS, LEA_INS, TOM_INS, JEAN_INS, STRANGER_INS)),
+    *("alice@example.org", "+33612345678", "lea@example.org", "marc@example.org"),
+    *("jean@example.org", "+33698765432", "ancien@example.org"),
+]
+
+# The tables as revision 0002 has them, for the rows of the test (what changed since only).
+_accounts = table(
+    "accounts",
+    column("id", Uuid),
+    column("login", String),
+    column("password_hash", String),
+    column("must_change_password", Boolean),
+    column("kind", String),
+    column("email", String),
+    column("phone", String),
+    column("notify_email", Boolean),
+    column("notify_sms", Boolean),
+    column("created_at", UTCDateTime()),
+)
+_records = table(
+    "records",
+    column("dmp_id", Uuid),
+    column("ins", String),
+    column("ins_system", String),
+    column("state", String),
+    column("identity_enc", LargeBinary),
+    column("patient_account_id", Uuid),
+    column("oppose_emergency", Boolean),
+    column("oppose_samu", Boolean),
+    column("created_at", UTCDateTime()),
+    column("created_by", Uuid),
+)
+_tombstones = table(
+    "tombstones",
+    column("id", Uuid),
+    column("ins", String),
+    column("dmp_id", Uuid),
+    column("destroyed_at", UTCDateTime()),
+    column("requested_by", String),
+)
+_outbox = table(
+    "outbox",
+    column("id", Uuid),
+    column("dmp_id", Uuid),
+    column("recipient_kind", String),
+    column("recipient_id", Uuid),
+    column("template", String),
+    column("params", Text),
+    column("created_at", UTCDateTime()),
+    column("sent_at", UTCDateTime()),
+    column("attempts", Integer),
+)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of its own (the shared test databases are at the latest revision)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
+        return
+    require_postgres()
+    name = f"dmp_migration_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def old_ctx(blank_url, tmp_path, clock):
+    """A context on a database at revision 0002."""
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    engine.dispose()
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=blank_url,
+        keystore_url=f"sqlite:///{tmp_path / 'keys.sqlite3'}",
+        blob_dir=tmp_path / "blobs",
+        master_keys=generate_master_key_spec("test-1"),
+        audit_signing_key=AuditSigner.generate(),
+    )
+    context = build(settings, clock=clock)
+    context.password_hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield context
+    context.engine.dispose()
+
+
+@dataclass
+class Seeded:
+    bruno: object
+    dmp: dict[str, UUID]
+    accounts: dict[str, UUID]
+    pending_contact: UUID
+
+
+def _account(conn, name: str, email: str | None, phone: str | None, now) -> UUID:
+    account_id = uuid4()
+    conn.execute(
+        insert(_accounts).values(
+            id=account_id,
+            login=name.upper()[:10],
+            password_hash="$argon2id$not-used",
+            must_change_password=False,
+            kind="representative" if name == "marc" else "patient",
+            email=email,
+            phone=phone,
+            notify_email=True,
+            notify_sms=True,
+            created_at=now,
+        )
+    )
+    return account_id
+
+
+def _record(ctx, conn, patient_ins, identity: PatientIdentity, account: UUID, creator) -> UUID:
+    dmp_id = uuid4()
+    cipher = FieldCipher(dmp_id, ctx.keys.create(dmp_id))
+    conn.execute(
+        insert(_records).values(
+            dmp_id=dmp_id,
+            ins=patient_ins.value,
+            ins_system=patient_ins.system,
+            state="active",
+            identity_enc=cipher.seal("identity", "record", identity_to_json(identity)),
+            patient_account_id=account,
+            oppose_emergency=False,
+            oppose_samu=False,
+            created_at=ctx.now(),
+            created_by=creator,
+        )
+    )
+    conn.execute(
+        insert(t.authorizations).values(
+            dmp_id=dmp_id,
+            subject_kind="professional",
+            subject_id=creator,
+            source="creator",
+            granted_at=ctx.now(),
+        )
+    )
+    return dmp_id
+
+
+def _represent(ctx, conn, dmp_id: UUID, account: UUID) -> None:
+    cipher = FieldCipher(dmp_id, ctx.keys.get(dmp_id))
+    marc = PatientIdentity("Lefèvre", "Marc", date(1980, 1, 5), "male")
+    conn.execute(
+        insert(t.representatives).values(
+            dmp_id=dmp_id,
+            account_id=account,
+            since=ctx.now(),
+            identity_enc=cipher.seal("representative", account, identity_to_json(marc)),
+        )
+    )
+
+
+def _message(conn, now, kind: str, recipient: UUID, template: str, sent=None, **params) -> UUID:
+    message_id = uuid4()
+    conn.execute(
+        insert(_outbox).values(
+            id=message_id,
+            dmp_id=None,
+            recipient_kind=kind,
+            recipient_id=recipient,
+            template=template,
+            params=json.dumps(params),
+            created_at=now,
+            sent_at=sent,
+            attempts=0,
+        )
+    )
+    return message_id
+
+
+def _seed(ctx) -> Seeded:
+    """What revision 0002 held: three DMPs (a parent represents two children), a tombstone,
+    messages (one to an account, one to the bare addresses of a destroyed DMP, one sent), and
+    look-ups of an INS without DMP in the system chain — all with the INS and addresses in
+    clear, written as that revision wrote them."""
+    bruno = professional_actor(ctx, add_professional(ctx, NewProfessional(rpps(1), "M", "B", "10")))
+    now, creator = ctx.now(), bruno.professional_id
+    with ctx.engine.begin() as conn:
+        acc = {
+            "alice": _account(conn, "alice", "alice@example.org", "+33612345678", now),
+            "lea": _account(conn, "lea", "lea@example.org", None, now),
+            "tom": _account(conn, "tom", None, "+33698765400", now),
+            "marc": _account(conn, "marc", "marc@example.org", None, now),
+        }
+        dmp = {
+            "alice": _record(
+                ctx,
+                conn,
+                ALICE_INS,
+                PatientIdentity("Dupont", "Alice", date(1985, 3, 12), "female"),
+                acc["alice"],
+                creator,
+            ),
+            "lea": _record(
+                ctx,
+                conn,
+                LEA_INS,
+                PatientIdentity("Lefèvre", "Léa", date(2015, 6, 1), "female"),
+                acc["lea"],
+                creator,
+            ),
+            "tom": _record(
+                ctx,
+                conn,
+                TOM_INS,
+                PatientIdentity("Lefèvre", "Tom", date(2018, 6, 1), "male"),
+                acc["tom"],
+                creator,
+            ),
+        }
+        for child in ("lea", "tom"):
+            _represent(ctx, conn, dmp[child], acc["marc"])
+        conn.execute(
+            insert(_tombstones).values(
+                id=uuid4(),
+                ins=JEAN_INS.value,
+                dmp_id=uuid4(),
+                destroyed_at=now,
+                requested_by="patient",
+            )
+        )
+        _message(conn, now, "account", acc["alice"], "record_created", login="ALICE")
+        pending = _message(
+            conn,
+            now,
+            "contact",
+            uuid4(),
+            "record_destroyed",
+            date="hier",
+            email="jean@example.org",
+            phone="+33698765432",
+        )
+        _message(
+            conn,
+            now,
+            "contact",
+            uuid4(),
+            "record_destroyed",
+            sent=now,
+            date="avant-hier",
+            email="ancien@example.org",
+            phone="",
+        )
+    with ctx.uow() as uow:
+        for dmp_id in dmp.values():
+            event = audit.Event("record.create", True, "create", "record", dmp_id)
+            audit.append(uow, ctx.signer, now, dmp_id, bruno, event)
+        for looked_up in (STRANGER_INS, JEAN_INS):
+            event = audit.Event("record.lookup", True, "look-up", "ins", looked_up.value)
+            audit.append(uow, ctx.signer, now, None, bruno, event)
+        uow.commit()
+    return Seeded(bruno, dmp, acc, pending)
+
+
+def _no_clear_value_left(ctx) -> None:
+    assert found_in_columns(ctx.engine, CLEAR) == []
+    if ctx.engine.dialect.name == "sqlite":
+        data = sqlite_bytes(ctx.settings.database_url)
+        assert [value for value in CLEAR if value.encode() in data] == []
+
+
+def test_dmp_db_upgrade_seals_every_clear_value_and_loses_none(old_ctx, clock):
+    ctx = old_ctx
+    seeded = _seed(ctx)
+    assert verify_audit(ctx).ok
+    assert len({needle for _, _, needle in found_in_columns(ctx.engine, CLEAR)}) == len(CLEAR)
+    clock.advance(minutes=5)
+
+    done = migrate_database(ctx)
+
+    assert done.revision == "0004"
+    assert done.sealed == {"records": 3, "tombstones": 1, "accounts": 4, "messages": 2, "audit": 2}
+    _no_clear_value_left(ctx)
+    bruno = seeded.bruno
+    for patient_ins, family in ((ALICE_INS, "Dupont"), (LEA_INS, "Lefèvre"), (TOM_INS, "Lefèvre")):
+        seen = records.lookup(ctx, bruno, patient_ins)
+        assert (seen.exists, seen.authorized, seen.identity.family_name) == (True, True, family)
+    assert records.lookup(ctx, bruno, JEAN_INS).state is RecordState.DESTROYED  # its tombstone
+    assert not records.lookup(ctx, bruno, STRANGER_INS).exists
+    assert find_documents(ctx, Reading(bruno), ALICE_INS) == []
+    with pytest.raises(Conflict):
+        records.create_record(
+            ctx,
+            bruno,
+            ins=ALICE_INS,
+            identity=PatientIdentity("Dupont", "Alice", date(1985, 3, 12), "female"),
+            contacts=ContactChannels(email="alice@example.org"),
+            consent=consent(ctx),
+        )
+    alice = PatientActor(seeded.accounts["alice"], seeded.dmp["alice"])
+    records.close_record(ctx, alice, seeded.dmp["alice"], "Déménagement")
+    assert records.reactivate_record(ctx, bruno, ALICE_INS, consent(ctx)) == seeded.dmp["alice"]
+    _sealed_ins_opens(ctx, seeded)
+    _contacts_open(ctx, seeded)
+    _messages_reach_their_addresses(ctx, seeded)
+    _audit_names_an_ins_by_its_index(ctx)
+    assert migrate_database(ctx).sealed == {}  # nothing left to do: it runs again harmlessly
+
+
+def _sealed_ins_opens(ctx, seeded: Seeded) -> None:
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(select(t.records.c.dmp_id, t.records.c.ins_enc)).all()
+    opened = {
+        FieldCipher(dmp_id, ctx.keys.get(dmp_id)).open("ins", "record", sealed)
+        for dmp_id, sealed in rows
+    }
+    assert opened == {ALICE_INS.value, LEA_INS.value, TOM_INS.value}
+
+
+def _contacts_open(ctx, seeded: Seeded) -> None:
+    with ctx.uow() as uow:
+        found = {
+            name: contacts_of(ctx, uow.records.account(account_id))
+            for name, account_id in seeded.accounts.items()
+        }
+    assert found == {
+        "alice": ContactChannels("alice@example.org", "+33612345678"),
+        "lea": ContactChannels("lea@example.org", None),
+        "tom": ContactChannels(None, "+33698765400"),
+        "marc": ContactChannels("marc@example.org", None),
+    }
+
+
+def _messages_reach_their_addresses(ctx, seeded: Seeded) -> None:
+    sent = Recorder()
+    dispatch(ctx, sent)
+    by_subject = sorted((m.subject, m.channel, m.address) for m in sent.messages)
+    assert by_subject == [
+        ("Un nouveau professionnel a accédé à votre DMP", "email", "alice@example.org"),
+        ("Un nouveau professionnel a accédé à votre DMP", "sms", "+33612345678"),
+        ("Votre DMP a été créé", "email", "alice@example.org"),
+        ("Votre DMP a été créé", "sms", "+33612345678"),
+        ("Votre DMP a été détruit", "email", "jean@example.org"),
+        ("Votre DMP a été détruit", "sms", "+33698765432"),
+        ("Votre DMP a été fermé", "email", "alice@example.org"),
+        ("Votre DMP a été fermé", "sms", "+33612345678"),
+        ("Votre DMP a été réactivé", "email", "alice@example.org"),
+        ("Votre DMP a été réactivé", "sms", "+33612345678"),
+    ]
+    assert ctx.keys.store.get(seeded.pending_contact) is None  # sent: its key is shredded
+
+
+def _audit_names_an_ins_by_its_index(ctx) -> None:
+    assert verify_audit(ctx).ok
+    with ctx.engine.connect() as conn:
+        system = conn.execute(
+            select(t.audit_entries).where(t.audit_entries.c.dmp_id == SYSTEM_CHAIN)
+        ).mappings()
+        targets = [(e["action"], e["target_kind"], e["target_id"]) for e in system]
+    assert ("record.lookup", "ins-index", ctx.blind_index(STRANGER_INS)) in targets
+    assert ("record.lookup", "ins-index", ctx.blind_index(JEAN_INS)) in targets
+    [(kind, rewritten)] = [(k, i) for a, k, i in targets if a == "audit.rewrite"]
+    assert (kind, rewritten.split("/")[0]) == ("audit-entries", str(SYSTEM_CHAIN))
+
+
+def test_a_plain_alembic_upgrade_refuses_to_drop_clear_values(old_ctx):
+    ctx = old_ctx
+    seeded = _seed(ctx)
+    with pytest.raises(MigrationRefused, match="dmp db upgrade") as refused:
+        upgrade(ctx.engine)
+    assert "3 ligne(s) : INS en clair" in refused.value.message
+    assert current_revision(ctx.engine) == "0002"  # the whole upgrade was rolled back
+    with ctx.engine.connect() as conn:
+        assert conn.execute(select(_records.c.ins)).scalars().all()
+    upgrade(ctx.engine, "0003")  # as if an upgrade had stopped after the schema step
+    assert migrate_database(ctx).revision == "0004"
+    assert records.lookup(ctx, seeded.bruno, ALICE_INS).exists
+    _no_clear_value_left(ctx)
+
+
+def test_a_broken_audit_chain_is_not_signed_over(old_ctx):
+    ctx = old_ctx
+    _seed(ctx)
+    drop_audit_guards(ctx.engine)
+    with ctx.engine.begin() as conn:
+        conn.execute(
+            update(t.audit_entries)
+            .where(t.audit_entries.c.dmp_id == SYSTEM_CHAIN, t.audit_entries.c.seq == 1)
+            .values(reason="edited")
+        )
+    restore_audit_guards(ctx.engine)
+    with pytest.raises(IntegrityError, match="dmp audit verify"):
+        migrate_database(ctx)
+    assert current_revision(ctx.engine) == "0003"  # the INS are sealed; the trail is not touched
+    assert not verify_audit(ctx).ok
+
+
+def test_the_migrations_build_the_schema_the_code_declares(database_url):
+    engine: Engine = make_engine(database_url)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+    engine.dispose()
