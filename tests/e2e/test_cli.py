@@ -7,6 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dmp.adapters.crypto import generate_master_key_spec
+from dmp.adapters.db.engine import make_engine
+from dmp.adapters.db.migrate import upgrade
 from dmp.bootstrap import build
 from dmp.domain.identifiers import Ins
 from dmp.entrypoints.cli.main import app
@@ -15,6 +17,8 @@ from dmp.services.directory import find_professional, professional_actor
 from dmp.services.documents import Reading, find_documents
 from dmp.services.records import lookup
 from dmp.settings import load_settings
+from tests.legacy import seed_revision_0002
+from tests.personas import ALICE_INS
 
 
 @pytest.fixture
@@ -155,3 +159,24 @@ def _first_rpps(ctx) -> str:
 def _first_ins(ctx) -> Ins:
     text = (ctx.settings.data_dir / "demo-credentials.txt").read_text(encoding="utf-8")
     return Ins.parse(text.split("INS ")[1].split(" ")[0])
+
+
+def test_db_upgrade_seals_what_an_older_version_kept_in_clear(env):
+    """From revision 0002 (the INS and the addresses in clear) to the latest, with the keys of
+    the configuration; then nothing more to do."""
+    settings = load_settings(env)
+    settings.data_dir.mkdir(parents=True)
+    engine = make_engine(settings.database_url)
+    upgrade(engine, "0002")
+    engine.dispose()
+    ctx = build(settings)
+    seeded = seed_revision_0002(ctx)
+    ctx.engine.dispose()
+    out = _run(env, "db", "upgrade")
+    assert "Base à jour (révision 0004)." in out
+    assert "INS de DMP scellés et indexés : 3" in out
+    assert "comptes aux coordonnées scellées : 4" in out
+    assert _run(env, "db", "upgrade").strip() == "Base à jour (révision 0004)."
+    ctx = build(load_settings(env))
+    assert lookup(ctx, seeded.bruno, ALICE_INS).exists
+    ctx.engine.dispose()

@@ -4,32 +4,20 @@ upgrade refuses to drop them."""
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from uuid import UUID, uuid4
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from argon2 import PasswordHasher
 from sqlalchemy import (
-    Boolean,
     Engine,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    Uuid,
-    column,
     create_engine,
-    insert,
     select,
-    table,
     text,
     update,
 )
@@ -38,17 +26,15 @@ from dmp.adapters.crypto import generate_master_key_spec
 from dmp.adapters.db import tables as t
 from dmp.adapters.db.engine import make_engine
 from dmp.adapters.db.migrate import current_revision, upgrade
-from dmp.adapters.db.tables import UTCDateTime, metadata
+from dmp.adapters.db.tables import metadata
 from dmp.adapters.fieldcipher import FieldCipher
 from dmp.bootstrap import build
 from dmp.domain.model import ContactChannels, PatientActor, PatientIdentity, RecordState
 from dmp.errors import Conflict, IntegrityError, MigrationRefused
-from dmp.services import audit, records
+from dmp.services import records
 from dmp.services.accounts import contacts_of
 from dmp.services.audit import SYSTEM_CHAIN, AuditSigner
-from dmp.services.directory import NewProfessional, add_professional, professional_actor
 from dmp.services.documents import Reading, find_documents
-from dmp.services.gate import identity_to_json
 from dmp.services.migration import migrate_database
 from dmp.services.notifications import dispatch
 from dmp.services.operations import verify_audit
@@ -61,62 +47,16 @@ from tests.integration.helpers import (
     restore_audit_guards,
     sqlite_bytes,
 )
-from tests.personas import ALICE_INS, LEA_INS, consent, ins, rpps
-
-TOM_INS, JEAN_INS, STRANGER_INS = ins("1180644109034"), ins("1700175123457"), ins("1991299123456")
-CLEAR = [
-    *(i.value for i in (ALICE_INS, LEA_INS, TOM_INS, JEAN_INS, STRANGER_INS)),
-    *("alice@example.org", "+33612345678", "lea@example.org", "marc@example.org"),
-    *("jean@example.org", "+33698765432", "ancien@example.org"),
-]
-
-# The tables as revision 0002 has them, for the rows of the test (what changed since only).
-_accounts = table(
-    "accounts",
-    column("id", Uuid),
-    column("login", String),
-    column("password_hash", String),
-    column("must_change_password", Boolean),
-    column("kind", String),
-    column("email", String),
-    column("phone", String),
-    column("notify_email", Boolean),
-    column("notify_sms", Boolean),
-    column("created_at", UTCDateTime()),
+from tests.legacy import (
+    CLEAR,
+    JEAN_INS,
+    RECORDS_0002,
+    STRANGER_INS,
+    TOM_INS,
+    Seeded,
+    seed_revision_0002,
 )
-_records = table(
-    "records",
-    column("dmp_id", Uuid),
-    column("ins", String),
-    column("ins_system", String),
-    column("state", String),
-    column("identity_enc", LargeBinary),
-    column("patient_account_id", Uuid),
-    column("oppose_emergency", Boolean),
-    column("oppose_samu", Boolean),
-    column("created_at", UTCDateTime()),
-    column("created_by", Uuid),
-)
-_tombstones = table(
-    "tombstones",
-    column("id", Uuid),
-    column("ins", String),
-    column("dmp_id", Uuid),
-    column("destroyed_at", UTCDateTime()),
-    column("requested_by", String),
-)
-_outbox = table(
-    "outbox",
-    column("id", Uuid),
-    column("dmp_id", Uuid),
-    column("recipient_kind", String),
-    column("recipient_id", Uuid),
-    column("template", String),
-    column("params", Text),
-    column("created_at", UTCDateTime()),
-    column("sent_at", UTCDateTime()),
-    column("attempts", Integer),
-)
+from tests.personas import ALICE_INS, LEA_INS, consent
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -156,177 +96,6 @@ def old_ctx(blank_url, tmp_path, clock):
     context.engine.dispose()
 
 
-@dataclass
-class Seeded:
-    bruno: object
-    dmp: dict[str, UUID]
-    accounts: dict[str, UUID]
-    pending_contact: UUID
-
-
-def _account(conn, name: str, email: str | None, phone: str | None, now) -> UUID:
-    account_id = uuid4()
-    conn.execute(
-        insert(_accounts).values(
-            id=account_id,
-            login=name.upper()[:10],
-            password_hash="$argon2id$not-used",
-            must_change_password=False,
-            kind="representative" if name == "marc" else "patient",
-            email=email,
-            phone=phone,
-            notify_email=True,
-            notify_sms=True,
-            created_at=now,
-        )
-    )
-    return account_id
-
-
-def _record(ctx, conn, patient_ins, identity: PatientIdentity, account: UUID, creator) -> UUID:
-    dmp_id = uuid4()
-    cipher = FieldCipher(dmp_id, ctx.keys.create(dmp_id))
-    conn.execute(
-        insert(_records).values(
-            dmp_id=dmp_id,
-            ins=patient_ins.value,
-            ins_system=patient_ins.system,
-            state="active",
-            identity_enc=cipher.seal("identity", "record", identity_to_json(identity)),
-            patient_account_id=account,
-            oppose_emergency=False,
-            oppose_samu=False,
-            created_at=ctx.now(),
-            created_by=creator,
-        )
-    )
-    conn.execute(
-        insert(t.authorizations).values(
-            dmp_id=dmp_id,
-            subject_kind="professional",
-            subject_id=creator,
-            source="creator",
-            granted_at=ctx.now(),
-        )
-    )
-    return dmp_id
-
-
-def _represent(ctx, conn, dmp_id: UUID, account: UUID) -> None:
-    cipher = FieldCipher(dmp_id, ctx.keys.get(dmp_id))
-    marc = PatientIdentity("Lefèvre", "Marc", date(1980, 1, 5), "male")
-    conn.execute(
-        insert(t.representatives).values(
-            dmp_id=dmp_id,
-            account_id=account,
-            since=ctx.now(),
-            identity_enc=cipher.seal("representative", account, identity_to_json(marc)),
-        )
-    )
-
-
-def _message(conn, now, kind: str, recipient: UUID, template: str, sent=None, **params) -> UUID:
-    message_id = uuid4()
-    conn.execute(
-        insert(_outbox).values(
-            id=message_id,
-            dmp_id=None,
-            recipient_kind=kind,
-            recipient_id=recipient,
-            template=template,
-            params=json.dumps(params),
-            created_at=now,
-            sent_at=sent,
-            attempts=0,
-        )
-    )
-    return message_id
-
-
-def _seed(ctx) -> Seeded:
-    """What revision 0002 held: three DMPs (a parent represents two children), a tombstone,
-    messages (one to an account, one to the bare addresses of a destroyed DMP, one sent), and
-    look-ups of an INS without DMP in the system chain — all with the INS and addresses in
-    clear, written as that revision wrote them."""
-    bruno = professional_actor(ctx, add_professional(ctx, NewProfessional(rpps(1), "M", "B", "10")))
-    now, creator = ctx.now(), bruno.professional_id
-    with ctx.engine.begin() as conn:
-        acc = {
-            "alice": _account(conn, "alice", "alice@example.org", "+33612345678", now),
-            "lea": _account(conn, "lea", "lea@example.org", None, now),
-            "tom": _account(conn, "tom", None, "+33698765400", now),
-            "marc": _account(conn, "marc", "marc@example.org", None, now),
-        }
-        dmp = {
-            "alice": _record(
-                ctx,
-                conn,
-                ALICE_INS,
-                PatientIdentity("Dupont", "Alice", date(1985, 3, 12), "female"),
-                acc["alice"],
-                creator,
-            ),
-            "lea": _record(
-                ctx,
-                conn,
-                LEA_INS,
-                PatientIdentity("Lefèvre", "Léa", date(2015, 6, 1), "female"),
-                acc["lea"],
-                creator,
-            ),
-            "tom": _record(
-                ctx,
-                conn,
-                TOM_INS,
-                PatientIdentity("Lefèvre", "Tom", date(2018, 6, 1), "male"),
-                acc["tom"],
-                creator,
-            ),
-        }
-        for child in ("lea", "tom"):
-            _represent(ctx, conn, dmp[child], acc["marc"])
-        conn.execute(
-            insert(_tombstones).values(
-                id=uuid4(),
-                ins=JEAN_INS.value,
-                dmp_id=uuid4(),
-                destroyed_at=now,
-                requested_by="patient",
-            )
-        )
-        _message(conn, now, "account", acc["alice"], "record_created", login="ALICE")
-        pending = _message(
-            conn,
-            now,
-            "contact",
-            uuid4(),
-            "record_destroyed",
-            date="hier",
-            email="jean@example.org",
-            phone="+33698765432",
-        )
-        _message(
-            conn,
-            now,
-            "contact",
-            uuid4(),
-            "record_destroyed",
-            sent=now,
-            date="avant-hier",
-            email="ancien@example.org",
-            phone="",
-        )
-    with ctx.uow() as uow:
-        for dmp_id in dmp.values():
-            event = audit.Event("record.create", True, "create", "record", dmp_id)
-            audit.append(uow, ctx.signer, now, dmp_id, bruno, event)
-        for looked_up in (STRANGER_INS, JEAN_INS):
-            event = audit.Event("record.lookup", True, "look-up", "ins", looked_up.value)
-            audit.append(uow, ctx.signer, now, None, bruno, event)
-        uow.commit()
-    return Seeded(bruno, dmp, acc, pending)
-
-
 def _no_clear_value_left(ctx) -> None:
     assert found_in_columns(ctx.engine, CLEAR) == []
     if ctx.engine.dialect.name == "sqlite":
@@ -336,7 +105,7 @@ def _no_clear_value_left(ctx) -> None:
 
 def test_dmp_db_upgrade_seals_every_clear_value_and_loses_none(old_ctx, clock):
     ctx = old_ctx
-    seeded = _seed(ctx)
+    seeded = seed_revision_0002(ctx)
     assert verify_audit(ctx).ok
     assert len({needle for _, _, needle in found_in_columns(ctx.engine, CLEAR)}) == len(CLEAR)
     clock.advance(minutes=5)
@@ -345,6 +114,8 @@ def test_dmp_db_upgrade_seals_every_clear_value_and_loses_none(old_ctx, clock):
 
     assert done.revision == "0004"
     assert done.sealed == {"records": 3, "tombstones": 1, "accounts": 4, "messages": 2, "audit": 2}
+    postgresql = ctx.engine.dialect.name == "postgresql"
+    assert ("VACUUM FULL" in done.lines()[-1]) is postgresql  # the operator's step, said
     _no_clear_value_left(ctx)
     bruno = seeded.bruno
     for patient_ins, family in ((ALICE_INS, "Dupont"), (LEA_INS, "Lefèvre"), (TOM_INS, "Lefèvre")):
@@ -430,13 +201,13 @@ def _audit_names_an_ins_by_its_index(ctx) -> None:
 
 def test_a_plain_alembic_upgrade_refuses_to_drop_clear_values(old_ctx):
     ctx = old_ctx
-    seeded = _seed(ctx)
+    seeded = seed_revision_0002(ctx)
     with pytest.raises(MigrationRefused, match="dmp db upgrade") as refused:
         upgrade(ctx.engine)
     assert "3 ligne(s) : INS en clair" in refused.value.message
     assert current_revision(ctx.engine) == "0002"  # the whole upgrade was rolled back
     with ctx.engine.connect() as conn:
-        assert conn.execute(select(_records.c.ins)).scalars().all()
+        assert conn.execute(select(RECORDS_0002.c.ins)).scalars().all()
     upgrade(ctx.engine, "0003")  # as if an upgrade had stopped after the schema step
     assert migrate_database(ctx).revision == "0004"
     assert records.lookup(ctx, seeded.bruno, ALICE_INS).exists
@@ -445,7 +216,7 @@ def test_a_plain_alembic_upgrade_refuses_to_drop_clear_values(old_ctx):
 
 def test_a_broken_audit_chain_is_not_signed_over(old_ctx):
     ctx = old_ctx
-    _seed(ctx)
+    seed_revision_0002(ctx)
     drop_audit_guards(ctx.engine)
     with ctx.engine.begin() as conn:
         conn.execute(
