@@ -45,11 +45,12 @@ from benchmarks.patients import HISTORY_PATIENT, PatientFactory, Plan
 from benchmarks.progress import Progress, duration
 from benchmarks.region import build_directory, directory_rows
 from benchmarks.synth import Crypto, Directory, Rows
+from dmp.adapters.blindindex import InsIndexer
 from dmp.adapters.blobs import LocalBlobStore
-from dmp.adapters.crypto import parse_master_keys
+from dmp.adapters.crypto import KeyRing, parse_master_keys
 from dmp.adapters.db.engine import make_engine
 from dmp.adapters.db.migrate import upgrade
-from dmp.adapters.keystore import KeyStore
+from dmp.adapters.keystore import INS_INDEX_KEY, DataKeys, KeyStore
 from dmp.bootstrap import build
 from dmp.services.audit import AuditSigner
 from dmp.services.brochure import current_brochure
@@ -90,10 +91,17 @@ _worker: dict[str, Any] = {}
 
 def _crypto(env: BenchEnv) -> Crypto:
     secrets = env.secrets()
-    return Crypto(
-        parse_master_keys(secrets["DMP_MASTER_KEYS"]),
-        AuditSigner(secrets["DMP_AUDIT_SIGNING_KEY"]),
-    )
+    keyring = parse_master_keys(secrets["DMP_MASTER_KEYS"])
+    return Crypto(keyring, AuditSigner(secrets["DMP_AUDIT_SIGNING_KEY"]), _indexer(env, keyring))
+
+
+def _indexer(env: BenchEnv, keyring: KeyRing) -> InsIndexer:
+    """The INS index under the key store's index key (created by ``_prepare``)."""
+    keystore = KeyStore.from_url(env.keys_url)
+    try:
+        return InsIndexer(DataKeys(keystore, keyring).get(INS_INDEX_KEY))
+    finally:
+        keystore.engine.dispose()
 
 
 def _sink(env: BenchEnv) -> PgSink | SqlSink:
@@ -115,7 +123,7 @@ def _sample_info(rows: Rows, factory: PatientFactory) -> dict[str, Any]:
     reader = readers[record["medecin_traitant_id"] or record["created_by"]]
     return {
         "dmp_id": str(record["dmp_id"]),
-        "ins": record["ins"],
+        "ins": rows.ins[record["dmp_id"]],
         "account_id": str(record["patient_account_id"]),
         "reader_rpps": reader.rpps,
         "reader_finess": reader.finess,
@@ -177,6 +185,7 @@ def _load_patients(job: Job, patients: int, jobs: int) -> tuple[Tally, list[dict
 
 
 def _prepare(env: BenchEnv) -> None:
+    """Fresh databases at the latest revision, and a key store holding the INS index key."""
     env.create_databases()
     env.write_secrets()
     engine = make_engine(env.data_url)
@@ -184,6 +193,8 @@ def _prepare(env: BenchEnv) -> None:
     engine.dispose()
     keystore = KeyStore.from_url(env.keys_url)
     keystore.create_schema()
+    keyring = parse_master_keys(env.secrets()["DMP_MASTER_KEYS"])
+    DataKeys(keystore, keyring).open_or_create(INS_INDEX_KEY)
     keystore.engine.dispose()
 
 

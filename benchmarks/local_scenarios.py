@@ -31,6 +31,9 @@ from sqlalchemy import Engine, event, text
 
 from benchmarks.env import BenchEnv, pg_conninfo
 from benchmarks.stats import Figure, figure
+from dmp.adapters.crypto import parse_master_keys
+from dmp.adapters.fieldcipher import FieldCipher
+from dmp.adapters.keystore import DataKeys
 from dmp.bootstrap import build
 from dmp.domain.identifiers import Ins
 from dmp.domain.model import PatientActor
@@ -181,9 +184,12 @@ def sql_floor(env: BenchEnv, patients: list[dict[str, Any]], seconds: float) -> 
 # A random sample of rows (PostgreSQL's TABLESAMPLE BERNOULLI: a scan of the records table, which
 # leaves the drawn patients' record rows in memory, but not their documents, contents, keys or
 # audit heads; sampling pages instead would draw neighbours, whose documents share pages). The
-# professional is one the patient authorized.
+# professional is one the patient authorized. The INS is sealed: it is opened with the DMP's key,
+# read through a key cache of its own (the measured context's stays cold; the key rows' pages of
+# the key store are read, as the consult reads them anyway).
 _ANY_PATIENTS = text(
-    "SELECT r.ins, (SELECT a.subject_id FROM authorizations a WHERE a.dmp_id = r.dmp_id"
+    "SELECT r.dmp_id, r.ins_enc, (SELECT a.subject_id FROM authorizations a"
+    " WHERE a.dmp_id = r.dmp_id"
     " AND a.subject_kind = 'professional' ORDER BY a.subject_id LIMIT 1) AS reader"
     " FROM records r TABLESAMPLE BERNOULLI (:percent) REPEATABLE (:seed) LIMIT :count"
 )
@@ -196,7 +202,8 @@ def any_patient_search(env: BenchEnv, count: int, seed: int) -> Figure:
     percent = min(100.0, 100.0 * 2 * count / manifest["patients"])
     with ctx.engine.connect() as conn:
         params = {"percent": percent, "seed": seed, "count": count}
-        drawn = [(r.ins, r.reader) for r in conn.execute(_ANY_PATIENTS, params) if r.reader]
+        rows = [r for r in conn.execute(_ANY_PATIENTS, params) if r.reader]
+    drawn = [(ins, r.reader) for r, ins in zip(rows, _opened_ins(ctx, rows), strict=True)]
     with ctx.uow() as uow:
         found = {i: uow.directory.professional(i) for i in {reader for _, reader in drawn}}
     readers = {i: professional_actor(ctx, p) for i, p in found.items() if p is not None}
@@ -210,6 +217,15 @@ def any_patient_search(env: BenchEnv, count: int, seed: int) -> Figure:
     ctx.engine.dispose()
     note = f"{len(latencies)} patients drawn at random (seed {seed}), each read once"
     return figure("any patient", "ITI-67 in-process (1 thread)", latencies, elapsed, note=note)
+
+
+def _opened_ins(ctx: Context, rows: list[Any]) -> list[str]:
+    """The drawn patients' INS, opened with their DMPs' keys through a key cache of its own."""
+    keys = DataKeys(ctx.keys.store, parse_master_keys(ctx.settings.master_keys))
+    keys.prefetch([r.dmp_id for r in rows])
+    return [
+        FieldCipher(r.dmp_id, keys.get(r.dmp_id)).open("ins", "record", r.ins_enc) for r in rows
+    ]
 
 
 def timed(call: Callable[[], Any]) -> float:

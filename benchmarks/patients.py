@@ -112,12 +112,15 @@ class PatientFactory:
             person.family_name, person.given_names, person.birth_date, person.gender
         )
         creator = p.mt or self.pros[p.rng.randrange(len(self.pros))]
+        ins = unique_ins(p.index, person.birth_date, person.gender)
+        p.rows.ins[p.dmp_id] = ins
         p.rows.add("accounts", self._account(p, person.email, person.phone))
         p.rows.add(
             "records",
             {
                 "dmp_id": p.dmp_id,
-                "ins": unique_ins(p.index, person.birth_date, person.gender),
+                "ins_index": self.crypto.index.ins(ins),
+                "ins_enc": p.cipher.seal("ins", "record", ins),
                 "ins_system": INS_SYSTEM,
                 "state": "active",
                 "identity_enc": sealed_identity(p.cipher, identity),
@@ -149,14 +152,18 @@ class PatientFactory:
         )
 
     def _account(self, p: _Patient, email: str, phone: str) -> dict[str, Any]:
+        """The patient's account, its contact channels sealed under its own key."""
+        account_key = self.crypto.keyring.new_data_key()
+        p.rows.keys.append(self.crypto.key_row(p.account_id, account_key, p.created_at))
+        cipher = FieldCipher(p.account_id, account_key)
         return {
             "id": p.account_id,
             "login": unique_login(p.index),
             "password_hash": self.plan.password_hash,
             "must_change_password": p.rng.random() < 0.3,
             "kind": "patient",
-            "email": email,
-            "phone": phone,
+            "email_enc": cipher.seal("email", "account", email),
+            "phone_enc": cipher.seal("phone", "account", phone),
             "notify_email": True,
             "notify_sms": True,
             "created_at": p.created_at,

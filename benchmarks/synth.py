@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from dmp.adapters.blindindex import InsIndexer
 from dmp.adapters.crypto import KeyRing
 from dmp.adapters.fieldcipher import FieldCipher
 from dmp.domain.identifiers import INS_NIR_SYSTEM, nir_key
@@ -148,6 +149,7 @@ class Rows:
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     keys: list[dict[str, Any]] = field(default_factory=list)
     blobs: list[tuple[str, bytes, bytes, bytes]] = field(default_factory=list)  # key, dk, aad, data
+    ins: dict[UUID, str] = field(default_factory=dict)  # for the manifest, never for the database
 
     def add(self, table: str, row: dict[str, Any]) -> None:
         self.tables.setdefault(table, []).append(row)
@@ -157,6 +159,7 @@ class Rows:
             self.tables.setdefault(table, []).extend(rows)
         self.keys += other.keys
         self.blobs += other.blobs
+        self.ins |= other.ins
 
     def count(self) -> int:
         return sum(len(rows) for rows in self.tables.values()) + len(self.keys)
@@ -164,10 +167,12 @@ class Rows:
 
 @dataclass(frozen=True)
 class Crypto:
-    """The secrets every row is written with."""
+    """The secrets every row is written with: the INS index is computed with the index key of
+    the data set's key store, the one its server will use."""
 
     keyring: KeyRing
     signer: AuditSigner
+    index: InsIndexer
 
     def key_row(self, owner: UUID, data_key: bytes, at: datetime) -> dict[str, Any]:
         wrapped = self.keyring.wrap(owner, data_key)

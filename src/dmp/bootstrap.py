@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from sqlalchemy import Engine
+
+from dmp.adapters.blindindex import BlindIndex
 from dmp.adapters.blobs import LocalBlobStore
 from dmp.adapters.crypto import generate_master_key_spec, parse_master_keys
 from dmp.adapters.db.engine import make_engine
-from dmp.adapters.db.migrate import upgrade
+from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.keystore import DataKeys, KeyStore, ensure_separate
 from dmp.adapters.notify.base import DevOutbox, Notifier
 from dmp.adapters.witness import FileWitness
@@ -16,6 +19,7 @@ from dmp.domain.valuesets import load_matrix, load_valuesets
 from dmp.services.audit import AuditSigner
 from dmp.services.brochure import current_brochure
 from dmp.services.context import Clock, Context, system_clock
+from dmp.services.migration import migrate_database
 from dmp.settings import Settings
 
 DEMO_SECRETS = "demo-secrets.env"
@@ -41,27 +45,38 @@ def demo_secrets(settings: Settings) -> Settings:
 
 
 def build(settings: Settings, *, clock: Clock = system_clock, migrate: bool = False) -> Context:
+    """The context of the use cases; ``migrate``: first bring the database to the latest
+    revision, the steps that need the keys included (as ``dmp db upgrade``)."""
     if settings.demo:
         settings = demo_secrets(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ensure_separate(settings.database_url, settings.keystore_url)
     engine = make_engine(settings.database_url)
-    if migrate:
-        upgrade(engine)
     keystore = KeyStore.from_url(settings.keystore_url, clock=clock)
     keystore.create_schema()
-    return Context(
+    keys = DataKeys(keystore, parse_master_keys(settings.master_keys))
+    ctx = Context(
         settings=settings,
         engine=engine,
-        keys=DataKeys(keystore, parse_master_keys(settings.master_keys)),
+        keys=keys,
         blobs=LocalBlobStore(settings.blob_dir),
         signer=AuditSigner(settings.audit_signing_key),
         witness=FileWitness(settings.witness_path),
         valuesets=load_valuesets(),
         matrix=load_matrix(),
         brochure=current_brochure(),
+        index=BlindIndex(keys, may_create=lambda: _nothing_indexed(engine)),
         clock=clock,
     )
+    if migrate:
+        migrate_database(ctx)
+    return ctx
+
+
+def _nothing_indexed(engine: Engine) -> bool:
+    """The INS index key may be created only while no row holds an index computed with one."""
+    with UnitOfWork(engine, read_only=True) as uow:
+        return not uow.records.any_indexed()
 
 
 def notifier(settings: Settings) -> Notifier:

@@ -82,3 +82,11 @@ class IntegrityError(DmpError):
     code = "integrity"
     status = 500
     message = "Contrôle d'intégrité en échec."
+
+
+class MigrationRefused(DmpError):
+    """A schema migration would lose data: it waits for the step that needs the keys."""
+
+    code = "migration"
+    status = 500
+    message = "Migration refusée."

@@ -10,6 +10,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from dmp.adapters.crypto import generate_master_key_spec
+from dmp.adapters.db.engine import make_engine
+from dmp.adapters.db.migrate import upgrade
 from dmp.adapters.db.tables import audit_entries
 from dmp.bootstrap import build
 from dmp.domain.identifiers import Ins
@@ -20,7 +22,8 @@ from dmp.services.directory import find_professional, professional_actor
 from dmp.services.documents import Reading, find_documents
 from dmp.services.records import lookup
 from dmp.settings import load_settings
-from tests.personas import rpps
+from tests.legacy import seed_revision_0002
+from tests.personas import ALICE_INS, rpps
 
 LAW = REASONS["excluded-actor"]
 MUTUELLE = ("establishment", "add", "--finess", "440000297", "--nom", "Mutuelle", "--type")
@@ -256,3 +259,26 @@ def test_a_reset_demo_starts_a_new_witness_even_kept_elsewhere(env, tmp_path):
     _run(env, "demo", "--no-serve", "--seed", "7")
     _run(env, "demo", "--reset", "--no-serve", "--seed", "8")
     assert "Journal intègre" in _run(env, "audit", "verify")
+
+
+def test_db_upgrade_seals_what_an_older_version_kept_in_clear(env):
+    """From revision 0002 (the INS and the addresses in clear) to the latest, with the keys of
+    the configuration; then nothing more to do."""
+    settings = load_settings(env)
+    settings.data_dir.mkdir(parents=True)
+    engine = make_engine(settings.database_url)
+    upgrade(engine, "0002")
+    engine.dispose()
+    ctx = build(settings)
+    seeded = seed_revision_0002(ctx)
+    ctx.engine.dispose()
+    out = _run(env, "db", "upgrade")
+    assert "Base à jour (révision 0004)." in out
+    assert "INS de DMP scellés et indexés : 3" in out
+    assert "comptes aux coordonnées scellées : 4" in out
+    again = _run(env, "db", "upgrade")
+    assert again.startswith("Base à jour (révision 0004).\n")
+    assert "scellé" not in again
+    ctx = build(load_settings(env))
+    assert lookup(ctx, seeded.bruno, ALICE_INS).exists
+    ctx.engine.dispose()

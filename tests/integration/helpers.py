@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, LargeBinary, inspect, text
 
 from dmp.adapters.db.tables import metadata
+from dmp.adapters.notify.base import Message
 
 
 def all_rows(engine: Engine) -> dict[str, list[dict[str, Any]]]:
@@ -64,3 +66,48 @@ def restore_audit_guards(engine: Engine) -> None:
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
             conn.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER USER"))
+
+
+@dataclass
+class Recorder:
+    """A notifier that keeps what it is given to send."""
+
+    messages: list[Message] = field(default_factory=list)
+
+    def send(self, message: Message) -> None:
+        self.messages.append(message)
+
+
+def found_in_columns(engine: Engine, needles: list[str]) -> list[tuple[str, str, str]]:
+    """Every (table, column, needle) where a column of a row contains a needle, whatever the
+    column's type: text as text, binary as bytes. Every table of the database, not only dmp's."""
+    found = []
+    with engine.connect() as conn:
+        schema = inspect(conn)
+        for table in schema.get_table_names():
+            for column in schema.get_columns(table):
+                for needle in needles:
+                    if _contains(conn, table, column, needle):
+                        found.append((table, column["name"], needle))
+    return found
+
+
+def _contains(conn: Connection, table: str, column: dict[str, Any], needle: str) -> bool:
+    name = f'"{column["name"]}"'
+    if conn.dialect.name == "sqlite":
+        where = f"instr(CAST({name} AS BLOB), :needle) > 0"
+    elif isinstance(column["type"], LargeBinary):
+        where = f"position(:needle IN {name}) > 0"
+    else:
+        where = f"CAST({name} AS text) LIKE '%' || :needle || '%'"
+    binary = conn.dialect.name == "sqlite" or isinstance(column["type"], LargeBinary)
+    value = needle.encode() if binary else needle
+    stmt = text(f'SELECT count(*) FROM "{table}" WHERE {where}')
+    return bool(conn.execute(stmt, {"needle": value}).scalar())
+
+
+def sqlite_bytes(url: str) -> bytes:
+    """The database file and its write-ahead log, as a copy of the data directory holds them."""
+    path = Path(url.removeprefix("sqlite:///"))
+    wal = path.with_name(path.name + "-wal")
+    return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")

@@ -306,7 +306,9 @@ def test_search_by_ins_in_one_transaction(ctx, cast):
         find_documents(ctx, Reading(cast.damien), ALICE_INS)  # same answer as no DMP at all
     with ctx.engine.connect() as conn:
         refused = (
-            conn.execute(select(audit_entries).where(audit_entries.c.target_id == unknown.value))
+            conn.execute(
+                select(audit_entries).where(audit_entries.c.target_id == ctx.blind_index(unknown))
+            )
             .mappings()
             .one()
         )
@@ -315,6 +317,7 @@ def test_search_by_ins_in_one_transaction(ctx, cast):
         "denied",
         "no-record",
     )
+    assert refused["target_kind"] == "ins-index"  # the INS by its blind index, never in clear
 
 
 def _chain(ctx, dmp_id):
@@ -345,5 +348,8 @@ def test_a_submission_for_an_ins_without_dmp_writes_nothing_but_its_refusal(ctx,
         "denied",
         "no-record",
     )
-    assert (refusal["target_kind"], refusal["target_id"]) == ("ins", stranger.value)
+    assert (refusal["target_kind"], refusal["target_id"]) == (
+        "ins-index",
+        ctx.blind_index(stranger),
+    )
     assert not [p for p in settings.blob_dir.rglob("*") if p.is_file()]

@@ -8,19 +8,23 @@ from datetime import date, timedelta
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
-from dmp.adapters.db.tables import accounts, consents, outbox, tombstones
+from dmp.adapters.db.tables import accounts, consents, outbox, representatives, tombstones
 from dmp.adapters.db.tables import records as records_table
+from dmp.adapters.fieldcipher import FieldCipher
 from dmp.bootstrap import notifier
 from dmp.domain.model import ContactChannels, PatientActor, PatientIdentity, RecordState
 from dmp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dmp.services import records
+from dmp.services.accounts import contacts_of
 from dmp.services.documents import Reading, find_documents
 from dmp.services.jobs import run_jobs
+from dmp.services.notifications import dispatch
 from dmp.services.records import Consent, close_record, create_record, destroy_record, lookup
 from dmp.services.submission import submit_documents
 from tests.factories import pdf_submission
+from tests.integration.helpers import Recorder
 from tests.personas import ALICE_INS, consent, ins, populate
 
 JEAN = PatientIdentity("Moulin", "Jean", date(1970, 1, 1), "male")
@@ -52,7 +56,8 @@ def test_creation_keeps_the_consent_trace_and_gives_credentials(ctx, clock):
         ctx.brochure.version,
         clock(),
     )
-    assert account.phone == "+33612345678"
+    assert contacts_of(ctx, account._mapping) == ContactChannels(phone="+33612345678")
+    assert b"+3361" not in account.phone_enc  # sealed under the account's own key
     assert account.must_change_password
     assert account.password_hash.startswith("$argon2id$")
     assert PasswordHasher().verify(account.password_hash, created.patient.temporary_password)
@@ -155,7 +160,11 @@ def test_destruction_needs_a_fresh_code_and_leaves_only_a_tombstone(ctx, clock):
             is None
         )
         tomb = conn.execute(select(tombstones)).one()
-    assert (tomb.ins, tomb.requested_by, tomb.destroyed_at) == (ALICE_INS.value, "patient", clock())
+    assert (tomb.ins_index, tomb.requested_by, tomb.destroyed_at) == (
+        ctx.blind_index(ALICE_INS),
+        "patient",
+        clock(),
+    )
     assert not any(ctx.settings.blob_dir.glob(f"objects/*/*/{cast.alice_dmp}/*"))
     seen = lookup(ctx, cast.damien, ALICE_INS)
     assert (seen.exists, seen.state, seen.destroyed_at) == (False, RecordState.DESTROYED, clock())
@@ -187,6 +196,54 @@ def test_closure_and_destruction_are_notified(ctx, clock):
         ctx, PatientActor(cast.alice.account_id, cast.alice_dmp, clock()), cast.alice_dmp
     )
     [(_, params)] = [(t, p) for t, p in _templates(ctx) if t == "record_destroyed"]
-    # the account is gone with the DMP: the last message carries the addresses themselves
-    assert (params["email"], params["phone"]) == ("alice@example.org", "+33612345678")
+    # the account is gone with the DMP: the last message carries the addresses themselves,
+    # sealed under a key of its own, not in its parameters
+    assert set(params) == {"date"}
     assert "record_closed" not in [t for t, _ in _templates(ctx)]  # purged with the DMP
+    with ctx.engine.connect() as conn:
+        [last] = conn.execute(select(outbox).where(outbox.c.recipient_kind == "contact")).all()
+    assert ctx.keys.store.get(last.id) is not None
+    sent = Recorder()
+    dispatch(ctx, sent)
+    assert sorted((m.channel, m.address) for m in sent.messages if "détruit" in m.subject) == [
+        ("email", "alice@example.org"),
+        ("sms", "+33612345678"),
+    ]
+    assert ctx.keys.store.get(last.id) is None  # sent: its key is shredded
+    with ctx.engine.connect() as conn:
+        assert (
+            conn.execute(select(outbox.c.contact_enc).where(outbox.c.id == last.id)).scalar()
+            is None
+        )
+
+
+def test_destroying_the_last_dmp_of_an_account_shreds_its_key(ctx, clock):
+    """Marc represents Léa and Tom: his account, and its key, outlive Léa's DMP, not Tom's."""
+    cast = populate(ctx)
+    tom = records.create_record(
+        ctx,
+        cast.bruno,
+        ins=ins("1180644109034"),
+        identity=PatientIdentity("Lefèvre", "Tom", date(2018, 6, 1), "male"),
+        contacts=ContactChannels(phone="+33698765400"),
+        consent=consent(ctx),
+    )
+    marc = cast.marc.account_id
+    with ctx.engine.begin() as conn:  # the service has no use case yet to add a representative
+        cipher = FieldCipher(tom.dmp_id, ctx.keys.get(tom.dmp_id))
+        conn.execute(
+            insert(representatives).values(
+                dmp_id=tom.dmp_id,
+                account_id=marc,
+                since=clock(),
+                identity_enc=cipher.seal("representative", marc, "{}"),
+            )
+        )
+    for dmp_id in (cast.lea_dmp, tom.dmp_id):
+        assert ctx.keys.store.get(marc) is not None
+        patient = cast.lea.account_id if dmp_id == cast.lea_dmp else tom.patient.account_id
+        records.destroy_record(ctx, PatientActor(patient, dmp_id, clock()), dmp_id)
+        assert ctx.keys.store.get(patient) is None
+        clock.advance(seconds=1)
+    assert ctx.keys.store.get(marc) is None
+    assert ctx.keys.store.get(cast.alice.account_id) is not None

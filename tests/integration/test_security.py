@@ -14,7 +14,7 @@ from dmp.domain.model import (
     PatientActor,
     PatientIdentity,
 )
-from dmp.errors import IntegrityError, NotFound
+from dmp.errors import Forbidden, IntegrityError, NotFound
 from dmp.services import records
 from dmp.services.documents import Reading, find_documents, open_content
 from dmp.services.records import destroy_record
@@ -23,11 +23,13 @@ from tests.factories import metadata, pdf_submission
 from tests.integration.helpers import (
     all_rows,
     files_bytes,
+    found_in_columns,
     restore_files,
     restore_rows,
     snapshot_files,
+    sqlite_bytes,
 )
-from tests.personas import consent, ins, populate
+from tests.personas import ALICE_INS, LEA_INS, Cast, consent, ins, populate
 
 CANARY = "CANARI-7f3a9c-séropositivité"
 
@@ -85,6 +87,61 @@ def test_canary_never_stored_in_clear(ctx):
     assert CANARY in doc.metadata.comments
     _, stream = open_content(ctx, Reading(cast.bruno), cast.alice_dmp, doc.id)
     assert needle in b"".join(stream)
+
+
+JEAN_INS, STRANGER_INS = ins("1700175123457"), ins("1991299123456")
+
+
+def _seed_identifiers(ctx, clock) -> tuple[Cast, list[str]]:
+    """The personas, a DMP destroyed (its tombstone left, its last message queued), refused
+    look-ups of an INS that has no DMP; returns the patients' INS, names, e-mails and phones."""
+    cast = populate(ctx)
+    jean = records.create_record(
+        ctx,
+        cast.bruno,
+        ins=JEAN_INS,
+        identity=PatientIdentity("Moulinier", "Jean", date(1970, 1, 1), "male"),
+        contacts=ContactChannels(email="jean.moulinier@example.org", phone="06 98 76 54 32"),
+        consent=consent(ctx),
+    )
+    destroy_record(ctx, PatientActor(jean.patient.account_id, jean.dmp_id, clock()), jean.dmp_id)
+    assert records.lookup(ctx, cast.damien, JEAN_INS).destroyed_at == clock()
+    assert not records.lookup(ctx, cast.damien, STRANGER_INS).exists
+    with pytest.raises(Forbidden):
+        records.lookup(ctx, cast.elise, STRANGER_INS)
+    with pytest.raises(NotFound):
+        find_documents(ctx, Reading(cast.bruno), STRANGER_INS)
+    # what the needles stand for is stored, and opens: the search below can fail
+    assert records.lookup(ctx, cast.bruno, ALICE_INS).identity.family_name == "Dupont"
+    return cast, [
+        *(i.value for i in (ALICE_INS, LEA_INS, JEAN_INS, STRANGER_INS)),
+        *("Dupont", "Lefèvre", "Moulinier"),
+        *("alice@example.org", "lea@example.org", "marc@example.org", "jean.moulinier@"),
+        *("+33612345678", "+33698765432", "0612345678", "0698765432"),
+    ]
+
+
+def test_no_health_identifier_name_or_address_in_clear_in_the_data_database(ctx, clock):
+    """SPEC §7: a copy of the data database alone (file and log, or every column of every
+    table) reveals no INS, no patient's name, no e-mail address, no phone number."""
+    cast, needles = _seed_identifiers(ctx, clock)
+    engine = ctx.engine
+    assert found_in_columns(engine, needles) == []
+    # the search finds what is stored in clear: a login, an establishment's name
+    assert {
+        ("accounts", "login", cast.alice_login),
+        ("establishments", "name", "CHU de Nantes"),
+    } <= set(found_in_columns(engine, [cast.alice_login, "CHU de Nantes"]))
+    if engine.dialect.name != "sqlite":
+        return
+    url = ctx.settings.database_url
+    assert [n for n in needles if n.encode() in sqlite_bytes(url)] == []
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+            "PRAGMA wal_checkpoint(TRUNCATE)"
+        )
+    assert b"CHU de Nantes" in sqlite_bytes(url)
+    assert [n for n in needles if n.encode() in sqlite_bytes(url)] == []
 
 
 def test_tampered_content_is_refused(ctx):

@@ -20,7 +20,8 @@ from dmp.errors import NotFound
 from dmp.services import audit
 from dmp.services.audit import SYSTEM_CHAIN, Break, entry_hash
 from dmp.services.documents import Reading, find_documents
-from dmp.services.operations import migrate_database, verify_audit
+from dmp.services.migration import migrate_database
+from dmp.services.operations import verify_audit
 from dmp.services.records import destroy_record
 from dmp.services.submission import submit_documents
 from dmp.services.witness import MARGIN, checkpoint, heads_root, line_hash

@@ -2,9 +2,12 @@
 
 Design
 ------
-Each DMP's data (document contents, free-text metadata, identity) is encrypted under its own random
-data key (``crypto``). That data key is stored only here, *wrapped* by the master key, which itself
-lives only in configuration. The key store is a **separate database**: its own SQLAlchemy engine
+Each DMP's data (document contents, free-text metadata, identity, INS) is encrypted under its own
+random data key (``crypto``). That data key is stored only here, *wrapped* by the master key, which
+itself lives only in configuration. The other keys live here too, wrapped the same way, each
+under the id of what it opens: a document's, an account's (its contact channels), a message's
+(the addresses of the last message of a destroyed DMP, until it is sent), and the key of the INS
+blind index (``INS_INDEX_KEY``). The key store is a **separate database**: its own SQLAlchemy engine
 and URL (:func:`ensure_separate` refuses the data database's), by default a SQLite file
 ``keys.sqlite3`` beside the data database, never inside it nor inside its backups (a backup of the
 data directory must leave ``keys.sqlite3`` out).
@@ -44,7 +47,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from sqlalchemy import (
     URL,
@@ -73,6 +76,11 @@ from dmp.adapters.crypto import KeyRing, WrappedKey
 from dmp.errors import ConfigurationError, Conflict, DmpError, IntegrityError
 
 KEYSTORE_FILENAME = "keys.sqlite3"
+
+# The key of the INS blind index (``adapters.blindindex``) lives beside the data keys, wrapped the
+# same way, under this fixed id. No row of the data database owns it: the orphan sweep never
+# lists it. Its version is in its name: a new index key is a new id, and a new index.
+INS_INDEX_KEY = uuid5(UUID(int=0), "dmp/ins-blind-index/v1")
 
 metadata = MetaData()  # the key store's own metadata: never mixed with the data database's
 
@@ -151,7 +159,8 @@ _GET_MANY = select(data_keys.c.dmp_id, data_keys.c.key_id, data_keys.c.wrapped).
 
 
 class KeyStore:
-    """Rows of wrapped data keys, one per DMP, in their own database."""
+    """Rows of wrapped keys, one per owner (DMP, document, account, message), in their own
+    database."""
 
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _now) -> None:
         self.engine = engine
@@ -213,10 +222,13 @@ class KeyStore:
             after = page[-1].dmp_id
 
     def ids_created_before(self, cutoff: datetime, batch_size: int = 1000) -> Iterator[UUID]:
-        """Ids of keys created before ``cutoff`` (the orphan sweep leaves younger ones alone)."""
+        """Ids of keys created before ``cutoff`` (the orphan sweep leaves younger ones alone),
+        except the INS index key, which no row owns."""
         last: UUID | None = None
         while True:
-            stmt = select(data_keys.c.dmp_id).where(data_keys.c.created_at < cutoff)
+            stmt = select(data_keys.c.dmp_id).where(
+                data_keys.c.created_at < cutoff, data_keys.c.dmp_id != INS_INDEX_KEY
+            )
             if last is not None:
                 stmt = stmt.where(data_keys.c.dmp_id > last)
             with self._begin() as conn:
@@ -304,6 +316,18 @@ class DataKeys:
         self._store.put(dmp_id, self._keyring.wrap(dmp_id, data_key))
         self._remember(dmp_id, data_key)
         return data_key
+
+    def open_or_create(self, key_id: UUID) -> bytes:
+        """The key ``key_id``, created if there is none yet. Two processes may race to create
+        it: the store keeps the first, and the second one reads it back."""
+        try:
+            return self.get(key_id)
+        except KeyDestroyed:
+            pass
+        try:
+            return self.create(key_id)
+        except Conflict:
+            return self.get(key_id)
 
     def get(self, dmp_id: UUID) -> bytes:
         """The DMP's data key; ``KeyDestroyed`` if it was destroyed (or never created)."""

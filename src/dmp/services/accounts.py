@@ -1,4 +1,9 @@
-"""Patient and representative accounts: login identifiers, temporary passwords, contact channels."""
+"""Patient and representative accounts: login identifiers, temporary passwords, contact channels.
+
+The contact channels are sealed under a key of the account's own, in the key store (id = the
+account's id): an account may act for several DMPs (a parent for two children), so no DMP's key
+would do. That key goes with the account, when the last DMP it belongs to is destroyed.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
+from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
+from dmp.adapters.fieldcipher import FieldCipher
+from dmp.adapters.keystore import KeyDestroyed
 from dmp.domain.model import ContactChannels
 from dmp.errors import InvalidInput
 from dmp.services.context import Context
@@ -55,11 +63,20 @@ def _new_login(uow: UnitOfWork) -> str:
 
 
 def open_account(
-    ctx: Context, uow: UnitOfWork, kind: str, contacts: ContactChannels, now: datetime
+    ctx: Context,
+    uow: UnitOfWork,
+    kind: str,
+    contacts: ContactChannels,
+    now: datetime,
+    keys_made: list[UUID],
 ) -> Credentials:
-    """Create an account with a fresh login and a temporary password to change at first login."""
+    """Create an account with a fresh login and a temporary password to change at first login,
+    its contact channels sealed under its new key. The key's id is added to ``keys_made``: the
+    key store is not in the transaction, the caller destroys the key if the transaction fails."""
     password = "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(12))
     credentials = Credentials(uuid4(), _new_login(uow), password)
+    cipher = FieldCipher(credentials.account_id, ctx.keys.create(credentials.account_id))
+    keys_made.append(credentials.account_id)
     uow.records.add_account(
         {
             "id": credentials.account_id,
@@ -67,11 +84,24 @@ def open_account(
             "password_hash": ctx.password_hasher.hash(password),
             "must_change_password": True,
             "kind": kind,
-            "email": contacts.email,
-            "phone": contacts.phone,
+            "email_enc": cipher.seal_optional("email", "account", contacts.email),
+            "phone_enc": cipher.seal_optional("phone", "account", contacts.phone),
             "notify_email": True,
             "notify_sms": True,
             "created_at": now,
         }
     )
     return credentials
+
+
+def contacts_of(ctx: Context, account: RowMap) -> ContactChannels:
+    """The account's contact channels, opened with its key; none once that key is destroyed
+    (the account goes with its last DMP)."""
+    try:
+        cipher = FieldCipher(account["id"], ctx.keys.get(account["id"]))
+    except KeyDestroyed:
+        return ContactChannels()
+    return ContactChannels(
+        cipher.open_optional("email", "account", account["email_enc"]),
+        cipher.open_optional("phone", "account", account["phone_enc"]),
+    )

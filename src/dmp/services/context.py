@@ -1,6 +1,6 @@
 """What every use case needs, gathered once by ``dmp.bootstrap``: the unit of work, the key and
-blob stores, the audit trail's signer and witness, the clock, the data tables. Use cases take it
-as their first argument."""
+blob stores, the blind index of the INS, the audit trail's signer and witness, the clock, the
+data tables. Use cases take it as their first argument."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from datetime import UTC, datetime
 from argon2 import PasswordHasher
 from sqlalchemy import Engine
 
+from dmp.adapters.blindindex import BlindIndex
 from dmp.adapters.blobs import BlobStore
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.keystore import DataKeys
 from dmp.adapters.witness import Witness
+from dmp.domain.identifiers import Ins
 from dmp.domain.valuesets import ProfessionMatrix, ValueSets
 from dmp.services.audit import AuditSigner
 from dmp.services.brochure import Brochure
@@ -38,6 +40,7 @@ class Context:
     valuesets: ValueSets
     matrix: ProfessionMatrix
     brochure: Brochure
+    index: BlindIndex
     clock: Clock = system_clock
     password_hasher: PasswordHasher = field(default_factory=PasswordHasher)
 
@@ -51,3 +54,7 @@ class Context:
 
     def now(self) -> datetime:
         return self.clock()
+
+    def blind_index(self, ins: Ins) -> str:
+        """What the data database knows of an INS: its keyed blind index, never the INS."""
+        return self.index.ins(ins.value)

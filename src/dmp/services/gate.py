@@ -1,7 +1,8 @@
 """The one door to a DMP. Every read or change of a DMP, whoever asks (the professional API,
 the portals, the scheduled jobs), passes here, in this order:
 
-1. resolve the DMP, by its id or by the patient's INS;
+1. resolve the DMP, by its id or by the patient's INS (through its blind index: the data
+   database knows no INS, and the audit entries name an INS by its index);
 2. load its facts (state, authorizations, blocks, médecin traitant, oppositions, minority);
 3. ask the policy;
 4. write the audit entry, allowed or refused, with the exact reason of the decision;
@@ -152,14 +153,24 @@ def _load(ctx: Context, uow: UnitOfWork, row: RowMap) -> Loaded:
     return Loaded(row, uow.records.facts(row, patient_is_minor=minor), cipher, identity)
 
 
-def _row(uow: UnitOfWork, patient: UUID | Ins, lock: bool) -> RowMap | None:
-    if isinstance(patient, Ins):
-        return uow.records.by_ins(patient.value, for_update=lock)
-    return uow.records.get(patient, for_update=lock)
+# A DMP as the data database finds it: by its id, or by the blind index of the patient's INS.
+Key = UUID | str
 
 
-def _target_of(patient: UUID | Ins) -> tuple[str, object]:
-    return ("ins", patient.value) if isinstance(patient, Ins) else ("record", patient)
+def _key(ctx: Context, patient: UUID | Ins) -> Key:
+    """The INS's blind index, computed once for the whole request; a DMP id as it is."""
+    return ctx.blind_index(patient) if isinstance(patient, Ins) else patient
+
+
+def _row(uow: UnitOfWork, key: Key, lock: bool) -> RowMap | None:
+    if isinstance(key, str):
+        return uow.records.by_ins(key, for_update=lock)
+    return uow.records.get(key, for_update=lock)
+
+
+def _target_of(key: Key) -> tuple[str, object]:
+    """What an audit entry names: the DMP, or for an INS with no DMP its blind index."""
+    return ("ins-index", key) if isinstance(key, str) else ("record", key)
 
 
 def _system_entry(
@@ -188,14 +199,14 @@ def _absent(
     uow: UnitOfWork,
     reading: Reading,
     action: str,
-    patient: UUID | Ins,
+    key: Key,
     row: RowMap | None,
 ) -> NoReturn:
     """No DMP (or one being destroyed): the refusal goes to the system chain. Whoever the law
     keeps out is told so, as they would be for a DMP that exists."""
     law = policy.refuse_excluded(reading.actor)
     reason: Decision | str = law or (NO_RECORD if row is None else "record-destroyed")
-    _system_entry(ctx, uow, reading, action, reason, _target_of(patient))
+    _system_entry(ctx, uow, reading, action, reason, _target_of(key))
     uow.commit()
     raise refusal_error(law.reason, told=True) if law else _answer(reading, hidden())
 
@@ -215,9 +226,10 @@ def enter(
     """Open the DMP of ``patient`` (its id, or the patient's INS) for ``action``, as ``decide``
     rules; or write the refusal, commit it and raise. ``lock`` takes the DMP's row for the
     transaction (changes). ``target`` is what the audit entries name (the DMP by default)."""
-    row = _row(uow, patient, lock)
+    key = _key(ctx, patient)
+    row = _row(uow, key, lock)
     if _live(row) is None:
-        _absent(ctx, uow, reading, action, patient, row)
+        _absent(ctx, uow, reading, action, key, row)
     assert row is not None
     loaded = _load(ctx, uow, row)
     door = Door(ctx, uow, reading, action, loaded, target or ("record", loaded.dmp_id))
@@ -240,15 +252,15 @@ def run_job(
     return door
 
 
-def admit_creation(ctx: Context, uow: UnitOfWork, reading: Reading, ins: Ins) -> Decision:
-    """May this professional create the DMP of this INS? The INS's row (if any) stays locked
-    until the transaction ends, so that two creations cannot both pass."""
-    row = uow.records.by_ins(ins.value, for_update=True)
+def admit_creation(ctx: Context, uow: UnitOfWork, reading: Reading, ins_index: str) -> Decision:
+    """May this professional create the DMP of the INS of this blind index? The INS's row (if
+    any) stays locked until the transaction ends, so that two creations cannot both pass."""
+    row = uow.records.by_ins(ins_index, for_update=True)
     decision = policy.create_record(reading.actor, state_of(row))
     if not decision:
         live = _live(row)
         if live is None:
-            _system_entry(ctx, uow, reading, "record.create", decision, _target_of(ins))
+            _system_entry(ctx, uow, reading, "record.create", decision, _target_of(ins_index))
             uow.commit()
             raise refusal_error(decision.reason, told=True)
         loaded = _load(ctx, uow, live)
@@ -257,12 +269,12 @@ def admit_creation(ctx: Context, uow: UnitOfWork, reading: Reading, ins: Ins) ->
     return decision
 
 
-def look_up(ctx: Context, uow: UnitOfWork, reading: Reading, ins: Ins) -> Door | None:
-    """Whether a DMP exists for this INS: every professional may ask, except the excluded by
-    law. Returns the door of the DMP, or None when there is none; the look-up is audited either
-    way (in the DMP's chain, or in the system chain)."""
+def look_up(ctx: Context, uow: UnitOfWork, reading: Reading, ins_index: str) -> Door | None:
+    """Whether a DMP exists for the INS of this blind index: every professional may ask, except
+    the excluded by law. Returns the door of the DMP, or None when there is none; the look-up is
+    audited either way (in the DMP's chain, or in the system chain)."""
     decision = policy.look_up(reading.actor)
-    row = _live(uow.records.by_ins(ins.value))
+    row = _live(uow.records.by_ins(ins_index))
     door = None
     if row is not None:
         loaded = _load(ctx, uow, row)
@@ -270,11 +282,11 @@ def look_up(ctx: Context, uow: UnitOfWork, reading: Reading, ins: Ins) -> Door |
     if not decision:
         if door is not None:
             door.refuse(decision, told=True)
-        _system_entry(ctx, uow, reading, "record.lookup", decision, _target_of(ins))
+        _system_entry(ctx, uow, reading, "record.lookup", decision, _target_of(ins_index))
         uow.commit()
         raise refusal_error(decision.reason, told=True)
     if door is None:
-        _system_entry(ctx, uow, reading, "record.lookup", decision, _target_of(ins))
+        _system_entry(ctx, uow, reading, "record.lookup", decision, _target_of(ins_index))
         return None
     door.decision = decision
     door.record()

@@ -1,4 +1,5 @@
-"""Operator use cases: verify the audit trail, rotate the master key."""
+"""Operator use cases: verify the audit trail, rotate the master key (migrating the database is
+``services.migration``)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from dmp.adapters.crypto import KeyRing
-from dmp.adapters.db.migrate import current_revision, upgrade
 from dmp.services.audit import SYSTEM_CHAIN, Break, verify_chain
 from dmp.services.context import Context
-from dmp.services.witness import checkpoint
 from dmp.services.witness_check import Tap, WitnessBreak, empty_witness, replay, vanished
 
 
@@ -62,16 +61,3 @@ def rotate_keys(ctx: Context, keyring: KeyRing) -> int:
     """Re-wrap every data key under the current master key; returns how many were re-wrapped.
     Once it has run, the previous master keys can be removed from the configuration."""
     return ctx.keys.store.rewrap_all(keyring)
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    revision: str | None
-    checkpoint: int  # the witness's checkpoint written after it
-
-
-def migrate_database(ctx: Context) -> Migration:
-    """Bring the database schema to the latest revision, then write a checkpoint to the witness:
-    on a new install its first one, so that ``dmp audit verify`` has a witness from the start."""
-    upgrade(ctx.engine)
-    return Migration(current_revision(ctx.engine), checkpoint(ctx))

@@ -1,13 +1,17 @@
-"""The life of a DMP: create (information and consent), look up, close, reactivate, destroy."""
+"""The life of a DMP: create (information and consent), look up, close, reactivate, destroy.
+
+The data database holds no INS in clear: a DMP is found by the INS's blind index
+(``ctx.blind_index``), and keeps its INS sealed under its own key; the tombstone keeps only the
+index."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from uuid import UUID, uuid4
 
 from dmp import policy
-from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
 from dmp.domain.identifiers import Ins
@@ -22,8 +26,8 @@ from dmp.domain.model import (
 )
 from dmp.errors import InvalidInput
 from dmp.services import audit, gate
-from dmp.services.accounts import Credentials, check_contacts, open_account
-from dmp.services.common import french_date, notify, notify_patient
+from dmp.services.accounts import Credentials, check_contacts, contacts_of, open_account
+from dmp.services.common import french_date, notify_patient
 from dmp.services.context import Context
 from dmp.services.gate import Reading, identity_to_json
 
@@ -111,43 +115,56 @@ def create_record(
             "Seul le DMP d'un mineur a des représentants légaux.", code="representative"
         )
     reading = Reading(actor)
+    index = ctx.blind_index(ins)
     with ctx.uow() as uow:
-        decision = gate.admit_creation(ctx, uow, reading, ins)
+        decision = gate.admit_creation(ctx, uow, reading, index)
         dmp_id = uuid4()
-        cipher = FieldCipher(dmp_id, ctx.keys.create(dmp_id))
+        draft = _Draft(dmp_id, FieldCipher(dmp_id, ctx.keys.create(dmp_id)), ins, index, [dmp_id])
         try:
-            created = _insert_record(
-                ctx, uow, actor, dmp_id, cipher, ins, identity, contacts, consent, reps, now
-            )
+            created = _insert_record(ctx, uow, actor, draft, identity, contacts, consent, reps, now)
             door = gate.enter(ctx, uow, reading, "record.create", dmp_id, lambda _: decision)
             door.record()
             notify_patient(door, "record_created", login=created.patient.login)
             uow.commit()
         except BaseException:
-            ctx.keys.destroy(dmp_id)
+            for key_id in draft.keys_made:
+                ctx.keys.destroy(key_id)
             raise
     return created
+
+
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """A DMP being created: its id and cipher, the INS and its blind index, and the ids of the
+    keys created for it so far (the key store is not in the transaction: if the creation fails,
+    they are destroyed)."""
+
+    dmp_id: UUID
+    cipher: FieldCipher
+    ins: Ins
+    ins_index: str
+    keys_made: list[UUID]
 
 
 def _insert_record(
     ctx: Context,
     uow: UnitOfWork,
     actor: ProfessionalActor,
-    dmp_id: UUID,
-    cipher: FieldCipher,
-    ins: Ins,
+    draft: _Draft,
     identity: PatientIdentity,
     contacts: ContactChannels,
     consent: Consent,
     reps: list[NewRepresentative],
     now: datetime,
 ) -> Created:
-    patient = open_account(ctx, uow, "patient", contacts, now)
+    dmp_id, cipher = draft.dmp_id, draft.cipher
+    patient = open_account(ctx, uow, "patient", contacts, now, draft.keys_made)
     uow.records.add(
         {
             "dmp_id": dmp_id,
-            "ins": ins.value,
-            "ins_system": ins.system,
+            "ins_index": draft.ins_index,
+            "ins_enc": cipher.seal("ins", "record", draft.ins.value),
+            "ins_system": draft.ins.system,
             "state": RecordState.ACTIVE.value,
             "identity_enc": cipher.seal("identity", "record", identity_to_json(identity)),
             "patient_account_id": patient.account_id,
@@ -162,7 +179,7 @@ def _insert_record(
     uow.records.authorize(dmp_id, "professional", actor.professional_id, "creator", now)
     rep_credentials = []
     for rep in reps:
-        credentials = open_account(ctx, uow, "representative", rep.contacts, now)
+        credentials = open_account(ctx, uow, "representative", rep.contacts, now, draft.keys_made)
         uow.records.add_representative(
             {
                 "dmp_id": dmp_id,
@@ -201,10 +218,11 @@ def _add_consent(
 def lookup(ctx: Context, actor: ProfessionalActor, ins: Ins) -> Lookup:
     """Whether a DMP exists for this INS and in which state; its details only to those allowed
     to open it."""
+    index = ctx.blind_index(ins)
     with ctx.uow() as uow:
-        door = gate.look_up(ctx, uow, Reading(actor), ins)
+        door = gate.look_up(ctx, uow, Reading(actor), index)
         if door is None:
-            tomb = uow.records.tombstone(ins.value)
+            tomb = uow.records.tombstone(index)
             uow.commit()
             destroyed_at = tomb["destroyed_at"] if tomb else None
             state = RecordState.DESTROYED if tomb else None
@@ -298,61 +316,86 @@ def destroy_record(ctx: Context, actor: Actor, dmp_id: UUID) -> None:
         account = uow.records.account(door.loaded.row["patient_account_id"])
         uow.commit()
     who = "representative" if isinstance(actor, RepresentativeActor) else "patient"
-    finish_destruction(ctx, dmp_id, who, contact=account)
+    contact = contacts_of(ctx, account) if account is not None else None
+    finish_destruction(ctx, dmp_id, who, contact=contact)
 
 
 def finish_destruction(
-    ctx: Context, dmp_id: UUID, requested_by: str, contact: RowMap | None = None
+    ctx: Context, dmp_id: UUID, requested_by: str, contact: ContactChannels | None = None
 ) -> None:
-    """Shred the keys, then purge the rows and leave a tombstone, then delete the content files.
-    Each step can be run again: a crash part-way is finished by ``dmp jobs run``."""
+    """Shred the keys (the DMP's, its documents', and those of the accounts that belong to no
+    other DMP), then purge the rows and leave a tombstone, then delete the content files. Each
+    step can be run again: a crash part-way is finished by ``dmp jobs run``."""
     with ctx.uow() as uow:
         plan = uow.records.shredding(dmp_id)
     if plan is None:
         return
-    ins, document_ids = plan
-    for key_id in document_ids:
+    for key_id in [*plan.document_ids, dmp_id, *plan.account_ids]:
         ctx.keys.destroy(key_id)
-    ctx.keys.destroy(dmp_id)
+    message = _LastMessage.to(ctx, contact)
+    try:
+        _bury(ctx, dmp_id, plan.ins_index, requested_by, message)
+    except BaseException:
+        if message is not None:
+            ctx.keys.destroy(message.id)
+        raise
+    ctx.blobs.delete_prefix(dmp_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _LastMessage:
+    """The message telling the patient their DMP is destroyed. Their account goes with the DMP,
+    its key shredded: the message carries the addresses, sealed under a key of its own (id = the
+    message's), which the dispatch destroys once the message is sent."""
+
+    id: UUID
+    cipher: FieldCipher
+    contact: ContactChannels
+
+    @classmethod
+    def to(cls, ctx: Context, contact: ContactChannels | None) -> _LastMessage | None:
+        if contact is None or not (contact.email or contact.phone):
+            return None
+        message_id = uuid4()
+        return cls(message_id, FieldCipher(message_id, ctx.keys.create(message_id)), contact)
+
+    def row(self, now: datetime) -> dict[str, object]:
+        addresses = {"email": self.contact.email or "", "phone": self.contact.phone or ""}
+        return {
+            "id": self.id,
+            "dmp_id": None,
+            "recipient_kind": "contact",
+            "recipient_id": self.id,
+            "template": "record_destroyed",
+            "params": json.dumps({"date": french_date(now)}, ensure_ascii=False),
+            "contact_enc": self.cipher.seal("contact", "outbox", json.dumps(addresses)),
+            "created_at": now,
+            "attempts": 0,
+        }
+
+
+def _bury(
+    ctx: Context, dmp_id: UUID, ins_index: str, requested_by: str, message: _LastMessage | None
+) -> None:
+    """In one transaction: purge the DMP's rows, leave its tombstone (the blind index of its INS,
+    never the INS), write the audit entry, and queue the last message."""
     now = ctx.now()
     with ctx.uow() as uow:
         uow.records.purge(dmp_id)
         uow.records.add_tombstone(
             {
                 "id": uuid4(),
-                "ins": ins,
+                "ins_index": ins_index,
                 "dmp_id": dmp_id,
                 "destroyed_at": now,
                 "requested_by": requested_by,
             }
         )
-        audit.append(
-            uow,
-            ctx.signer,
-            now,
-            None,
-            _SYSTEM,
-            audit.Event("record.destroyed", True, requested_by, "record", dmp_id),
-        )
-        if contact is not None:
-            _notify_destroyed(uow, now, contact)
+        event = audit.Event("record.destroyed", True, requested_by, "record", dmp_id)
+        audit.append(uow, ctx.signer, now, None, _SYSTEM, event)
+        if message is not None:
+            uow.outbox.add(message.row(now))
         uow.commit()
-    ctx.blobs.delete_prefix(dmp_id)
-
-
-def _notify_destroyed(uow: UnitOfWork, now: datetime, contact: RowMap) -> None:
-    # The account is gone with the DMP: the last message goes to the addresses themselves.
-    notify(
-        uow,
-        now,
-        None,
-        "contact",
-        uuid4(),
-        "record_destroyed",
-        date=french_date(now),
-        email=contact["email"] or "",
-        phone=contact["phone"] or "",
-    )
 
 
 _SYSTEM = SystemActor("destruction")

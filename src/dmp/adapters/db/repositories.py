@@ -84,7 +84,7 @@ _TOKEN_HOLDER = (
 )
 _PROFESSIONAL = select(_pro, _attached_only_to_excluded(_pro.c.id).label("only_excluded"))
 _RECORD_BY_ID = select(t.records).where(t.records.c.dmp_id == bindparam("key"))
-_RECORD_BY_INS = select(t.records).where(t.records.c.ins == bindparam("key"))
+_RECORD_BY_INS = select(t.records).where(t.records.c.ins_index == bindparam("key"))
 _RECORD_BY_ID_LOCKED = _RECORD_BY_ID.with_for_update()
 _RECORD_BY_INS_LOCKED = _RECORD_BY_INS.with_for_update()
 # The sets behind a DMP's facts in one round trip: (kind, subject kind, id) rows.
@@ -168,6 +168,16 @@ _AUDIT_APPEND_AND_MOVE = (
         .cte("moved_head")
     )
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Shredding:
+    """What the destruction of a DMP destroys: its documents' keys, the keys of the accounts
+    that belong to no other DMP, and what its tombstone keeps (the blind index of its INS)."""
+
+    ins_index: str
+    document_ids: list[UUID]
+    account_ids: list[UUID]
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,9 +334,18 @@ class RecordRepository(_Repository):
         stmt = _RECORD_BY_ID_LOCKED if for_update else _RECORD_BY_ID
         return self._one(stmt, {"key": dmp_id})
 
-    def by_ins(self, ins: str, *, for_update: bool = False) -> RowMap | None:
+    def by_ins(self, index: str, *, for_update: bool = False) -> RowMap | None:
+        """The DMP of the INS whose blind index is ``index``."""
         stmt = _RECORD_BY_INS_LOCKED if for_update else _RECORD_BY_INS
-        return self._one(stmt, {"key": ins})
+        return self._one(stmt, {"key": index})
+
+    def any_indexed(self) -> bool:
+        """Whether some DMP or tombstone already holds an INS blind index (then the index key
+        must exist: a new one would not find them)."""
+        records = select(t.records.c.dmp_id).where(t.records.c.ins_index.is_not(None)).limit(1)
+        tombs = select(t.tombstones.c.id).where(t.tombstones.c.ins_index.is_not(None)).limit(1)
+        found = self.conn.execute(select(records.exists() | tombs.exists())).scalar()
+        return bool(found)
 
     def by_account(self, account_id: UUID) -> list[UUID]:
         own = select(t.records.c.dmp_id).where(t.records.c.patient_account_id == account_id)
@@ -462,16 +481,23 @@ class RecordRepository(_Repository):
         )
         return list(self.conn.execute(stmt).scalars())
 
-    def shredding(self, dmp_id: UUID) -> tuple[str, list[UUID]] | None:
-        """What a destruction needs of a DMP: its INS (for the tombstone) and the ids of its
-        documents (whose keys it destroys); None once the DMP is gone."""
-        ins = self.conn.execute(
-            select(t.records.c.ins).where(t.records.c.dmp_id == dmp_id)
-        ).scalar_one_or_none()
-        if ins is None:
+    def shredding(self, dmp_id: UUID) -> Shredding | None:
+        """What a destruction needs of a DMP: the blind index of its INS (for the tombstone),
+        and the ids of the keys it destroys; None once the DMP is gone."""
+        row = self._one(
+            select(t.records.c.ins_index, t.records.c.patient_account_id).where(
+                t.records.c.dmp_id == dmp_id
+            )
+        )
+        if row is None:
             return None
         ids = self.conn.execute(select(t.documents.c.id).where(t.documents.c.dmp_id == dmp_id))
-        return ins, list(ids.scalars())
+        accounts = [
+            row["patient_account_id"],
+            *(r.account_id for r in self.representatives(dmp_id)),
+        ]
+        alone = [a for a in accounts if set(self.by_account(a)) <= {dmp_id}]
+        return Shredding(row["ins_index"], list(ids.scalars()), alone)
 
     def ids(self) -> list[UUID]:
         """Every DMP's id (the audit verification checks each one has its chain)."""
@@ -487,16 +513,23 @@ class RecordRepository(_Repository):
         return list(self.conn.execute(stmt).scalars())
 
     def key_owners(self, key_ids: Sequence[UUID]) -> set[UUID]:
-        """Which of these key ids belong to a DMP or a document still stored."""
+        """Which of these key ids belong to a DMP, a document or an account still stored, or to
+        a message not sent yet."""
         records = select(t.records.c.dmp_id).where(t.records.c.dmp_id.in_(key_ids))
         documents = select(t.documents.c.id).where(t.documents.c.id.in_(key_ids))
-        return set(self.conn.execute(records.union(documents)).scalars())
+        accounts = select(t.accounts.c.id).where(t.accounts.c.id.in_(key_ids))
+        messages = select(t.outbox.c.id).where(
+            t.outbox.c.id.in_(key_ids), t.outbox.c.sent_at.is_(None)
+        )
+        owners = union_all(records, documents, accounts, messages)
+        return set(self.conn.execute(owners).scalars())
 
     def add_tombstone(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.tombstones), values)
 
-    def tombstone(self, ins: str) -> RowMap | None:
-        stmt = select(t.tombstones).where(t.tombstones.c.ins == ins)
+    def tombstone(self, index: str) -> RowMap | None:
+        """The latest tombstone of the INS whose blind index is ``index``."""
+        stmt = select(t.tombstones).where(t.tombstones.c.ins_index == index)
         return self._one(stmt.order_by(t.tombstones.c.destroyed_at.desc()))
 
     def purge(self, dmp_id: UUID) -> None:
@@ -643,7 +676,9 @@ class AuditRepository(_Repository):
     def _stream(
         self, stmt: Any, params: dict[str, Any] | None = None, *, mappings: bool = True
     ) -> Generator[Any, None, None]:
-        result = self.conn.execution_options(yield_per=1000).execute(stmt, params)
+        # Streamed for this statement only: ``Connection.execution_options`` would leave the
+        # whole connection streaming, and a later INSERT in a server-side cursor.
+        result = self.conn.execute(stmt, params, execution_options={"yield_per": 1000})
         try:
             yield from result.mappings() if mappings else result
         finally:  # a reader that stops early (a verification at its first break) leaves rows
@@ -679,4 +714,7 @@ class OutboxRepository(_Repository):
         return list(self.conn.execute(stmt.order_by(t.outbox.c.created_at)).mappings())
 
     def mark_sent(self, outbox_id: UUID, at: datetime) -> None:
-        self.conn.execute(update(t.outbox).where(t.outbox.c.id == outbox_id).values(sent_at=at))
+        """Sent: its sealed addresses, if any, are of no more use (their key goes next)."""
+        self.conn.execute(
+            update(t.outbox).where(t.outbox.c.id == outbox_id).values(sent_at=at, contact_enc=None)
+        )

@@ -2,7 +2,9 @@
 
 Every patient-owned table carries ``dmp_id`` first in its primary key, so that the national
 deployment can shard on it (Citus distribution column). Health data (titles, comments, patient
-identity, justifications) are stored encrypted under the DMP's own key; see docs/adr.
+identity, justifications) are stored encrypted under the DMP's own key; see docs/adr. No health
+identifier is stored in clear: the INS only as its keyed blind index (``ins_index``) and sealed
+(``ins_enc``), patients' contact channels sealed under their account's key.
 """
 
 from __future__ import annotations
@@ -120,8 +122,9 @@ accounts = Table(
     Column("password_hash", String(200), nullable=False),
     Column("must_change_password", Boolean, nullable=False),
     Column("kind", String(20), nullable=False),  # patient | representative
-    Column("email", String(254)),
-    Column("phone", String(20)),
+    # Sealed under the account's own key (key store, id = the account's id).
+    Column("email_enc", LargeBinary),
+    Column("phone_enc", LargeBinary),
     Column("notify_email", Boolean, nullable=False, default=True),
     Column("notify_sms", Boolean, nullable=False, default=True),
     _now_col("created_at"),
@@ -131,8 +134,11 @@ records = Table(
     "records",
     metadata,
     Column("dmp_id", Uuid, primary_key=True),
-    Column("ins", String(15), nullable=False, unique=True),
-    Column("ins_system", String(40), nullable=False),
+    Column("ins_index", String(64), nullable=False, unique=True),  # adapters.blindindex
+    # The INS sealed under the DMP's key; NULL only for a DMP whose destruction was under way,
+    # its key already shredded, when its INS was sealed by the upgrade to revision 0003.
+    Column("ins_enc", LargeBinary),
+    Column("ins_system", String(40), nullable=False),  # NIR or NIA: says nothing of who
     Column("state", String(12), nullable=False),
     Column("identity_enc", LargeBinary, nullable=False),
     Column("patient_account_id", Uuid, ForeignKey("accounts.id"), nullable=False),
@@ -297,7 +303,7 @@ tombstones = Table(
     "tombstones",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column("ins", String(15), nullable=False, index=True),
+    Column("ins_index", String(64), nullable=False, index=True),
     Column("dmp_id", Uuid, nullable=False),
     _now_col("destroyed_at"),
     Column("requested_by", String(20), nullable=False),  # patient | representative | retention
@@ -311,7 +317,10 @@ outbox = Table(
     Column("recipient_kind", String(16), nullable=False),  # account | professional
     Column("recipient_id", Uuid, nullable=False),
     Column("template", String(40), nullable=False),
-    Column("params", Text, nullable=False),  # JSON, never health data
+    Column("params", Text, nullable=False),  # JSON, never health data nor an address
+    # recipient_kind "contact" (no account any more): the addresses, sealed under a key of the
+    # message's own (key store, id = this row's id), destroyed once the message is sent.
+    Column("contact_enc", LargeBinary),
     _now_col("created_at"),
     _now_col("sent_at", nullable=True),
     Column("attempts", Integer, nullable=False, default=0),

@@ -65,13 +65,15 @@ def _context(demo: bool | None = None, migrate: bool = False) -> Any:
 @db_app.command("upgrade")
 @user_errors
 def db_upgrade() -> None:
-    """Migrer la base de données à la dernière version du schéma, puis écrire un point de
-    contrôle dans le témoin du journal d'audit (le premier, sur une nouvelle installation)."""
-    from dmp.services.operations import migrate_database
+    """Migrer la base de données à la dernière version du schéma (et sceller, avec les clés,
+    les valeurs qu'une version précédente gardait en clair), puis écrire un point de contrôle
+    dans le témoin du journal d'audit (le premier, sur une nouvelle installation)."""
+    from dmp.services.migration import migrate_database
 
     ctx = _context()
     done = migrate_database(ctx)
-    typer.echo(f"Base à jour (révision {done.revision}).")
+    for line in done.lines():
+        typer.echo(line)
     _checkpoint_written(done.checkpoint, ctx.witness.location)
 
 

@@ -1,0 +1,146 @@
+"""The clear columns of the schema before revision 0004 (the INS, the contact channels), read and
+emptied once by the sealing step of ``dmp db upgrade`` (``services.migration``), at revision
+0003. Nothing else touches them: they are dropped by revision 0004, which is why they are
+described here and not in ``tables``.
+
+Each read takes a page of the rows still to do: the step runs in short transactions, and an
+interrupted upgrade resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    Connection,
+    LargeBinary,
+    String,
+    Uuid,
+    column,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    table,
+    update,
+)
+
+from dmp.adapters.db import tables as t
+from dmp.adapters.db.repositories import RowMap
+
+_records = table(
+    "records",
+    column("dmp_id", Uuid),
+    column("ins", String),
+    column("ins_index", String),
+    column("ins_enc", LargeBinary),
+    column("state", String),
+)
+_tombstones = table(
+    "tombstones", column("id", Uuid), column("ins", String), column("ins_index", String)
+)
+_accounts = table(
+    "accounts",
+    column("id", Uuid),
+    column("email", String),
+    column("phone", String),
+    column("email_enc", LargeBinary),
+    column("phone_enc", LargeBinary),
+)
+_outbox = t.outbox
+_entries = t.audit_entries
+CLEAR_INS_TARGET = "ins"  # the audit target kind of an INS, before its blind index
+
+
+class LegacyRepository:
+    """The rows that still hold a clear value, a page at a time, and their sealed replacement."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def records(self, limit: int) -> list[RowMap]:
+        stmt = select(_records.c.dmp_id, _records.c.ins, _records.c.state)
+        stmt = stmt.where(_records.c.ins.is_not(None)).order_by(_records.c.dmp_id)
+        return list(self.conn.execute(stmt.limit(limit)).mappings())
+
+    def seal_record(self, dmp_id: UUID, ins_index: str, ins_enc: bytes | None) -> None:
+        self.conn.execute(
+            update(_records)
+            .where(_records.c.dmp_id == dmp_id)
+            .values(ins_index=ins_index, ins_enc=ins_enc, ins=None)
+        )
+
+    def tombstones(self, limit: int) -> list[RowMap]:
+        stmt = select(_tombstones.c.id, _tombstones.c.ins).where(_tombstones.c.ins.is_not(None))
+        return list(self.conn.execute(stmt.order_by(_tombstones.c.id).limit(limit)).mappings())
+
+    def seal_tombstone(self, tombstone_id: UUID, ins_index: str) -> None:
+        self.conn.execute(
+            update(_tombstones)
+            .where(_tombstones.c.id == tombstone_id)
+            .values(ins_index=ins_index, ins=None)
+        )
+
+    def accounts(self, limit: int) -> list[RowMap]:
+        stmt = select(_accounts.c.id, _accounts.c.email, _accounts.c.phone).where(
+            or_(_accounts.c.email.is_not(None), _accounts.c.phone.is_not(None))
+        )
+        return list(self.conn.execute(stmt.order_by(_accounts.c.id).limit(limit)).mappings())
+
+    def seal_account(
+        self, account_id: UUID, email_enc: bytes | None, phone_enc: bytes | None
+    ) -> None:
+        self.conn.execute(
+            update(_accounts)
+            .where(_accounts.c.id == account_id)
+            .values(email_enc=email_enc, phone_enc=phone_enc, email=None, phone=None)
+        )
+
+    def contact_messages(self, limit: int) -> list[RowMap]:
+        """Messages to a bare address whose parameters still carry it."""
+        stmt = select(_outbox).where(
+            _outbox.c.recipient_kind == "contact",
+            or_(_outbox.c.params.like('%"email"%'), _outbox.c.params.like('%"phone"%')),
+        )
+        return list(self.conn.execute(stmt.order_by(_outbox.c.id).limit(limit)).mappings())
+
+    def rewrite_message(self, outbox_id: UUID, params: str, contact_enc: bytes | None) -> None:
+        self.conn.execute(
+            update(_outbox)
+            .where(_outbox.c.id == outbox_id)
+            .values(params=params, contact_enc=contact_enc)
+        )
+
+    def chains_naming_ins(self) -> list[tuple[UUID, int]]:
+        """The audit chains with an entry whose target is a clear INS, and the first such
+        entry's number."""
+        stmt = (
+            select(_entries.c.dmp_id, func.min(_entries.c.seq))
+            .where(_entries.c.target_kind == CLEAR_INS_TARGET)
+            .group_by(_entries.c.dmp_id)
+        )
+        return [(chain, first) for chain, first in self.conn.execute(stmt)]
+
+    def entries(self, chain: UUID, from_seq: int, limit: int) -> list[RowMap]:
+        stmt = select(_entries).where(_entries.c.dmp_id == chain, _entries.c.seq >= from_seq)
+        return list(self.conn.execute(stmt.order_by(_entries.c.seq).limit(limit)).mappings())
+
+    def replace_entries(self, chain: UUID, entries: Sequence[dict[str, Any]]) -> None:
+        """Put these entries in the place of those of the same numbers. The append-only trigger
+        lets a chain's entries be deleted only while its id is in ``audit_purges``: the same
+        door as a destruction, open for this statement only."""
+        numbers = [entry["seq"] for entry in entries]
+        self.conn.execute(insert(t.audit_purges).values(dmp_id=chain))
+        self.conn.execute(
+            delete(_entries).where(_entries.c.dmp_id == chain, _entries.c.seq.in_(numbers))
+        )
+        self.conn.execute(delete(t.audit_purges).where(t.audit_purges.c.dmp_id == chain))
+        self.conn.execute(insert(_entries), list(entries))
+
+    def move_head(self, chain: UUID, head: dict[str, Any]) -> None:
+        self.conn.execute(
+            update(t.audit_heads).where(t.audit_heads.c.dmp_id == chain).values(**head)
+        )
