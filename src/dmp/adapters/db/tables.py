@@ -128,6 +128,55 @@ accounts = Table(
     Column("notify_email", Boolean, nullable=False, default=True),
     Column("notify_sms", Boolean, nullable=False, default=True),
     _now_col("created_at"),
+    # Logging in (the patient portal): failed passwords slow down, then lock, the account.
+    Column("failed_logins", Integer, nullable=False, default=0, server_default="0"),
+    _now_col("next_login_at", nullable=True),
+    _now_col("password_changed_at", nullable=True),
+    # An authenticator app's secret, sealed under the account's key; None when not enrolled.
+    Column("totp_secret_enc", LargeBinary),
+    # Which notices the patient wants (JSON: notice → bool); None: every one.
+    Column("notices", Text),
+)
+
+# A browser's session on the portals. ``id`` is the SHA-256 of the cookie's token (the token
+# itself is never stored); ``stage`` says how far the login went.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("stage", String(16), nullable=False),  # anonymous | code | new-password | signed-in
+    Column("csrf", String(64), nullable=False),
+    Column("account_id", Uuid, ForeignKey("accounts.id", ondelete="CASCADE")),
+    Column("dmp_id", Uuid),  # the DMP acted on (a legal representative may have several)
+    # During the code stage: the account whose identifiers were given, None when they were
+    # wrong (the code stage goes on all the same, and no code can succeed).
+    Column("candidate_id", Uuid, ForeignKey("accounts.id", ondelete="CASCADE")),
+    _now_col("created_at"),
+    _now_col("last_seen_at"),
+    _now_col("signed_in_at", nullable=True),
+    _now_col("step_up_at", nullable=True),
+    Index("ix_web_sessions_account_id", "account_id"),
+    Index("ix_web_sessions_last_seen_at", "last_seen_at"),
+)
+
+# One-time codes sent by e-mail or SMS: only a salted hash is kept, for a few minutes.
+one_time_codes = Table(
+    "one_time_codes",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("session_id", String(64), nullable=False),
+    Column("account_id", Uuid, ForeignKey("accounts.id", ondelete="CASCADE")),
+    Column("purpose", String(16), nullable=False),  # login | step-up | reset | contact
+    Column("channel", String(8), nullable=False),  # email | sms
+    Column("code_hash", String(64)),  # None: no code was sent (identifiers were wrong)
+    # A contact channel being confirmed: the new address, sealed under the account's key.
+    Column("address_enc", LargeBinary),
+    _now_col("created_at"),
+    _now_col("expires_at"),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    _now_col("used_at", nullable=True),
+    Index("ix_one_time_codes_session_id", "session_id"),
+    Index("ix_one_time_codes_account_id_created_at", "account_id", "created_at"),
 )
 
 records = Table(
