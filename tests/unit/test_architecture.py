@@ -52,3 +52,27 @@ def test_the_check_sees_imports(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text("import sqlalchemy\nfrom dmp.adapters.db import tables\n")
     assert _imports(sample) == {"sqlalchemy", "dmp.adapters.db"}
+
+
+def _trees() -> list[tuple[str, ast.Module]]:
+    return [
+        (str(path.relative_to(PACKAGE)), ast.parse(path.read_text(encoding="utf-8")))
+        for path in sorted(PACKAGE.rglob("*.py"))
+    ]
+
+
+LIMITS = {"MAX_TITLE", "MAX_COMMENTS", "MAX_MASTER_IDENTIFIER", "MIN_YEAR", "MAX_YEAR"}
+LIMITS |= {"MAX_LANGUAGE", "MAX_NAME", "MAX_REASON", "MAX_JUSTIFICATION", "_LANGUAGE", "GENDERS"}
+
+
+def test_input_limits_are_set_in_the_domain_only():
+    """The API and the services once had their own, different, limits: one place now."""
+    defined = set()
+    for name, tree in _trees():
+        for node in tree.body:
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            for target in targets:
+                for element in target.elts if isinstance(target, ast.Tuple) else [target]:
+                    if isinstance(element, ast.Name) and element.id in LIMITS:
+                        defined.add(name)
+    assert defined == {"domain/inputs.py"}

@@ -10,6 +10,7 @@ from dmp import policy
 from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
+from dmp.domain import inputs
 from dmp.domain.identifiers import Ins
 from dmp.domain.model import (
     Actor,
@@ -37,8 +38,6 @@ from dmp.services.common import (
     state_of,
 )
 from dmp.services.context import Context
-
-GENDERS = ("male", "female", "other", "unknown")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,12 +92,7 @@ def _check_consent(ctx: Context, consent: Consent) -> None:
 
 
 def _check_identity(identity: PatientIdentity, today: date) -> None:
-    if not identity.family_name.strip() or not identity.given_names.strip():
-        raise InvalidInput("Le nom et le prénom du patient sont obligatoires.", code="identity")
-    if identity.birth_date > today:
-        raise InvalidInput("La date de naissance est dans le futur.", code="identity")
-    if identity.gender not in GENDERS:
-        raise InvalidInput(f"Sexe inconnu : {identity.gender}", code="identity")
+    inputs.check_identity(identity, today)
 
 
 def create_record(
@@ -297,7 +291,7 @@ def lookup(ctx: Context, actor: ProfessionalActor, ins: Ins) -> Lookup:
 
 def close_record(ctx: Context, actor: Actor, dmp_id: UUID, reason: str) -> None:
     """Close the DMP: professionals can no longer read or feed it; data kept ten years."""
-    reason = (reason or "").strip()
+    reason = inputs.check_reason((reason or "").strip())
     if not reason:
         raise InvalidInput("Le motif de fermeture est obligatoire.", code="reason")
     now = ctx.now()

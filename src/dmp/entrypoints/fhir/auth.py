@@ -15,13 +15,13 @@ from urllib.parse import unquote
 from fastapi import Depends, Header, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from dmp.domain import inputs
 from dmp.domain.model import AccessMode, ProfessionalActor
 from dmp.errors import InvalidInput, NotFound, Unauthenticated
 from dmp.services import directory
 from dmp.services.context import Context
 from dmp.services.documents import Reading
 
-MAX_JUSTIFICATION = 2000
 JUSTIFICATION_REQUIRED = (
     "Une justification écrite est obligatoire pour un accès en urgence "
     "(en-tête X-DMP-Justification)."
@@ -112,9 +112,7 @@ async def access_request(
         justification = unquote(justification_header).strip()
     else:
         justification = (justification_query or "").strip()
-    if len(justification) > MAX_JUSTIFICATION:
-        raise InvalidInput("La justification est trop longue.", code="justification")
-    return AccessRequest(mode, justification or None)
+    return AccessRequest(mode, inputs.check_justification(justification) or None)
 
 
 Access = Annotated[AccessRequest, Depends(access_request)]
