@@ -36,8 +36,8 @@ _ADD_LABEL = {
 }
 _REMOVE_LABEL = {"MASQUE_PS": DocumentChange.UNMASK, "INVISIBLE_PATIENT": DocumentChange.REVEAL}
 _ARCHIVE = {True: DocumentChange.ARCHIVE, False: DocumentChange.UNARCHIVE}
-_LABEL_INDEX = re.compile(r"/securityLabel/(\d+|-)")
-_EXTENSION_INDEX = re.compile(r"/extension/(\d+|-)")
+_LABEL_INDEX = re.compile("/securityLabel/([0-9]+|-)")
+_EXTENSION_INDEX = re.compile("/extension/([0-9]+|-)")
 _WHERE_CODE = re.compile(
     r"DocumentReference\.securityLabel\.where\(\s*(?:system\s*=\s*'[^']*'\s+and\s+)?"
     r"code\s*=\s*'(?P<code>[A-Z_]+)'\s*\)(?:\.coding)?"
