@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from dmp.adapters.files import write_private
 from dmp.demo.documents import CATALOGUE, DocumentKind, document_kind
 from dmp.demo.identities import (
     SyntheticEstablishment,
@@ -80,8 +81,7 @@ def seed_demo(ctx: Context, seed: int = 2012) -> list[str]:
         return lines + _tokens(ctx)
     rng = random.Random(seed)
     lines = _seed(ctx, rng)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    path.chmod(0o600)
+    write_private(path, "\n".join(lines) + "\n")
     return [f"Démo créée dans {ctx.settings.data_dir} :", *lines, *_tokens(ctx)]
 
 

@@ -51,7 +51,7 @@ def rotate_keys(ctx: Context, keyring: KeyRing) -> int:
 
 def migrate_database(settings: Settings) -> str | None:
     """Bring the database schema to the latest revision; returns that revision."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)

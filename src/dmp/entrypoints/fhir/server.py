@@ -24,6 +24,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from dmp.adapters.files import private_umask
 from dmp.bootstrap import build
 from dmp.entrypoints.fhir.app import create_app
 from dmp.errors import ConfigurationError
@@ -44,7 +45,9 @@ log = logging.getLogger("dmp.server")
 
 
 def app_from_env() -> FastAPI:
-    """The app of one worker process: settings read from the environment, as ``dmp serve``."""
+    """The app of one worker process: settings read from the environment, as ``dmp serve``
+    (and its files private, should it be started by ``uvicorn`` itself)."""
+    private_umask()
     return create_app(build(load_settings()))
 
 
