@@ -27,12 +27,14 @@ from fastapi import FastAPI
 from dmp.adapters.files import private_umask
 from dmp.bootstrap import build
 from dmp.entrypoints.fhir.app import create_app
+from dmp.entrypoints.fhir.protocol import LimitedHttpToolsProtocol
 from dmp.errors import ConfigurationError
 from dmp.settings import Settings, load_settings
 
 FACTORY = "dmp.entrypoints.fhir.server:app_from_env"
 STARTUP_FAILURE = 3  # uvicorn's exit code when a worker cannot start
 _OPTIONS: dict[str, Any] = {
+    "http": LimitedHttpToolsProtocol,  # httptools, with a bounded request head
     "proxy_headers": True,
     "server_header": False,
     "timeout_keep_alive": 5,
