@@ -12,6 +12,7 @@ from dmp.adapters.blobs import LocalBlobStore
 from dmp.adapters.crypto import generate_master_key_spec, parse_master_keys
 from dmp.adapters.db.engine import make_engine
 from dmp.adapters.db.uow import UnitOfWork
+from dmp.adapters.files import FILE_MODE, private_dir
 from dmp.adapters.keystore import DataKeys, KeyStore, ensure_separate
 from dmp.adapters.notify.base import DevOutbox, Notifier
 from dmp.adapters.witness import FileWitness
@@ -29,12 +30,12 @@ def demo_secrets(settings: Settings) -> Settings:
     """Demo mode only: generate the master and audit keys once, kept in the data folder."""
     path = settings.data_dir / DEMO_SECRETS
     if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         content = (
             f"DMP_MASTER_KEYS={generate_master_key_spec('demo-1')}\n"
             f"DMP_AUDIT_SIGNING_KEY={AuditSigner.generate()}\n"
         )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         with os.fdopen(fd, "w") as handle:
             handle.write(content)
     values = dict(line.split("=", 1) for line in path.read_text().split())
@@ -49,7 +50,7 @@ def build(settings: Settings, *, clock: Clock = system_clock, migrate: bool = Fa
     revision, the steps that need the keys included (as ``dmp db upgrade``)."""
     if settings.demo:
         settings = demo_secrets(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     ensure_separate(settings.database_url, settings.keystore_url)
     engine = make_engine(settings.database_url)
     keystore = KeyStore.from_url(settings.keystore_url, clock=clock)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from dmp.domain.inputs import ascii_int
 from dmp.errors import ConfigurationError
 
 MIB = 1024 * 1024
@@ -51,10 +52,12 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} doit être un nombre entier (reçu : {raw!r}).") from None
+    value = ascii_int(raw.strip())
+    if value is None:
+        raise ConfigurationError(
+            f"{name} doit être un nombre entier positif, en chiffres ASCII (reçu : {raw[:40]!r})."
+        )
+    return value
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:

@@ -18,6 +18,7 @@ import uvicorn
 from fhir.resources.R4B import get_fhir_model_class
 
 from dmp.domain.identifiers import INS_NIR_SYSTEM, Ins
+from dmp.entrypoints.fhir.protocol import LimitedHttpToolsProtocol
 from tests.factories import PDF
 
 FHIR_JSON = "application/fhir+json"
@@ -81,7 +82,13 @@ def live_server(app: Any) -> Iterator[str]:
     """uvicorn serving ``app`` on a free loopback port, in a thread, stopped at the end."""
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="none"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ws="none",
+        http=LimitedHttpToolsProtocol,  # as dmp serve
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

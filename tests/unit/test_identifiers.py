@@ -85,3 +85,43 @@ def test_finess(raw, ok):
     else:
         with pytest.raises(InvalidInput, match="FINESS"):
             parse_finess(raw)
+
+
+def _other_digit():
+    """A decimal digit of another script: Arabic-Indic, Devanagari, fullwidth, Bengali, Thai…"""
+    return st.characters(categories=["Nd"]).filter(lambda c: not c.isascii())
+
+
+@given(st.data())
+def test_an_ins_with_any_other_scripts_digit_is_refused(data):
+    """``\\d`` and ``int()`` take any script's digits: one of them anywhere in an INS that
+    would otherwise be valid is refused, never read as the ASCII digit it stands for."""
+    ins = Ins.parse("185037512345641").value
+    position = data.draw(st.integers(min_value=1, max_value=14))
+    digit = data.draw(_other_digit())
+    with pytest.raises(InvalidInput, match="ASCII"):
+        Ins.parse(ins[:position] + digit + ins[position + 1 :])
+
+
+@pytest.mark.parametrize("key", ["²", "¹", "٤١", "४१", "４１", "⁴¹", "𝟒𝟏"])
+def test_an_ins_key_that_is_no_ascii_number_is_refused(key):
+    with pytest.raises(InvalidInput, match="ASCII"):
+        Ins.parse("1850375123456" + key)
+
+
+@given(st.data())
+def test_rpps_and_finess_with_other_digits_are_refused(data):
+    digit = data.draw(_other_digit())
+    with pytest.raises(InvalidInput, match="RPPS"):
+        parse_rpps("1000000001" + digit)
+    with pytest.raises(InvalidInput, match="FINESS"):
+        parse_finess("44000028" + digit)
+    assert not luhn_valid("1000000001" + digit)
+
+
+def test_a_letter_that_upper_cases_to_ascii_is_no_corsican_department():
+    # "ẚ".upper() is "Aʾ": the value is checked as ASCII before it is upper-cased.
+    with pytest.raises(InvalidInput):
+        parse_finess("2ẚ0000123")
+    with pytest.raises(InvalidInput):
+        Ins.parse("16902ẚ012345" + "00")

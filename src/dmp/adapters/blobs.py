@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 from uuid import UUID
 
+from dmp.adapters.files import DIR_MODE, private_dir
 from dmp.errors import DmpError, InvalidInput, NotFound
 
 READ_SIZE = 64 * 1024
@@ -88,8 +89,8 @@ class LocalBlobStore:
         self.root = root
         self._objects = root / "objects"
         self._tmp = root / "tmp"
-        for directory in (self._objects, self._tmp):
-            directory.mkdir(parents=True, exist_ok=True)
+        for directory in (root, self._objects, self._tmp):
+            private_dir(directory)
 
     def put(self, key: str, chunks: Iterable[bytes]) -> int:
         final = self._path(key)
@@ -207,7 +208,7 @@ def _ensure_dir(directory: Path, *, stop: Path) -> None:
         return
     _ensure_dir(directory.parent, stop=stop)
     try:
-        directory.mkdir()
+        directory.mkdir(mode=DIR_MODE)
     except FileExistsError:
         return  # a concurrent put created it
     _fsync_dir(directory.parent)

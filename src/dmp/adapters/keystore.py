@@ -73,6 +73,7 @@ from sqlalchemy import (
 from sqlalchemy import exc as sa_exc
 
 from dmp.adapters.crypto import KeyRing, WrappedKey
+from dmp.adapters.files import private_sqlite_file
 from dmp.errors import ConfigurationError, Conflict, DmpError, IntegrityError
 
 KEYSTORE_FILENAME = "keys.sqlite3"
@@ -172,9 +173,12 @@ class KeyStore:
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> KeyStore:
         try:
-            engine = create_engine(_parse_url(url))
+            parsed = _parse_url(url)
+            engine = create_engine(parsed)
         except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError) as error:
             raise ConfigurationError("Magasin de clés: URL ou pilote invalide.") from error
+        if engine.dialect.name == "sqlite":
+            private_sqlite_file(parsed.database)
         return cls(engine, **kwargs)
 
     def create_schema(self) -> None:

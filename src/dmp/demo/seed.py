@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from dmp import policy
+from dmp.adapters.files import write_private
 from dmp.demo.documents import CATALOGUE, DocumentKind, document_kind
 from dmp.demo.identities import (
     SyntheticEstablishment,
@@ -87,8 +88,7 @@ def seed_demo(ctx: Context, seed: int = 2012) -> list[str]:
         return lines + _tokens(ctx) + _checkpoint(ctx)
     rng = random.Random(seed)
     lines = _seed(ctx, rng)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    path.chmod(0o600)
+    write_private(path, "\n".join(lines) + "\n")
     created = [f"Démo créée dans {ctx.settings.data_dir} :", *lines]
     return created + _tokens(ctx) + _checkpoint(ctx)
 

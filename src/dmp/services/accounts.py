@@ -25,7 +25,7 @@ from dmp.services.context import Context
 _LOGIN_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 _PASSWORD_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"  # noqa: S105 (an alphabet)
 _EMAIL = re.compile(r"^(?=.{3,254}$)[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-_PHONE = re.compile(r"^\+\d{8,15}$")
+_PHONE = re.compile("[+][0-9]{8,15}")  # E.164, ASCII digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ def check_contacts(contacts: ContactChannels) -> ContactChannels:
         )
     if email is not None and not _EMAIL.match(email):
         raise InvalidInput(f"Adresse électronique invalide : {email}", code="contact")
-    if phone is not None and not _PHONE.match(phone):
+    if phone is not None and not _PHONE.fullmatch(phone):
         raise InvalidInput(f"Numéro de téléphone invalide : {phone}", code="contact")
     return ContactChannels(email, phone)
 

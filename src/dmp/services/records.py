@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 from dmp import policy
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
+from dmp.domain import inputs
 from dmp.domain.identifiers import Ins
 from dmp.domain.model import (
     Actor,
@@ -30,8 +31,6 @@ from dmp.services.accounts import Credentials, check_contacts, contacts_of, open
 from dmp.services.common import french_date, notify_patient
 from dmp.services.context import Context
 from dmp.services.gate import Reading, identity_to_json
-
-GENDERS = ("male", "female", "other", "unknown")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +85,7 @@ def _check_consent(ctx: Context, consent: Consent) -> None:
 
 
 def _check_identity(identity: PatientIdentity, today: date) -> None:
-    if not identity.family_name.strip() or not identity.given_names.strip():
-        raise InvalidInput("Le nom et le prénom du patient sont obligatoires.", code="identity")
-    if identity.birth_date > today:
-        raise InvalidInput("La date de naissance est dans le futur.", code="identity")
-    if identity.gender not in GENDERS:
-        raise InvalidInput(f"Sexe inconnu : {identity.gender}", code="identity")
+    inputs.check_identity(identity, today)
 
 
 def create_record(
@@ -250,7 +244,7 @@ def lookup(ctx: Context, actor: ProfessionalActor, ins: Ins) -> Lookup:
 
 def close_record(ctx: Context, actor: Actor, patient: UUID | Ins, reason: str) -> UUID:
     """Close the DMP: professionals can no longer read or feed it; data kept ten years."""
-    reason = (reason or "").strip()
+    reason = inputs.check_reason((reason or "").strip())
     if not reason:
         raise InvalidInput("Le motif de fermeture est obligatoire.", code="reason")
     now = ctx.now()

@@ -11,7 +11,6 @@ dies instead, ``dmp jobs run`` sweeps what no committed row refers to.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -21,6 +20,7 @@ from uuid import UUID, uuid4
 from dmp import policy
 from dmp.adapters.crypto import encrypt_stream
 from dmp.adapters.fieldcipher import FieldCipher
+from dmp.domain import inputs
 from dmp.domain.content import inspect
 from dmp.domain.identifiers import Ins
 from dmp.domain.model import (
@@ -40,11 +40,6 @@ from dmp.services.common import french_date, notify_patient
 from dmp.services.context import Context
 from dmp.services.documents import Submission, content_aad, get_document
 from dmp.services.gate import DocumentRow, Door, Reading
-
-MAX_TITLE = 500
-MIN_YEAR, MAX_YEAR = 1900, 2999  # a document dated outside is a typing error
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
-MAX_COMMENTS = 4000
 
 
 @dataclass
@@ -95,43 +90,9 @@ class _Prepared:
 
 
 def _validate(ctx: Context, submission: Submission) -> str:
-    """Check the metadata against the value sets; returns the class derived from the type."""
-    m = submission.metadata
-    vs = ctx.valuesets
-    class_code = vs.document_type(m.type_code).class_code
-    for moment in (m.creation_time, m.service_start, m.service_stop):
-        if moment is not None and moment.tzinfo is None:
-            raise InvalidInput("Les dates doivent porter un fuseau horaire.", code="date")
-        if moment is not None and not MIN_YEAR <= moment.year <= MAX_YEAR:
-            raise InvalidInput(f"Date hors limites : {moment.isoformat()}", code="date")
-    if not _LANGUAGE.match(m.language):
-        raise InvalidInput(f"Langue invalide (BCP 47 attendu) : {m.language[:20]}", code="language")
-    if not m.master_identifier.strip() or len(m.master_identifier) > 128:
-        raise InvalidInput(
-            "L'identifiant unique du document (masterIdentifier) est invalide.",
-            code="master-identifier",
-        )
-    if not m.title.strip() or len(m.title) > MAX_TITLE:
-        raise InvalidInput(
-            f"Le titre est obligatoire ({MAX_TITLE} caractères au plus).", code="title"
-        )
-    if m.comments is not None and len(m.comments) > MAX_COMMENTS:
-        raise InvalidInput("Le commentaire est trop long.", code="comments")
-    if not submission.contents:
-        raise InvalidInput("Un document doit avoir au moins un contenu.", code="content")
-    for content in submission.contents:
-        vs.check_format(m.format_code, content.mime_type)
-    if m.service_start and m.service_stop and m.service_start > m.service_stop:
-        raise InvalidInput("La fin de la prise en charge précède son début.", code="period")
-    if m.practice_setting is not None and m.practice_setting not in vs.practice_settings:
-        raise InvalidInput(
-            f"Cadre d'exercice inconnu : {m.practice_setting}", code="practice-setting"
-        )
-    if m.facility_type is not None and m.facility_type not in vs.facility_types:
-        raise InvalidInput(
-            f"Type d'établissement inconnu : {m.facility_type}", code="facility-type"
-        )
-    return class_code
+    """Check the metadata (limits, value sets); returns the class derived from the type."""
+    mime_types = [content.mime_type for content in submission.contents]
+    return inputs.check_document(submission.metadata, mime_types, ctx.valuesets)
 
 
 def _check(ctx: Context, door: Door, prepared: Sequence[_Prepared], *, lock: bool) -> None:

@@ -8,6 +8,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from dmp.adapters.files import private_sqlite_file
+
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     parsed = make_url(url)
@@ -19,6 +21,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
 
 def _sqlite_engine(url: str) -> Engine:
+    private_sqlite_file(make_url(url).database)
     # One connection per use: SQLite connections are cheap and this keeps file locks short.
     engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
 

@@ -72,6 +72,13 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def head_revision() -> str:
+    """The latest revision of the schema, the one ``upgrade`` brings a database to."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None  # the migrations ship with the package
+    return head
+
+
 def pending_revisions(engine: Engine) -> list[str]:
     """The revisions not applied yet, oldest first."""
     script = ScriptDirectory.from_config(alembic_config())

@@ -8,6 +8,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from dmp.adapters.files import private_dir, write_private
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -29,11 +31,10 @@ class DevOutbox:
         self.folder = folder
 
     def send(self, message: Message) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder)  # the messages name patients and carry their one-time codes
         stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
-        path = self.folder / f"{stamp}-{message.channel}.txt"
-        path.write_text(
+        write_private(
+            self.folder / f"{stamp}-{message.channel}.txt",
             f"À : {message.address}\nCanal : {message.channel}\nObjet : {message.subject}\n\n"
             f"{message.body}\n",
-            encoding="utf-8",
         )

@@ -38,6 +38,15 @@ for sub, name in (
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@app.callback()
+def _private_files() -> None:
+    """Every command may create databases, keys or content files: they are the service user's
+    alone (umask 0o077), whatever the shell's umask."""
+    from dmp.adapters.files import private_umask
+
+    private_umask()
+
+
 def user_errors(func: F) -> F:
     """A user error is a French sentence on stderr and exit code 2, never a traceback."""
 

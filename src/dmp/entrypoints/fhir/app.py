@@ -52,7 +52,7 @@ def create_app(ctx: Context) -> FastAPI:
     )
     app.state.ctx = ctx
     app.state.spool_dir = ctx.settings.data_dir / "spool"
-    app.state.spool_dir.mkdir(parents=True, exist_ok=True)
+    app.state.spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # uploads in transit
     errors.install(app)
     for module in (capability, patients, documents, bundle):
         app.include_router(module.router)

@@ -14,13 +14,12 @@ from urllib.parse import unquote
 from fastapi import Depends, Header, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from dmp.domain import inputs
 from dmp.domain.model import AccessMode, ProfessionalActor
 from dmp.errors import InvalidInput, Unauthenticated
 from dmp.services import directory
 from dmp.services.context import Context
 from dmp.services.gate import Reading
-
-MAX_JUSTIFICATION = 2000
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -92,9 +91,7 @@ async def access_request(
         justification = unquote(justification_header).strip()
     else:
         justification = (justification_query or "").strip()
-    if len(justification) > MAX_JUSTIFICATION:
-        raise InvalidInput("La justification est trop longue.", code="justification")
-    return AccessRequest(mode, justification or None)
+    return AccessRequest(mode, inputs.check_justification(justification) or None)
 
 
 Access = Annotated[AccessRequest, Depends(access_request)]

@@ -1,5 +1,5 @@
-"""Small HTTP helpers shared by the handlers: reading a JSON body with a size cap, checking the
-media type, running a use case off the event loop."""
+"""Small HTTP helpers shared by the handlers: reading a JSON body with a size cap and without
+characters no one means, checking the media type, running a use case off the event loop."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from dmp.domain.inputs import never_meant
 from dmp.entrypoints.fhir.errors import UnsupportedMediaType
 from dmp.errors import InvalidInput, TooLarge
 
@@ -52,15 +53,66 @@ async def read_json(request: Request, accepted: frozenset[str] = JSON_TYPES) -> 
     return parse_json(bytes(body))
 
 
-def parse_json(body: bytes) -> Any:
+def parse_json(body: bytes, placeholder: Callable[[str], bool] = lambda _: False) -> Any:
+    """The JSON document, refused if any of its strings or names holds a character no one means
+    (a control character, or half a UTF-16 surrogate pair written ``\\ud800``): the one place
+    where such text is stopped, before it reaches a use case, the database or an answer.
+    ``placeholder`` tells the strings that stand for something else (see ``spool``)."""
     if not body.strip():
         raise InvalidInput("Le corps de la requête est vide : une ressource FHIR est attendue.")
     try:
-        return json.loads(body)
+        document = json.loads(body)
     except RecursionError:
         raise InvalidInput("JSON trop profondément imbriqué.", code="json") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise InvalidInput(f"JSON mal formé : {exc}", code="json") from None
+    where = unmeant_text(document, placeholder)
+    if where is not None:
+        raise InvalidInput(
+            f"Caractère non admis dans le JSON ({where}) : caractère de contrôle ou demi-paire "
+            "UTF-16 isolée (\\ud800 à \\udfff). Corrigez le texte envoyé.",
+            code="character",
+        )
+    return document
+
+
+def unmeant_text(document: Any, placeholder: Callable[[str], bool]) -> str | None:
+    """The JSON path of the first string or name holding a character no one means, or None.
+    Iterative (as deep as ``json`` parses, no deeper stack). A clean body costs one quick pass;
+    paths are spelled out only once something is found."""
+
+    def unmeant(text: str) -> bool:
+        return never_meant(text) and not placeholder(text)
+
+    pending: list[Any] = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if unmeant(value):
+                return _path_to(document, unmeant)
+        elif isinstance(value, dict):
+            if any(unmeant(name) for name in value):
+                return _path_to(document, unmeant)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return None
+
+
+def _path_to(document: Any, unmeant: Callable[[str], bool]) -> str:
+    pending: list[tuple[str, Any]] = [("$", document)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str) and unmeant(value):
+            return path[:200]
+        if isinstance(value, dict):
+            for name, item in value.items():
+                if unmeant(name):
+                    return f"{path[:200]}.<nom>"
+                pending.append((f"{path}.{name[:40]}", item))
+        elif isinstance(value, list):
+            pending.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+    return "$"
 
 
 def resource_of(body: Any, resource_type: str) -> dict[str, Any]:

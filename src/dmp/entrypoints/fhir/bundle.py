@@ -181,7 +181,7 @@ async def provide_document_bundle(
     limit = body_limit(ctx.settings.max_content_bytes)
     body = await spool(request.stream(), limit, request.app.state.spool_dir)
     try:
-        parsed = parse(parse_json(body.skeleton()), body, ctx.valuesets)
+        parsed = parse(parse_json(body.skeleton(), body.is_long), body, ctx.valuesets)
         stored = await call(_store, ctx, actor, access, parsed)
     finally:
         body.close()

@@ -170,14 +170,20 @@ def retrieve_document(
 ) -> StreamingResponse:
     dmp_id, doc_id, position = ids.parse_binary_id(id)
     content, stream = documents.open_content(ctx, access.reading(actor), dmp_id, doc_id, position)
+    # Answer with the id as the server writes it, never with the text the client sent: the
+    # content is already open (its read audited), the headers must not fail now.
+    canonical = ids.binary_id(dmp_id, doc_id, position)
     headers = _digest_headers(content)
     if _wants_resource(request, content.mime_type):
-        head = f'{{"resourceType":"Binary","id":"{id}","contentType":"{content.mime_type}","data":"'
+        head = (
+            f'{{"resourceType":"Binary","id":"{canonical}",'
+            f'"contentType":"{content.mime_type}","data":"'
+        )
         body = _base64_stream(head, stream)
         return StreamingResponse(body, media_type="application/fhir+json", headers=headers)
     headers["Content-Length"] = str(content.size)
     headers["Content-Type"] = content.mime_type
-    headers["Content-Disposition"] = f'attachment; filename="{id}"'
+    headers["Content-Disposition"] = f'attachment; filename="{canonical}"'
     return StreamingResponse(stream, headers=headers)
 
 

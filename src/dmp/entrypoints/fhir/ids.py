@@ -17,6 +17,7 @@ import base64
 import re
 from uuid import UUID
 
+from dmp.domain.inputs import ascii_int
 from dmp.errors import InvalidInput, NotFound
 
 _COMPACT = re.compile(r"[a-z2-7]{26}")
@@ -63,14 +64,17 @@ def parse_document_id(text: str) -> tuple[UUID, UUID]:
 
 
 def parse_binary_id(text: str) -> tuple[UUID, UUID, int]:
-    head, _, position = text.rpartition(".")
-    if not position.isdigit() or int(position) > MAX_POSITION:
+    """The content's DMP, document and position, this last in ASCII digits, written one way
+    (``0``, never ``00``): an id echoed back, in a header for one, is always a canonical one."""
+    head, _, written = text.rpartition(".")
+    position = ascii_int(written)
+    if position is None or position > MAX_POSITION or str(position) != written:
         raise _not_found("Contenu")
     try:
         dmp_id, doc_id = parse_document_id(head)
     except NotFound:
         raise _not_found("Contenu") from None
-    return dmp_id, doc_id, int(position)
+    return dmp_id, doc_id, position
 
 
 def parse_patient_reference(text: str) -> UUID:

@@ -17,13 +17,15 @@ The mapping (IHE MHD, "Comprehensive" metadata, leniently):
 - ``attachment.size`` and ``attachment.hash`` (SHA-1, base64), when given, must match the bytes
   received: a content that contradicts them is refused, and nothing is stored;
 - ``author`` is ignored: the author is the authenticated professional.
+
+This module maps; it does not judge. The limits and checks of the metadata (lengths, dates,
+language, characters) are the domain's (``dmp.domain.inputs``), applied by the use case.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -39,9 +41,6 @@ Json = dict[str, Any]
 DEFAULT_FORMAT = "urn:ihe:iti:xds:2017:mimeTypeSufficient"
 FLAGS = ("MASQUE_PS", "INVISIBLE_PATIENT", "INVISIBLE_REPRESENTANTS_LEGAUX")
 _RESTRICTION = {"N": 0, "R": 1, "V": 2}
-_LANGUAGE = re.compile(r"[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,6})?")
-# The audit trail keeps a refused submission's master identifier in a 64-character column.
-MAX_MASTER_IDENTIFIER = 64
 SHA1_BYTES = 20
 
 
@@ -83,22 +82,16 @@ def codes(concept: Any, where: str) -> list[tuple[str | None, str]]:
 
 
 def moment(value: Any, where: str) -> datetime | None:
-    """A FHIR dateTime: a whole day (taken at 00:00 UTC) or a time with its time zone."""
+    """A FHIR dateTime: a whole day (taken at 00:00 UTC) or a time (with its time zone)."""
     text = _text(value, where)
     if text is None:
         return None
     try:
         if len(text) == 10:
-            found = datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
-        else:
-            found = datetime.fromisoformat(text)
+            return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
+        return datetime.fromisoformat(text)
     except ValueError:
         raise bad(f"{where} : date invalide ({text[:40]!r}).", "date") from None
-    if found.tzinfo is None:
-        raise bad(f"{where} : une heure doit porter son fuseau horaire.", "date")
-    if not 1000 <= found.year <= 9998:
-        raise bad(f"{where} : date hors limites.", "date")
-    return found
 
 
 def _type_code(resource: Json, vs: ValueSets) -> str:
@@ -247,21 +240,15 @@ def submission(
     )
     if creation is None:
         raise bad("La date de création (attachment.creation ou date) est obligatoire.", "date")
-    master_identifier = _text(master.get("value"), "masterIdentifier.value") or ""
-    if len(master_identifier) > MAX_MASTER_IDENTIFIER:
-        raise bad("masterIdentifier : 64 caractères au plus.", "master-identifier")
-    language = _text(first.get("language"), "attachment.language") or "fr-FR"
-    if not _LANGUAGE.fullmatch(language):
-        raise bad(f"Langue invalide : {language[:20]!r} (par exemple fr-FR).", "language")
     metadata = DocumentMetadata(
-        master_identifier=master_identifier,
+        master_identifier=_text(master.get("value"), "masterIdentifier.value") or "",
         type_code=type_code,
         title=title or description or vs.types[type_code].coding.display,
         creation_time=creation,
         format_code=_format(contents, vs),
         confidentiality=labels.confidentiality,
         comments=description if title else None,
-        language=language,
+        language=_text(first.get("language"), "attachment.language") or "fr-FR",
         masked="MASQUE_PS" in labels.flags,
         invisible_patient="INVISIBLE_PATIENT" in labels.flags,
         invisible_representatives="INVISIBLE_REPRESENTANTS_LEGAUX" in labels.flags,

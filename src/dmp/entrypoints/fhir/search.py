@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from dmp.domain.inputs import check_code
 from dmp.domain.model import DocStatus
 from dmp.errors import InvalidInput
 from dmp.services.documents import DocumentQuery
@@ -29,8 +30,8 @@ _STATUS = {
     "entered-in-error": set(),
 }
 _DATE = re.compile(
-    r"(?P<prefix>eq|ge|gt|le|lt)?(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2})"
-    r"(?P<time>T.+)?)?)?"
+    "(?P<prefix>eq|ge|gt|le|lt)?(?P<year>[0-9]{4})(?:-(?P<month>[0-9]{2})(?:-(?P<day>[0-9]{2})"
+    "(?P<time>T.+)?)?)?"
 )
 _TINY = timedelta(microseconds=1)
 
@@ -39,20 +40,21 @@ def _bad(text: str) -> InvalidInput:
     return InvalidInput(text, code="search")
 
 
-def tokens(value: str | None) -> frozenset[str]:
+def tokens(value: str | None, name: str) -> frozenset[str]:
     """The codes of a token parameter (``system|code``, comma-separated), without systems."""
     if not value:
         return frozenset()
-    return frozenset(part.rsplit("|", 1)[-1].strip() for part in value.split(",") if part.strip())
+    codes = (part.rsplit("|", 1)[-1].strip() for part in value.split(",") if part.strip())
+    return frozenset(check_code(code, f"Paramètre « {name} »", "search") for code in codes)
 
 
 def statuses(status: str | None, archived: str | None) -> frozenset[DocStatus]:
     wanted: set[DocStatus] = set()
-    for code in tokens(status) or {"current", "superseded"}:
+    for code in tokens(status, "status") or {"current", "superseded"}:
         if code not in _STATUS:
             raise _bad(f"Statut inconnu : {code[:30]} (current, superseded, entered-in-error).")
         wanted |= _STATUS[code]
-    flags = tokens(archived) or {"false"}
+    flags = tokens(archived, "archived") or {"false"}
     if not flags <= {"true", "false"}:
         raise _bad("archived : true, false ou true,false.")
     if DocStatus.CURRENT in wanted:
@@ -64,27 +66,33 @@ def statuses(status: str | None, archived: str | None) -> frozenset[DocStatus]:
 
 
 def _bounds(text: str) -> tuple[str, datetime, datetime]:
-    """The prefix and the range [low, high] that a FHIR date value of any precision covers."""
+    """The prefix and the range [low, high] that a FHIR date value of any precision covers
+    (ASCII digits only: the pattern says ``[0-9]``, not ``\\d``)."""
     found = _DATE.fullmatch(text.strip())
     if found is None:
         raise _bad(f"Date de recherche invalide : {text[:40]!r}.")
-    prefix = found["prefix"] or "eq"
     try:
-        if found["time"]:
-            moment = datetime.fromisoformat(text.strip()[len(found["prefix"] or "") :])
-            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-            return prefix, moment, moment
-        year, month, day = int(found["year"]), int(found["month"] or 1), int(found["day"] or 1)
-        low = datetime(year, month, day, tzinfo=UTC)
+        return found["prefix"] or "eq", *_range(found)
     except ValueError:
         raise _bad(f"Date de recherche invalide : {text[:40]!r}.") from None
+    except OverflowError:  # the last month or day of year 9999
+        raise _bad(f"Date de recherche hors limites : {text[:40]!r}.") from None
+
+
+def _range(found: re.Match[str]) -> tuple[datetime, datetime]:
+    if found["time"]:
+        moment = datetime.fromisoformat(found.group()[len(found["prefix"] or "") :])
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return moment, moment
+    year, month, day = int(found["year"]), int(found["month"] or 1), int(found["day"] or 1)
+    low = datetime(year, month, day, tzinfo=UTC)
     if found["day"]:
         high = low + timedelta(days=1)
     elif found["month"]:
         high = (low + timedelta(days=32)).replace(day=1)
     else:
         high = low.replace(year=year + 1) if year < 9999 else datetime.max.replace(tzinfo=UTC)
-    return prefix, low, high - _TINY
+    return low, high - _TINY
 
 
 def date_range(values: list[str] | None) -> tuple[datetime | None, datetime | None]:
@@ -120,10 +128,10 @@ def query(
     period_from, period_to = date_range(period)
     return DocumentQuery(
         statuses=statuses(status, archived),
-        type_codes=tokens(type_),
-        class_codes=tokens(category),
-        security_labels=tokens(security_label),
-        author_rpps=tokens(author),
+        type_codes=tokens(type_, "type"),
+        class_codes=tokens(category, "category"),
+        security_labels=tokens(security_label, "security-label"),
+        author_rpps=tokens(author, "author.identifier"),
         created_from=created_from,
         created_to=created_to,
         period_from=period_from,

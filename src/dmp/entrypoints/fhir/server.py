@@ -28,8 +28,10 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from dmp.adapters.files import private_umask
 from dmp.bootstrap import build
 from dmp.entrypoints.fhir.app import create_app
+from dmp.entrypoints.fhir.protocol import LimitedHttpToolsProtocol
 from dmp.errors import ConfigurationError
 from dmp.services.context import Context
 from dmp.services.witness import checkpoint
@@ -38,6 +40,7 @@ from dmp.settings import Settings, load_settings
 FACTORY = "dmp.entrypoints.fhir.server:app_from_env"
 STARTUP_FAILURE = 3  # uvicorn's exit code when a worker cannot start
 _OPTIONS: dict[str, Any] = {
+    "http": LimitedHttpToolsProtocol,  # httptools, with a bounded request head
     "proxy_headers": True,
     "server_header": False,
     "timeout_keep_alive": 5,
@@ -50,7 +53,9 @@ log = logging.getLogger("dmp.server")
 
 
 def app_from_env() -> FastAPI:
-    """The app of one worker process: settings read from the environment, as ``dmp serve``."""
+    """The app of one worker process: settings read from the environment, as ``dmp serve``
+    (and its files private, should it be started by ``uvicorn`` itself)."""
+    private_umask()
     return create_app(build(load_settings()))
 
 
