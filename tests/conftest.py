@@ -130,6 +130,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         master_keys=generate_master_key_spec("test-1"),
         audit_signing_key=AuditSigner.generate(),
         max_content_bytes=2 * 1024 * 1024,
+        cookie_secure=False,  # the tests' servers speak plain HTTP on the loopback interface
     )
 
 

@@ -67,6 +67,7 @@ def build(settings: Settings, *, clock: Clock = system_clock, migrate: bool = Fa
         matrix=load_matrix(),
         brochure=current_brochure(),
         index=BlindIndex(keys, may_create=lambda: _nothing_indexed(engine)),
+        notifier=notifier(settings),
         clock=clock,
     )
     if migrate:

@@ -31,6 +31,8 @@ class Settings:
     port: int = 8000
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     step_up_max_age_seconds: int = 600
+    # The session cookie goes over HTTPS only, except for a demo on the loopback interface.
+    cookie_secure: bool = True
     smtp_host: str | None = None
     smtp_port: int = 25
     mail_from: str = "ne-pas-repondre@dmp.invalid"
@@ -71,6 +73,15 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _cookie_secure(env: Mapping[str, str], demo: bool, host: str) -> bool:
+    """``DMP_COOKIE_SECURE`` if given; else on, but for a demo served on the loopback
+    interface (plain HTTP on the machine itself)."""
+    raw = env.get("DMP_COOKIE_SECURE", "").strip().lower()
+    if raw:
+        return raw in {"1", "true", "yes", "on"}
+    return not (demo and host in {"127.0.0.1", "localhost", "::1"})
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, demo: bool | None = None) -> Settings:
     """Read the settings once. ``demo`` forces demo mode (the ``dmp demo`` command)."""
     env = os.environ if env is None else env
@@ -83,6 +94,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, demo: bool | None = N
             "DMP_MASTER_KEYS et DMP_AUDIT_SIGNING_KEY sont obligatoires hors mode démo "
             "(générez-les avec « dmp keys generate »)."
         )
+    host = env.get("DMP_HOST") or "127.0.0.1"
     return Settings(
         data_dir=data_dir,
         database_url=env.get("DMP_DATABASE_URL") or f"sqlite:///{data_dir / 'dmp.sqlite3'}",
@@ -92,7 +104,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, demo: bool | None = N
         audit_signing_key=audit_key,
         demo=is_demo,
         max_content_bytes=_int(env, "DMP_MAX_CONTENT_BYTES", 50 * MIB),
-        host=env.get("DMP_HOST") or "127.0.0.1",
+        host=host,
+        cookie_secure=_cookie_secure(env, is_demo, host),
         port=_int(env, "DMP_PORT", 8000),
         workers=_int(env, "DMP_WORKERS", os.cpu_count() or 1),
         step_up_max_age_seconds=_int(env, "DMP_STEP_UP_MAX_AGE", 600),

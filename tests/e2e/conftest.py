@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from dmp.entrypoints.fhir.app import create_app
+from dmp.entrypoints.app import create_app
 from dmp.services.context import Context
 from dmp.services.directory import issue_token
 from tests.e2e.fhir import Api, live_server

@@ -12,8 +12,8 @@ from sqlalchemy import delete, update
 
 from dmp.adapters.db.tables import establishments, professional_establishments
 from dmp.domain.model import AccessMode
+from dmp.entrypoints.app import create_app
 from dmp.entrypoints.fhir import ids
-from dmp.entrypoints.fhir.app import create_app
 from dmp.errors import Forbidden
 from dmp.services import authorizations, history
 from dmp.services.directory import NewProfessional, add_professional, find_professional, issue_token

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from html import unescape
 
 from dmp.domain.identifiers import INS_NIR_SYSTEM
 from tests.e2e.fhir import document_reference, ins_token, parameters, provide_bundle, transaction
@@ -94,7 +95,9 @@ def test_wrong_media_type_is_415(api):
 
 def test_unknown_route_and_method(api):
     assert api.get("/fhir/Observation", as_="bruno").status_code == 404
-    assert api.get("/nowhere").status_code == 404
+    page = api.client.get("/nowhere")  # outside the API: the portal's French page
+    assert (page.status_code, page.headers["content-type"]) == (404, "text/html; charset=utf-8")
+    assert "Cette page n'existe pas" in unescape(page.text)
     response = api.request("DELETE", "/fhir/Patient", as_="bruno")
     assert response.status_code == 405
 

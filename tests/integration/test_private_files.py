@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from dmp.adapters.db.engine import make_engine
 from dmp.bootstrap import build, notifier
-from dmp.entrypoints.fhir.app import create_app
+from dmp.entrypoints.app import create_app
 from dmp.services.notifications import dispatch
 from dmp.services.submission import submit_documents
 from tests.factories import pdf_submission

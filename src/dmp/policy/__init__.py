@@ -24,6 +24,7 @@ from dmp.policy.documents import DocumentChange, Flags, add_document, change_doc
 from dmp.policy.history import read_history, sees_history_entry
 from dmp.policy.jobs import Job, scheduled
 from dmp.policy.lifecycle import close_record, create_record, destroy, look_up, reactivate_record
+from dmp.policy.portal import connection_is_secret, fresh_step_up, sign_in
 from dmp.policy.relations import acts_only_for_excluded, is_excluded, refuse_excluded
 
 __all__ = [
@@ -38,11 +39,13 @@ __all__ = [
     "allow",
     "change_document",
     "close_record",
+    "connection_is_secret",
     "create_record",
     "declare_authorization",
     "deny",
     "designate_medecin_traitant",
     "destroy",
+    "fresh_step_up",
     "grant",
     "is_excluded",
     "look_up",
@@ -57,6 +60,7 @@ __all__ = [
     "refuse_excluded",
     "scheduled",
     "sees_history_entry",
+    "sign_in",
     "told_why",
     "told_why_document",
     "unjustified",

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from dmp.domain.model import AccessMode, Actor, ProfessionalActor, RecordState
 from dmp.policy.access import Access, as_holder, open_for_writing, open_record, professional_barred
 from dmp.policy.decision import Decision, allow, deny
-from dmp.policy.relations import is_excluded, is_holder, refuse_actor, refuse_excluded
+from dmp.policy.portal import fresh_step_up
+from dmp.policy.relations import is_excluded, refuse_actor, refuse_excluded
 
 
 def create_record(actor: Actor, existing: RecordState | None) -> Decision:
@@ -69,11 +70,6 @@ def destroy(access: Access, now: datetime, max_step_up_age: timedelta) -> Decisi
     opened = as_holder(access, open_record)
     if not opened:
         return opened
-    if not _fresh_step_up(access.actor, now, max_step_up_age):
+    if not fresh_step_up(access.actor, now, max_step_up_age):
         return deny("step-up-required")
     return opened
-
-
-def _fresh_step_up(actor: Actor, now: datetime, max_age: timedelta) -> bool:
-    step_up_at = actor.step_up_at if is_holder(actor) else None
-    return step_up_at is not None and now - step_up_at <= max_age

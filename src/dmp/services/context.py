@@ -15,6 +15,7 @@ from dmp.adapters.blindindex import BlindIndex
 from dmp.adapters.blobs import BlobStore
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.keystore import DataKeys
+from dmp.adapters.notify.base import Notifier
 from dmp.adapters.witness import Witness
 from dmp.domain.identifiers import Ins
 from dmp.domain.valuesets import ProfessionMatrix, ValueSets
@@ -23,6 +24,13 @@ from dmp.services.brochure import Brochure
 from dmp.settings import Settings
 
 Clock = Callable[[], datetime]
+
+
+# Argon2id, at the second profile of OWASP's password storage guidance (19 MiB, 2 passes, one
+# lane): about 20 ms of one core per check here, so two cores hold some 90 logins a second.
+# See docs/adr/0005-one-time-codes-and-sessions.md for the measure and the load it holds.
+def password_hasher() -> PasswordHasher:
+    return PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 
 
 def system_clock() -> datetime:
@@ -41,8 +49,9 @@ class Context:
     matrix: ProfessionMatrix
     brochure: Brochure
     index: BlindIndex
+    notifier: Notifier
     clock: Clock = system_clock
-    password_hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    password_hasher: PasswordHasher = field(default_factory=password_hasher)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)

@@ -150,7 +150,7 @@ def _open(
     return door
 
 
-def _to_documents(
+def as_documents(
     ctx: Context, door: Door, found: list[DocumentRow], related: frozenset[UUID]
 ) -> list[Document]:
     """The documents as this reader sees them: only references to versions they may read."""
@@ -168,7 +168,7 @@ def find_documents(
         door = _open(ctx, uow, reading, dmp_id, "document.search")
         readable = door.readable_documents()
         visible = frozenset(d.row["id"] for d in readable)
-        found = [d for d in _to_documents(ctx, door, readable, visible) if matches(d, query)]
+        found = [d for d in as_documents(ctx, door, readable, visible) if matches(d, query)]
         door.record()
         uow.commit()
     return found
@@ -178,7 +178,7 @@ def _one(ctx: Context, door: Door, document_id: UUID) -> tuple[DocumentRow, Docu
     found = door.document(document_id, _reads(ctx))
     row = found.row
     related = door.readable([row["replaces_id"], row["replaced_by_id"]])
-    [doc] = _to_documents(ctx, door, [found], related)
+    [doc] = as_documents(ctx, door, [found], related)
     return found, doc
 
 

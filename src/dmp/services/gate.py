@@ -252,6 +252,24 @@ def run_job(
     return door
 
 
+def trace(
+    ctx: Context,
+    uow: UnitOfWork,
+    reading: Reading,
+    action: str,
+    dmp_id: UUID,
+    reason: str,
+    secret: Callable[[policy.Access], bool],
+) -> None:
+    """A refusal decided before any DMP is opened (a wrong password or code at login), written
+    to the DMP's chain in the caller's transaction: the patient reads it in their history."""
+    row = _live(uow.records.get(dmp_id))
+    if row is None:
+        return
+    door = Door(ctx, uow, reading, action, _load(ctx, uow, row), ("record", dmp_id))
+    door.record(reason, secret=secret(door.access))
+
+
 def admit_creation(ctx: Context, uow: UnitOfWork, reading: Reading, ins_index: str) -> Decision:
     """May this professional create the DMP of the INS of this blind index? The INS's row (if
     any) stays locked until the transaction ends, so that two creations cannot both pass."""
@@ -355,13 +373,14 @@ class Door:
 
     def record(
         self,
-        decision: Decision | None = None,
+        decision: Decision | str | None = None,
         *,
         action: str | None = None,
         target: tuple[str, object] | None = None,
         secret: bool = False,
     ) -> None:
-        """Write the entry of what was allowed (by default the door's own decision)."""
+        """Write the entry of what was decided (by default the door's own decision); a reason of
+        the service's own is a refusal."""
         self._append(decision or self.decision, action, target, secret)
 
     def refuse(

@@ -3,6 +3,7 @@ refused attempts included, newest first, a page at a time."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -74,22 +75,35 @@ def read_history(
     limit = max(1, min(limit, MAX_PAGE))
     with ctx.uow() as uow:
         door = gate.enter(ctx, uow, Reading(actor), "history.read", dmp_id, policy.read_history)
-        rows: list[RowMap] = []
-        cursor = before_seq
-        while len(rows) < limit:
-            page = uow.audit.page(dmp_id, before_seq=cursor, limit=limit)
-            if not page:
-                break
-            rows += [r for r in page if policy.sees_history_entry(door.access, r["secret"])]
-            cursor = page[-1]["seq"]
-        rows = rows[:limit]
-        labels = {}
-        for rpps in {r["actor_rpps"] for r in rows if r["actor_rpps"]}:
-            pro = uow.directory.professional_by_rpps(rpps)
-            if pro is not None:
-                labels[rpps] = pro.display_name
-        entries = [_entry(ctx, door, r, labels) for r in rows]
+        entries = entries_of(ctx, door, before_seq=before_seq, limit=limit)
         door.record()
         uow.commit()
     more = len(entries) == limit and entries[-1].seq > 1
     return HistoryPage(entries, entries[-1].seq if more else None)
+
+
+def entries_of(
+    ctx: Context,
+    door: Door,
+    *,
+    before_seq: int | None = None,
+    limit: int = 50,
+    keep: Callable[[RowMap], bool] = lambda row: True,
+) -> list[HistoryEntry]:
+    """The newest entries of the DMP's history this person may see (and ``keep`` keeps), older
+    than ``before_seq``, at most ``limit``: the minor's secrets are kept from the parents."""
+    uow, cursor = door.uow, before_seq
+    rows: list[RowMap] = []
+    while len(rows) < limit:
+        page = uow.audit.page(door.dmp_id, before_seq=cursor, limit=limit)
+        if not page:
+            break
+        rows += [r for r in page if policy.sees_history_entry(door.access, r["secret"]) and keep(r)]
+        cursor = page[-1]["seq"]
+    rows = rows[:limit]
+    labels = {}
+    for rpps in {r["actor_rpps"] for r in rows if r["actor_rpps"]}:
+        pro = uow.directory.professional_by_rpps(rpps)
+        if pro is not None:
+            labels[rpps] = pro.display_name
+    return [_entry(ctx, door, r, labels) for r in rows]

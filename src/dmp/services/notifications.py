@@ -44,6 +44,13 @@ def render(name: str, params: dict[str, Any]) -> Template:
     return Template(template.subject.format(**params), template.body.format(**params))
 
 
+def send_now(ctx: Context, channel: str, address: str, template: str, **params: str) -> None:
+    """Send a message at once, not through the outbox: a one-time code, useless minutes later,
+    which must not be stored."""
+    text = render(template, params)
+    ctx.notifier.send(Message(channel, address, text.subject, text.body))
+
+
 def _addresses(ctx: Context, uow: UnitOfWork, row: RowMap) -> list[tuple[str, str]]:
     kind = row["recipient_kind"]
     if kind == "contact":

@@ -557,6 +557,105 @@ class RecordRepository(_Repository):
         self.conn.execute(delete(t.audit_purges).where(t.audit_purges.c.dmp_id == dmp_id))
 
 
+class AccountRepository(_Repository):
+    """The accounts of patients and legal representatives as they log in: their web sessions and
+    the one-time codes sent to them."""
+
+    def by_login(self, login: str, *, for_update: bool = False) -> RowMap | None:
+        stmt = select(t.accounts).where(t.accounts.c.login == login)
+        return self._one(stmt.with_for_update() if for_update else stmt)
+
+    def get(self, account_id: UUID, *, for_update: bool = False) -> RowMap | None:
+        stmt = select(t.accounts).where(t.accounts.c.id == account_id)
+        return self._one(stmt.with_for_update() if for_update else stmt)
+
+    def update(self, account_id: UUID, **values: Any) -> None:
+        self.conn.execute(update(t.accounts).where(t.accounts.c.id == account_id).values(**values))
+
+    # --- web sessions -------------------------------------------------------------------------
+
+    def add_session(self, values: dict[str, Any]) -> None:
+        self.conn.execute(insert(t.web_sessions), values)
+
+    def session(self, session_id: str, *, for_update: bool = False) -> RowMap | None:
+        stmt = select(t.web_sessions).where(t.web_sessions.c.id == session_id)
+        return self._one(stmt.with_for_update() if for_update else stmt)
+
+    def update_session(self, session_id: str, **values: Any) -> None:
+        self.conn.execute(
+            update(t.web_sessions).where(t.web_sessions.c.id == session_id).values(**values)
+        )
+
+    def delete_session(self, session_id: str) -> None:
+        self.conn.execute(
+            delete(t.one_time_codes).where(t.one_time_codes.c.session_id == session_id)
+        )
+        self.conn.execute(delete(t.web_sessions).where(t.web_sessions.c.id == session_id))
+
+    def delete_sessions_of(self, account_id: UUID, *, keep: str | None = None) -> int:
+        """End every session of an account (a password changed), but ``keep``."""
+        stmt = delete(t.web_sessions).where(t.web_sessions.c.account_id == account_id)
+        if keep is not None:
+            stmt = stmt.where(t.web_sessions.c.id != keep)
+        return self.conn.execute(stmt).rowcount
+
+    def delete_sessions_seen_before(self, cutoff: datetime) -> int:
+        old = select(t.web_sessions.c.id).where(t.web_sessions.c.last_seen_at < cutoff)
+        self.conn.execute(delete(t.one_time_codes).where(t.one_time_codes.c.session_id.in_(old)))
+        stmt = delete(t.web_sessions).where(t.web_sessions.c.last_seen_at < cutoff)
+        return self.conn.execute(stmt).rowcount
+
+    # --- one-time codes -----------------------------------------------------------------------
+
+    def add_code(self, values: dict[str, Any]) -> None:
+        self.conn.execute(insert(t.one_time_codes), values)
+
+    def pending_code(self, session_id: str, purpose: str) -> RowMap | None:
+        """The code of this purpose this session waits for (one at most: a new one retires the
+        previous), locked: its tries count."""
+        stmt = (
+            select(t.one_time_codes)
+            .where(
+                t.one_time_codes.c.session_id == session_id,
+                t.one_time_codes.c.purpose == purpose,
+                t.one_time_codes.c.used_at.is_(None),
+            )
+            .with_for_update()
+        )
+        return self._one(stmt)
+
+    def retire_codes(self, session_id: str, purpose: str, at: datetime) -> None:
+        """A new code replaces the ones this session waited for: they can no longer be used
+        (their rows stay, for the limit on sends per hour)."""
+        self.conn.execute(
+            update(t.one_time_codes)
+            .where(
+                t.one_time_codes.c.session_id == session_id,
+                t.one_time_codes.c.purpose == purpose,
+                t.one_time_codes.c.used_at.is_(None),
+            )
+            .values(used_at=at)
+        )
+
+    def update_code(self, code_id: UUID, **values: Any) -> None:
+        self.conn.execute(
+            update(t.one_time_codes).where(t.one_time_codes.c.id == code_id).values(**values)
+        )
+
+    def codes_sent_since(self, account_id: UUID, since: datetime) -> int:
+        stmt = select(func.count()).where(
+            t.one_time_codes.c.account_id == account_id,
+            t.one_time_codes.c.code_hash.is_not(None),
+            t.one_time_codes.c.created_at >= since,
+        )
+        sent: int = self.conn.execute(stmt).scalar_one()
+        return sent
+
+    def delete_codes_expired_before(self, cutoff: datetime) -> int:
+        stmt = delete(t.one_time_codes).where(t.one_time_codes.c.expires_at < cutoff)
+        return self.conn.execute(stmt).rowcount
+
+
 class DocumentRepository(_Repository):
     def add(self, values: dict[str, Any], contents: list[dict[str, Any]]) -> None:
         self.conn.execute(insert(t.documents), values)

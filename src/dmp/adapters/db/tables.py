@@ -134,6 +134,7 @@ accounts = Table(
     _now_col("password_changed_at", nullable=True),
     # An authenticator app's secret, sealed under the account's key; None when not enrolled.
     Column("totp_secret_enc", LargeBinary),
+    Column("totp_last_step", BigInteger),  # the last time step used: a code counts once
     # Which notices the patient wants (JSON: notice → bool); None: every one.
     Column("notices", Text),
 )

@@ -7,6 +7,7 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine
 
 from dmp.adapters.db.repositories import (
+    AccountRepository,
     AuditRepository,
     DirectoryRepository,
     DocumentRepository,
@@ -33,6 +34,7 @@ class UnitOfWork:
         conn = self._connection
         self.directory = DirectoryRepository(conn)
         self.records = RecordRepository(conn)
+        self.accounts = AccountRepository(conn)
         self.documents = DocumentRepository(conn)
         self.audit = AuditRepository(conn)
         self.outbox = OutboxRepository(conn)

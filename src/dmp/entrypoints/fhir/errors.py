@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -117,8 +118,10 @@ async def _unexpected(request: Request, exc: Exception) -> FhirResponse:
     return error_response(500, "Erreur interne du serveur.", "internal")
 
 
-def install(app: FastAPI) -> None:
-    app.add_exception_handler(DmpError, _dmp_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+# How the API answers each kind of failure (``dmp.entrypoints.app`` installs them).
+HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitable[FhirResponse]]] = {
+    DmpError: _dmp_error,
+    RequestValidationError: _validation_error,
+    StarletteHTTPException: _http_error,
+    Exception: _unexpected,
+}

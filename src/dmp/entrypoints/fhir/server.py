@@ -30,7 +30,7 @@ from fastapi import FastAPI
 
 from dmp.adapters.files import private_umask
 from dmp.bootstrap import build
-from dmp.entrypoints.fhir.app import create_app
+from dmp.entrypoints.app import create_app
 from dmp.entrypoints.fhir.protocol import LimitedHttpToolsProtocol
 from dmp.errors import ConfigurationError
 from dmp.services.context import Context

@@ -28,6 +28,7 @@ def upgrade() -> None:
         batch_op.add_column(_moment("next_login_at", nullable=True))
         batch_op.add_column(_moment("password_changed_at", nullable=True))
         batch_op.add_column(sa.Column("totp_secret_enc", sa.LargeBinary(), nullable=True))
+        batch_op.add_column(sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column("notices", sa.Text(), nullable=True))
     op.create_table(
         "web_sessions",
@@ -92,6 +93,7 @@ def downgrade() -> None:
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         for column in (
             "notices",
+            "totp_last_step",
             "totp_secret_enc",
             "password_changed_at",
             "next_login_at",

@@ -1,0 +1,26 @@
+"""The patient portal at ``/``, in French (SPEC §5): server-rendered pages (Jinja2), a little
+JavaScript of our own, nothing loaded from elsewhere. Each handler parses, calls one service
+and renders; the rules are the policy's, asked by the services."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from dmp.services.context import Context
+
+# The pages' policy: everything from this server only; documents shown in a frame of ours.
+CSP = (
+    b"default-src 'self'; img-src 'self' data:; object-src 'none'; frame-src 'self'; "
+    b"frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+
+
+def install(app: FastAPI, ctx: Context) -> None:
+    """Add the portal's pages, its static files and its sessions to the application."""
+    from dmp.entrypoints.portal.home import router as home
+    from dmp.entrypoints.portal.login import router as login
+    from dmp.entrypoints.portal.web import install as install_web
+
+    install_web(app)
+    for router in (home, login):
+        app.include_router(router)

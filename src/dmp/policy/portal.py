@@ -1,0 +1,32 @@
+"""The patient on the Internet (SPEC §5): who signs in to act on a DMP, what stays secret of it,
+and the fresh code asked before what cannot be undone."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from dmp.domain.model import Actor, PatientActor
+from dmp.policy.access import Access, as_holder, open_record
+from dmp.policy.decision import Decision
+from dmp.policy.relations import is_holder
+
+
+def sign_in(access: Access) -> Decision:
+    """May this account act on this DMP through the portal? Its holder, or a legal
+    representative while the patient is a minor; on a closed DMP too (to read it, and have it
+    reactivated), never on a destroyed one."""
+    return as_holder(access, open_record)
+
+
+def connection_is_secret(access: Access) -> bool:
+    """Is the trace of this connection kept from the legal representatives? A minor's own
+    connections to their DMP are theirs alone (SPEC §1): the parents do not see them."""
+    return isinstance(access.actor, PatientActor) and access.record.patient_is_minor
+
+
+def fresh_step_up(actor: Actor, now: datetime, max_age: timedelta) -> bool:
+    """Did this person enter a fresh one-time code lately? Asked before destroying, closing the
+    DMP, or changing a contact channel or the password: a session left open must not be
+    enough for what cannot be undone or locks the patient out."""
+    step_up_at = actor.step_up_at if is_holder(actor) else None
+    return step_up_at is not None and now - step_up_at <= max_age
