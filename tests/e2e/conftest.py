@@ -3,7 +3,9 @@ uvicorn on a loopback port (real HTTP; Starlette's TestClient is deprecated with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,6 +14,7 @@ from dmp.entrypoints.app import create_app
 from dmp.services.context import Context
 from dmp.services.directory import issue_token
 from tests.e2e.fhir import Api, live_server
+from tests.e2e.portal import Browser, first_log_in
 from tests.personas import Cast, populate
 
 TOKEN_HOLDERS = ("bruno", "chloe", "damien", "samuel", "hugo")
@@ -41,3 +44,45 @@ def server(ctx: Context) -> Iterator[str]:
 def api(server: str, tokens: dict[str, str]) -> Iterator[Api]:
     with httpx.Client(base_url=server, timeout=60) as client:
         yield Api(client, tokens)
+
+
+# --- the patient portal ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def browser(server: str) -> Iterator[Browser]:
+    opened = Browser(server)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def other_browser(server: str) -> Iterator[Browser]:
+    opened = Browser(server)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def last_code(ctx):
+    """The code of the last message the service sent (the development outbox's files)."""
+
+    def read() -> str:
+        folder = Path(ctx.settings.data_dir) / "outbox"
+        sent = sorted(folder.glob("*.txt"), key=lambda p: p.stat().st_mtime_ns)
+        for message in reversed(sent):
+            found = re.search(r"\b(\d{6})\b", message.read_text(encoding="utf-8"))
+            if found:
+                return found.group(1)
+        raise AssertionError("no code was sent")
+
+    return read
+
+
+@pytest.fixture
+def alice_browser(server: str, cast: Cast, last_code) -> Iterator[Browser]:
+    """A browser where Alice is signed in (her first login done: her password is STRONG)."""
+    opened = Browser(server)
+    first_log_in(opened, cast.alice_login, cast.alice_password, last_code)
+    yield opened
+    opened.close()

@@ -3,11 +3,8 @@ identifier + password + a one-time code at every login, and the attacks on it.""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from dmp.adapters.db.tables import web_sessions
@@ -16,36 +13,6 @@ from dmp.services.sessions import hash_token
 from tests.e2e.portal import STRONG, Browser, first_log_in, log_in
 
 FAILED = "Identifiant, mot de passe ou code incorrect"
-
-
-@pytest.fixture
-def browser(server: str) -> Iterator[Browser]:
-    opened = Browser(server)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def other_browser(server: str) -> Iterator[Browser]:
-    opened = Browser(server)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def last_code(ctx):
-    """The code of the last message the service sent (the development outbox's files)."""
-
-    def read() -> str:
-        folder = Path(ctx.settings.data_dir) / "outbox"
-        sent = sorted(folder.glob("*.txt"), key=lambda p: p.stat().st_mtime_ns)
-        for message in reversed(sent):
-            found = re.search(r"\b(\d{6})\b", message.read_text(encoding="utf-8"))
-            if found:
-                return found.group(1)
-        raise AssertionError("no code was sent")
-
-    return read
 
 
 def sent_count(ctx) -> int:
