@@ -35,6 +35,7 @@ def env(tmp_path):
         "DMP_DATA_DIR": str(tmp_path / "data"),
         "DMP_MASTER_KEYS": generate_master_key_spec("k1"),
         "DMP_AUDIT_SIGNING_KEY": AuditSigner.generate(),
+        "DMP_NOTIFICATIONS": "off",  # test_cli_notify.py sends them, through a real SMTP server
     }
 
 
@@ -54,7 +55,7 @@ def test_demo_then_operate(env):
     assert f"RPPS {conseil} : dmp_" not in out  # registered, refused by law, no token
     assert "Données de démonstration déjà présentes" in _run(env, "demo", "--no-serve")
     assert "Journal intègre" in _run(env, "audit", "verify")
-    assert "Notifications envoyées" in _run(env, "jobs", "run")
+    assert "Notifications désactivées (DMP_NOTIFICATIONS=off)" in _run(env, "jobs", "run")
     listed = _run(env, "professional", "list")
     assert "exclu : médecin du travail" in listed
 
@@ -273,11 +274,11 @@ def test_db_upgrade_seals_what_an_older_version_kept_in_clear(env):
     seeded = seed_revision_0002(ctx)
     ctx.engine.dispose()
     out = _run(env, "db", "upgrade")
-    assert "Base à jour (révision 0004)." in out
+    assert "Base à jour (révision 0005)." in out
     assert "INS de DMP scellés et indexés : 3" in out
     assert "comptes aux coordonnées scellées : 4" in out
     again = _run(env, "db", "upgrade")
-    assert again.startswith("Base à jour (révision 0004).\n")
+    assert again.startswith("Base à jour (révision 0005).\n")
     assert "scellé" not in again
     ctx = build(load_settings(env))
     assert lookup(ctx, seeded.bruno, ALICE_INS).exists

@@ -1,6 +1,6 @@
 """What every use case needs, gathered once by ``dmp.bootstrap``: the unit of work, the key and
-blob stores, the blind index of the INS, the audit trail's signer and witness, the clock, the
-data tables. Use cases take it as their first argument."""
+blob stores, the blind index of the INS, the audit trail's signer and witness, the notifier, the
+clock, the data tables. Use cases take it as their first argument."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from dmp.adapters.blindindex import BlindIndex
 from dmp.adapters.blobs import BlobStore
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.keystore import DataKeys
+from dmp.adapters.notify.base import Notifier
 from dmp.adapters.witness import Witness
 from dmp.domain.identifiers import Ins
 from dmp.domain.valuesets import ProfessionMatrix, ValueSets
@@ -41,6 +42,7 @@ class Context:
     matrix: ProfessionMatrix
     brochure: Brochure
     index: BlindIndex
+    notifier: Notifier
     clock: Clock = system_clock
     password_hasher: PasswordHasher = field(default_factory=PasswordHasher)
 
