@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -164,6 +165,8 @@ def _smtp(env: Mapping[str, str], demo: bool) -> SmtpSettings | None:
         raise ConfigurationError(
             "DMP_MAIL_FROM (l'adresse d'expédition des e-mails) est obligatoire avec DMP_SMTP_HOST."
         )
+    if mail_from is not None and "@" not in parseaddr(mail_from)[1]:
+        raise ConfigurationError(f"DMP_MAIL_FROM n'est pas une adresse e-mail : {mail_from!r}.")
     ca_file = _optional(env, "DMP_SMTP_CA_FILE")
     return SmtpSettings(
         host=host,

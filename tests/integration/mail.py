@@ -214,7 +214,7 @@ def _key_usage(*, ca: bool) -> x509.KeyUsage:
 
 def plain_smtp(port: int, **changes: Any) -> SmtpSettings:
     """The settings of an SMTP relay on this machine, without TLS."""
-    return SmtpSettings("127.0.0.1", port, "none", mail_from=MAIL_FROM, **changes)
+    return SmtpSettings("127.0.0.1", port, "none", **({"mail_from": MAIL_FROM} | changes))
 
 
 # --- SMS gateway --------------------------------------------------------------------------------

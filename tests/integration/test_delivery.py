@@ -333,7 +333,7 @@ def test_a_code_that_cannot_leave_is_a_503_and_is_not_kept(ctx):
     assert refused.value.message == (
         "L'envoi par e-mail est momentanément impossible. Réessayez dans quelques minutes."
     )
-    with pytest.raises(NotificationUnavailable, match="par SMS"):  # no gateway configured
+    with pytest.raises(NotificationUnavailable, match="L'envoi par SMS n'est pas proposé"):
         send_now(ctx, "sms", "+33612345678", "contact_confirmation_code", code="1", minutes="5")
     assert _rows(ctx) == []
 

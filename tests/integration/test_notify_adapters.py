@@ -59,6 +59,16 @@ def test_an_email_reaches_the_server_in_utf8_with_its_message_id():
     assert got.content.isascii()  # quoted-printable: any relay takes it
 
 
+def test_a_sender_with_a_display_name():
+    sender = "DMP — Assurance Maladie <ne-pas-repondre@dmp.example>"
+    with smtp_server() as server:
+        SmtpSender(plain_smtp(server.port, mail_from=sender), timeout=5).send(_email("ref"))
+    [got] = server.inbox.received
+    assert got.mail_from == MAIL_FROM  # the envelope's sender is the bare address
+    assert got.email["From"].addresses[0].display_name == "DMP — Assurance Maladie"
+    assert got.email["Message-ID"] == "<ref@dmp.example>"
+
+
 def test_starttls_with_the_certificate_verified_and_authentication(tls):
     settings = SmtpSettings(
         "127.0.0.1", free_port(), "starttls", LOGIN, PASSWORD, tls.ca, mail_from=MAIL_FROM

@@ -133,6 +133,7 @@ def test_smtp_settings_and_their_default_port_by_security(tmp_path):
         ({"DMP_SMTP_USERNAME": "dmp"}, "DMP_SMTP_USERNAME et DMP_SMTP_PASSWORD vont ensemble"),
         ({"DMP_SMTP_PORT": "0"}, "DMP_SMTP_PORT doit être un nombre entier positif"),
         ({"DMP_MAIL_FROM": ""}, "DMP_MAIL_FROM (l'adresse d'expédition des e-mails) est oblig"),
+        ({"DMP_MAIL_FROM": "DMP"}, "DMP_MAIL_FROM n'est pas une adresse e-mail : 'DMP'"),
     ],
 )
 def test_smtp_settings_refused(env, message):

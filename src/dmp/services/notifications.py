@@ -21,7 +21,14 @@ from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
 from dmp.adapters.keystore import KeyDestroyed
-from dmp.adapters.notify.base import CHANNELS, EMAIL, SMS, DeliveryFailed, Message
+from dmp.adapters.notify.base import (
+    CHANNELS,
+    EMAIL,
+    SMS,
+    ChannelNotConfigured,
+    DeliveryFailed,
+    Message,
+)
 from dmp.adapters.notify.devoutbox import DevOutbox, SentMessage
 from dmp.errors import ConfigurationError, NotFound, NotificationUnavailable
 from dmp.services.accounts import contacts_of
@@ -57,8 +64,10 @@ def render(name: str, params: dict[str, Any]) -> Template:
 def send_now(ctx: Context, channel: str, address: str, template: str, **params: str) -> None:
     """Send a message at once, not through the outbox: a one-time code, useless minutes later,
     which must not be stored (nothing of it is written anywhere). Not retried either: a channel
-    that is down is a ``NotificationUnavailable`` (503) for the person, who asks again later.
-    Only the templates marked ``immediate`` go this way."""
+    that is down is a ``NotificationUnavailable`` (503) for the person, who asks again later
+    (or by the other channel, when this one is not offered). Only the templates marked
+    ``immediate`` go this way. (In demo mode the demo's outbox keeps what it shows: that is
+    the demo page's purpose, for synthetic people.)"""
     chosen = templates().get(template)
     if chosen is None or not chosen.immediate:
         raise ValueError(f"{template!r} is not a message sent at once")
@@ -67,6 +76,10 @@ def send_now(ctx: Context, channel: str, address: str, template: str, **params: 
     text = render(template, params)
     try:
         ctx.notifier.send(Message(channel, address, text.subject, text.body, str(uuid4())))
+    except ChannelNotConfigured as failure:
+        raise NotificationUnavailable(
+            f"L'envoi par {_BY[channel]} n'est pas proposé par ce service."
+        ) from failure
     except DeliveryFailed as failure:
         raise NotificationUnavailable(
             f"L'envoi par {_BY[channel]} est momentanément impossible. "

@@ -16,7 +16,7 @@ import ssl
 from contextlib import suppress
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
 
 from dmp.adapters.notify.base import EMAIL, DeliveryFailed, DeliveryUncertain, Message
 from dmp.settings import SmtpSettings
@@ -102,7 +102,7 @@ def compose(message: Message, sender: str) -> bytes:
     """The e-mail, UTF-8 in quoted-printable (any server takes it), its Message-ID made of the
     message's reference so that the operator can find it in the relay's logs and a receiver can
     discard a duplicate."""
-    domain = sender.rpartition("@")[2] or "dmp.invalid"
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "dmp.invalid"
     email = EmailMessage()
     try:
         email["From"] = sender
