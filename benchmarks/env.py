@@ -22,7 +22,7 @@ from psycopg import sql
 
 from dmp.adapters.crypto import generate_master_key_spec
 from dmp.services.audit import AuditSigner
-from dmp.settings import Settings
+from dmp.settings import DeliverySettings, Settings
 
 PG_HOST = "127.0.0.1"
 PG_USER = "postgres"
@@ -99,6 +99,7 @@ class BenchEnv:
             "DMP_DATABASE_URL": self.data_url,
             "DMP_KEYSTORE_URL": self.keys_url,
             "DMP_BLOB_DIR": str(self.blob_dir),
+            "DMP_NOTIFICATIONS": "off",  # the benchmarks send nothing
         }
 
     def settings(self, **changes: Any) -> Settings:
@@ -110,6 +111,7 @@ class BenchEnv:
             blob_dir=self.blob_dir,
             master_keys=keys["DMP_MASTER_KEYS"],
             audit_signing_key=keys["DMP_AUDIT_SIGNING_KEY"],
+            delivery=DeliverySettings(enabled=False),  # the benchmarks send nothing
         )
         return base.with_(**changes) if changes else base
 

@@ -36,7 +36,7 @@ from dmp.services.audit import AuditSigner
 from dmp.services.context import Context
 from dmp.services.witness import MARGIN, _recent, checkpoint  # _recent: timed on its own
 from dmp.services.witness_check import replay
-from dmp.settings import Settings
+from dmp.settings import DeliverySettings, Settings
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -95,6 +95,7 @@ def measure(heads: int, moved: int, folder: Path) -> None:
             blob_dir=folder / "blobs",
             master_keys=generate_master_key_spec("bench-witness"),
             audit_signing_key=AuditSigner.generate(),
+            delivery=DeliverySettings(enabled=False),
         )
         ctx = build(settings, clock=lambda: now[0])
         _timed(f"first checkpoint, {heads:,} heads", lambda: checkpoint(ctx))

@@ -20,7 +20,7 @@ from dmp.adapters.db.migrate import upgrade
 from dmp.adapters.db.tables import metadata
 from dmp.bootstrap import build
 from dmp.services.context import Context
-from dmp.settings import Settings
+from dmp.settings import DeliverySettings, Settings
 
 PG_ADMIN_URL = os.environ.get(
     "DMP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -131,6 +131,8 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         audit_signing_key=AuditSigner.generate(),
         max_content_bytes=2 * 1024 * 1024,
         cookie_secure=False,  # the tests' servers speak plain HTTP on the loopback interface
+        # Nothing is sent unless a test gives the context a notifier (tests/integration/mail.py).
+        delivery=DeliverySettings(enabled=False),
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -14,9 +13,13 @@ from dmp.adapters.db.engine import make_engine
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.files import FILE_MODE, private_dir
 from dmp.adapters.keystore import DataKeys, KeyStore, ensure_separate
-from dmp.adapters.notify.base import DevOutbox, Notifier
+from dmp.adapters.notify.base import EMAIL, SMS, Channels, Notifier
+from dmp.adapters.notify.devoutbox import DevOutbox
+from dmp.adapters.notify.sms import SmsGateway
+from dmp.adapters.notify.smtp import SmtpSender
 from dmp.adapters.witness import FileWitness
 from dmp.domain.valuesets import load_matrix, load_valuesets
+from dmp.errors import ConfigurationError
 from dmp.services.audit import AuditSigner
 from dmp.services.brochure import current_brochure
 from dmp.services.context import Clock, Context, system_clock
@@ -50,6 +53,7 @@ def build(settings: Settings, *, clock: Clock = system_clock, migrate: bool = Fa
     revision, the steps that need the keys included (as ``dmp db upgrade``)."""
     if settings.demo:
         settings = demo_secrets(settings)
+    chosen_notifier = notifier(settings)  # first: a refusal to start leaves nothing behind
     private_dir(settings.data_dir)
     ensure_separate(settings.database_url, settings.keystore_url)
     engine = make_engine(settings.database_url)
@@ -67,7 +71,7 @@ def build(settings: Settings, *, clock: Clock = system_clock, migrate: bool = Fa
         matrix=load_matrix(),
         brochure=current_brochure(),
         index=BlindIndex(keys, may_create=lambda: _nothing_indexed(engine)),
-        notifier=notifier(settings),
+        notifier=chosen_notifier,
         clock=clock,
     )
     if migrate:
@@ -82,4 +86,25 @@ def _nothing_indexed(engine: Engine) -> bool:
 
 
 def notifier(settings: Settings) -> Notifier:
-    return DevOutbox(Path(settings.data_dir) / "outbox")
+    """SMTP and/or the SMS gateway, as configured; in demo mode with neither, the demo's outbox
+    (the console and a folder). Elsewhere, neither is a refusal to start — messages the patients
+    are owed (accesses, documents, one-time codes) would go nowhere — unless the operator
+    switched notifications off (``DMP_NOTIFICATIONS=off``: nothing is sent, the messages wait)."""
+    if not settings.delivery.enabled:
+        return Channels({})
+    timeout = settings.delivery.timeout_seconds
+    senders: dict[str, Notifier] = {}
+    if settings.smtp is not None:
+        senders[EMAIL] = SmtpSender(settings.smtp, timeout)
+    if settings.sms is not None:
+        senders[SMS] = SmsGateway(settings.sms, timeout)
+    if senders:
+        return Channels(senders)
+    if settings.demo:
+        return DevOutbox(settings.data_dir / "outbox")
+    raise ConfigurationError(
+        "Aucun canal de notification n'est configuré : renseignez DMP_SMTP_HOST (e-mail) "
+        "et/ou DMP_SMS_URL (SMS), ou désactivez explicitement les notifications avec "
+        "DMP_NOTIFICATIONS=off. Sans canal, les messages dus aux patients (accès à leur DMP, "
+        "nouveaux documents, codes de connexion) ne partiraient pas."
+    )

@@ -90,3 +90,12 @@ class MigrationRefused(DmpError):
     code = "migration"
     status = 500
     message = "Migration refusée."
+
+
+class NotificationUnavailable(DmpError):
+    """A message that had to leave at once (a one-time code) could not: the e-mail server or the
+    SMS gateway is down, or that channel is not offered."""
+
+    code = "notification-unavailable"
+    status = 503
+    message = "L'envoi du message est momentanément impossible. Réessayez dans quelques minutes."

@@ -1,20 +1,72 @@
 """Typed settings, read once from the environment. Nothing else in dmp reads ``os.environ``.
 
 SQLite and local files are the defaults; a URL switches to PostgreSQL. Outside demo mode there is
-no default secret: the master key and the audit signing key must be given.
+no default secret: the master key and the audit signing key must be given. Notifications go out by
+SMTP and/or an SMS gateway (``smtp``, ``sms``: None when not set); refusing to start with neither
+is ``dmp.bootstrap``'s business, where the adapters are picked.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from email.utils import parseaddr
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
 from dmp.domain.inputs import ascii_int
 from dmp.errors import ConfigurationError
 
 MIB = 1024 * 1024
+SmtpSecurity = Literal["starttls", "tls", "none"]
+SMTP_PORTS: dict[SmtpSecurity, int] = {"starttls": 587, "tls": 465, "none": 25}
+# Where a connection in clear (SMTP without TLS, an SMS gateway over http) is acceptable: a relay
+# on the same machine, or a test's server.
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+DEFAULT_SMS_TEMPLATE = '{"to": "{number}", "text": "{text}", "reference": "{reference}"}'
+SMS_PLACEHOLDERS = ("{number}", "{text}")
+DEMO_MAIL_FROM = "ne-pas-repondre@dmp.invalid"  # in demo mode; elsewhere DMP_MAIL_FROM is required
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    """E-mail by SMTP. ``ca_file``: the certificate authorities to verify the server against,
+    instead of the system's (a relay with a private authority); verification is never off."""
+
+    host: str
+    port: int = 587
+    security: SmtpSecurity = "starttls"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: Path | None = None
+    mail_from: str = DEMO_MAIL_FROM
+
+
+@dataclass(frozen=True, slots=True)
+class SmsSettings:
+    """SMS by an HTTP gateway: ``template`` (JSON) rendered and posted to ``url``, with a bearer
+    token or basic authentication."""
+
+    url: str
+    token: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    template: str = DEFAULT_SMS_TEMPLATE
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    """How the outbox is delivered (docs/adr/0009-notification-delivery.md). ``enabled`` is
+    False only when the operator says so: nothing is sent, and nothing is dropped either."""
+
+    enabled: bool = True
+    timeout_seconds: float = 10.0  # each network operation of a send
+    max_attempts: int = 10
+    retry_seconds: int = 60  # the first delay; each next one doubles, up to an hour
+    interval_seconds: int = 5  # between two deliveries of ``dmp serve``
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +85,9 @@ class Settings:
     step_up_max_age_seconds: int = 600
     # The session cookie goes over HTTPS only, except for a demo on the loopback interface.
     cookie_secure: bool = True
-    smtp_host: str | None = None
-    smtp_port: int = 25
-    mail_from: str = "ne-pas-repondre@dmp.invalid"
+    smtp: SmtpSettings | None = None
+    sms: SmsSettings | None = None
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
     # The audit trail's witness (docs/adr/0004-audit-chain.md): None means <data_dir>/witness.
     witness_dir: Path | None = None
     witness_interval_seconds: int = 10
@@ -82,6 +134,114 @@ def _cookie_secure(env: Mapping[str, str], demo: bool, host: str) -> bool:
     return not (demo and host in {"127.0.0.1", "localhost", "::1"})
 
 
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    return env.get(name) or None
+
+
+def _pair(env: Mapping[str, str], user: str, password: str) -> tuple[str | None, str | None]:
+    values = _optional(env, user), _optional(env, password)
+    if bool(values[0]) != bool(values[1]):
+        raise ConfigurationError(f"{user} et {password} vont ensemble.")
+    return values
+
+
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    """``on`` (the default) or ``off``, nothing else: a typo must not switch anything off."""
+    raw = env.get(name, "").strip().lower() or "on"
+    if raw not in {"on", "off"}:
+        raise ConfigurationError(f"{name} vaut « on » ou « off » (reçu : {raw!r}).")
+    return raw == "on"
+
+
+def _security(env: Mapping[str, str]) -> SmtpSecurity:
+    raw = (env.get("DMP_SMTP_SECURITY") or "starttls").strip().lower()
+    for security in SMTP_PORTS:
+        if raw == security:
+            return security
+    raise ConfigurationError(
+        f"DMP_SMTP_SECURITY vaut « starttls », « tls » ou « none » (reçu : {raw!r})."
+    )
+
+
+def _smtp(env: Mapping[str, str], demo: bool) -> SmtpSettings | None:
+    host = _optional(env, "DMP_SMTP_HOST")
+    if host is None:
+        return None
+    security = _security(env)
+    if security == "none" and host not in LOOPBACK:
+        raise ConfigurationError(
+            "DMP_SMTP_SECURITY=none (sans chiffrement) n'est permis que vers un serveur SMTP "
+            f"local (localhost, 127.0.0.1, ::1), pas vers {host} : choisissez starttls ou tls."
+        )
+    username, password = _pair(env, "DMP_SMTP_USERNAME", "DMP_SMTP_PASSWORD")
+    mail_from = _optional(env, "DMP_MAIL_FROM")
+    if mail_from is None and not demo:
+        raise ConfigurationError(
+            "DMP_MAIL_FROM (l'adresse d'expédition des e-mails) est obligatoire avec DMP_SMTP_HOST."
+        )
+    if mail_from is not None and "@" not in parseaddr(mail_from)[1]:
+        raise ConfigurationError(f"DMP_MAIL_FROM n'est pas une adresse e-mail : {mail_from!r}.")
+    ca_file = _optional(env, "DMP_SMTP_CA_FILE")
+    return SmtpSettings(
+        host=host,
+        port=_positive(env, "DMP_SMTP_PORT", SMTP_PORTS[security]),
+        security=security,
+        username=username,
+        password=password,
+        ca_file=Path(ca_file).resolve() if ca_file else None,
+        mail_from=mail_from or DEMO_MAIL_FROM,
+    )
+
+
+def _sms(env: Mapping[str, str]) -> SmsSettings | None:
+    url = _optional(env, "DMP_SMS_URL")
+    if url is None:
+        return None
+    _check_sms_url(url)
+    token = _optional(env, "DMP_SMS_TOKEN")
+    username, password = _pair(env, "DMP_SMS_USERNAME", "DMP_SMS_PASSWORD")
+    if token and username:
+        raise ConfigurationError(
+            "Choisissez DMP_SMS_TOKEN ou DMP_SMS_USERNAME et DMP_SMS_PASSWORD, pas les deux."
+        )
+    template = env.get("DMP_SMS_TEMPLATE") or DEFAULT_SMS_TEMPLATE
+    _check_sms_template(template)
+    return SmsSettings(url, token, username, password, template)
+
+
+def _check_sms_url(url: str) -> None:
+    parts = urlsplit(url)
+    secure = parts.scheme == "https" and bool(parts.hostname)
+    if not (secure or (parts.scheme == "http" and parts.hostname in LOOPBACK)):
+        raise ConfigurationError(
+            f"DMP_SMS_URL doit être une adresse https:// (http:// seulement en local) : {url!r}."
+        )
+
+
+def _check_sms_template(template: str) -> None:
+    """Read at start, so that a broken template is a refusal to start, not a lost SMS."""
+    try:
+        json.loads(template)
+    except ValueError as error:
+        raise ConfigurationError(f"DMP_SMS_TEMPLATE n'est pas du JSON valide : {error}") from None
+    missing = [p for p in SMS_PLACEHOLDERS if p not in template]
+    if missing:
+        raise ConfigurationError(
+            f"DMP_SMS_TEMPLATE doit contenir {' et '.join(missing)} (le numéro et le texte du "
+            "message ; {reference}, la référence du message, est conseillé)."
+        )
+
+
+def _delivery(env: Mapping[str, str]) -> DeliverySettings:
+    return DeliverySettings(
+        enabled=_switch(env, "DMP_NOTIFICATIONS"),
+        timeout_seconds=float(_positive(env, "DMP_NOTIFY_TIMEOUT", 10)),
+        max_attempts=_positive(env, "DMP_NOTIFY_MAX_ATTEMPTS", 10),
+        retry_seconds=_positive(env, "DMP_NOTIFY_RETRY_DELAY", 60),
+        interval_seconds=_positive(env, "DMP_NOTIFY_INTERVAL", 5),
+    )
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, demo: bool | None = None) -> Settings:
     """Read the settings once. ``demo`` forces demo mode (the ``dmp demo`` command)."""
     env = os.environ if env is None else env
@@ -109,9 +269,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, demo: bool | None = N
         port=_int(env, "DMP_PORT", 8000),
         workers=_int(env, "DMP_WORKERS", os.cpu_count() or 1),
         step_up_max_age_seconds=_int(env, "DMP_STEP_UP_MAX_AGE", 600),
-        smtp_host=env.get("DMP_SMTP_HOST") or None,
-        smtp_port=_int(env, "DMP_SMTP_PORT", 25),
-        mail_from=env.get("DMP_MAIL_FROM") or "ne-pas-repondre@dmp.invalid",
+        smtp=_smtp(env, is_demo),
+        sms=_sms(env),
+        delivery=_delivery(env),
         witness_dir=Path(env.get("DMP_WITNESS_DIR") or data_dir / "witness").resolve(),
         witness_interval_seconds=_positive(env, "DMP_WITNESS_INTERVAL", 10),
     )

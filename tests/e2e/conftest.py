@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,6 +14,7 @@ from dmp.services.context import Context
 from dmp.services.directory import issue_token
 from tests.e2e.fhir import Api, live_server
 from tests.e2e.portal import Browser, first_log_in
+from tests.integration.mail import Inbox, plain_smtp, send_through, smtp_server
 from tests.personas import Cast, populate
 
 TOKEN_HOLDERS = ("bruno", "chloe", "damien", "samuel", "hugo")
@@ -64,14 +64,20 @@ def other_browser(server: str) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def last_code(ctx):
-    """The code of the last message the service sent (the development outbox's files)."""
+def mailbox(ctx: Context) -> Iterator[Inbox]:
+    """A real SMTP server the service sends its messages to (the one-time codes included)."""
+    with smtp_server() as server:
+        send_through(ctx, plain_smtp(server.port))
+        yield server.inbox
+
+
+@pytest.fixture
+def last_code(mailbox: Inbox):
+    """The code of the last message the service sent, as the patient reads it in their mail."""
 
     def read() -> str:
-        folder = Path(ctx.settings.data_dir) / "outbox"
-        sent = sorted(folder.glob("*.txt"), key=lambda p: p.stat().st_mtime_ns)
-        for message in reversed(sent):
-            found = re.search(r"\b(\d{6})\b", message.read_text(encoding="utf-8"))
+        for message in reversed(mailbox.received):
+            found = re.search(r"\b([0-9]{6})\b", message.body)
             if found:
                 return found.group(1)
         raise AssertionError("no code was sent")

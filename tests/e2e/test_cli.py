@@ -35,6 +35,7 @@ def env(tmp_path):
         "DMP_DATA_DIR": str(tmp_path / "data"),
         "DMP_MASTER_KEYS": generate_master_key_spec("k1"),
         "DMP_AUDIT_SIGNING_KEY": AuditSigner.generate(),
+        "DMP_NOTIFICATIONS": "off",  # test_cli_notify.py sends them, through a real SMTP server
     }
 
 
@@ -54,7 +55,7 @@ def test_demo_then_operate(env):
     assert f"RPPS {conseil} : dmp_" not in out  # registered, refused by law, no token
     assert "Données de démonstration déjà présentes" in _run(env, "demo", "--no-serve")
     assert "Journal intègre" in _run(env, "audit", "verify")
-    assert "Notifications envoyées" in _run(env, "jobs", "run")
+    assert "Notifications désactivées (DMP_NOTIFICATIONS=off)" in _run(env, "jobs", "run")
     listed = _run(env, "professional", "list")
     assert "exclu : médecin du travail" in listed
 

@@ -3,8 +3,6 @@ identifier + password + a one-time code at every login, and the attacks on it.""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import select
 
 from dmp.adapters.db.tables import web_sessions
@@ -15,8 +13,8 @@ from tests.e2e.portal import STRONG, Browser, first_log_in, log_in
 FAILED = "Identifiant, mot de passe ou code incorrect"
 
 
-def sent_count(ctx) -> int:
-    return len(list((Path(ctx.settings.data_dir) / "outbox").glob("*.txt")))
+def sent_count(mailbox) -> int:
+    return len(mailbox.received)
 
 
 def test_first_login_with_the_temporary_password_then_a_new_one(browser, cast, last_code, ctx):
@@ -56,8 +54,10 @@ def test_the_session_is_renewed_at_login(browser, cast, last_code):
         stale.close()
 
 
-def test_a_wrong_password_and_an_unknown_identifier_read_the_same(browser, cast, last_code, ctx):
-    sent = sent_count(ctx)
+def test_a_wrong_password_and_an_unknown_identifier_read_the_same(
+    browser, cast, last_code, mailbox
+):
+    sent = sent_count(mailbox)
     answers = []
     for login, password in (
         (cast.alice_login, "not her password"),
@@ -72,7 +72,7 @@ def test_a_wrong_password_and_an_unknown_identifier_read_the_same(browser, cast,
         )
         answers.append(code_page.text.replace(browser.csrf(), ""))
     assert answers[0] == answers[1] == answers[2]  # nothing tells which was right
-    assert sent_count(ctx) == sent + 1  # only the right identifiers got a code
+    assert sent_count(mailbox) == sent + 1  # only the right identifiers got a code
 
 
 def test_a_code_is_single_use_and_expires(browser, cast, last_code, clock):
@@ -155,7 +155,7 @@ def test_five_tries_then_the_code_is_dead(browser, cast, last_code):
     assert browser.post("/connexion/code", {"code": right}).status_code == 401
 
 
-def test_failed_passwords_slow_down_then_lock(browser, cast, last_code, clock, ctx):
+def test_failed_passwords_slow_down_then_lock(browser, cast, last_code, clock, ctx, mailbox):
     for _ in range(10):
         browser.get("/connexion")
         browser.post(
@@ -167,13 +167,13 @@ def test_failed_passwords_slow_down_then_lock(browser, cast, last_code, clock, c
             },
         )
         clock.advance(seconds=200)  # past each slow-down, not past the lock
-    sent = sent_count(ctx)
+    sent = sent_count(mailbox)
     browser.get("/connexion")
     browser.post(
         "/connexion",
         {"identifiant": cast.alice_login, "mot_de_passe": cast.alice_password, "canal": "email"},
     )
-    assert sent_count(ctx) == sent  # locked: the right password sends no code
+    assert sent_count(mailbox) == sent  # locked: the right password sends no code
     clock.advance(minutes=31)
     assert log_in(browser, cast.alice_login, cast.alice_password, last_code).status_code == 303
     refusals = [

@@ -36,6 +36,7 @@ def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         "DMP_HOST": "127.0.0.1",
         "DMP_PORT": str(chosen),
         "DMP_WORKERS": "1",
+        "DMP_NOTIFICATIONS": "off",
     }
     subprocess.run([sys.executable, "-c", CLI, "db", "upgrade"], env=env, check=True)
     log = (data / "serve.log").open("wb")

@@ -74,6 +74,7 @@ def _env(tmp_path: Path, port: int, workers: int = 2) -> dict[str, str]:
         "DMP_PORT": str(port),
         "DMP_WORKERS": str(workers),
         "DMP_WITNESS_INTERVAL": "1",
+        "DMP_NOTIFICATIONS": "off",  # tests/e2e/test_serve_notify.py sends them
     }
 
 

@@ -70,6 +70,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, psutil.Process]]:
         "DMP_HOST": "127.0.0.1",
         "DMP_PORT": str(port),
         "DMP_MAX_CONTENT_BYTES": str(50 * MIB),
+        "DMP_NOTIFICATIONS": "off",
     }
     ctx = build(load_settings(env), migrate=True)
     cast = populate(ctx)

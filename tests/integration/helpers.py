@@ -73,6 +73,7 @@ class Recorder:
     """A notifier that keeps what it is given to send."""
 
     messages: list[Message] = field(default_factory=list)
+    channels: frozenset[str] = frozenset({"email", "sms"})
 
     def send(self, message: Message) -> None:
         self.messages.append(message)

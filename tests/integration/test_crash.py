@@ -31,6 +31,7 @@ def test_killed_submission_leaves_nothing_once_swept(ctx, clock):
         "DMP_BLOB_DIR": str(s.blob_dir),
         "DMP_MASTER_KEYS": s.master_keys,
         "DMP_AUDIT_SIGNING_KEY": s.audit_signing_key,
+        "DMP_NOTIFICATIONS": "off",
         "PYTHONPATH": str(ROOT),
     }
     keys_before = set(ctx.keys.store.iter_ids())

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 
 from dmp.adapters.db.tables import audit_entries
-from dmp.bootstrap import notifier
 from dmp.domain.model import (
     AccessMode,
     ContentInput,
@@ -87,13 +86,13 @@ def test_hidden_from_the_patient_until_announced_or_one_month(ctx, cast, clock):
     assert doc.id not in _ids(ctx, cast.alice, cast.alice_dmp)
     assert doc.id in _ids(ctx, cast.chloe, cast.alice_dmp)
     clock.advance(days=13)
-    assert run_jobs(ctx, notifier(ctx.settings)).notices == 0
+    assert run_jobs(ctx).notices == 0
     clock.advance(days=2)
-    report = run_jobs(ctx, notifier(ctx.settings))
+    report = run_jobs(ctx)
     assert (report.notices, report.revealed) == (1, 0)
-    assert run_jobs(ctx, notifier(ctx.settings)).notices == 0  # told once
+    assert run_jobs(ctx).notices == 0  # told once
     clock.advance(days=17)
-    assert run_jobs(ctx, notifier(ctx.settings)).revealed == 1
+    assert run_jobs(ctx).revealed == 1
     assert doc.id in _ids(ctx, cast.alice, cast.alice_dmp)
 
 

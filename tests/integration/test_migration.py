@@ -34,12 +34,12 @@ from dmp.errors import Conflict, IntegrityError, MigrationRefused
 from dmp.services import records
 from dmp.services.accounts import contacts_of
 from dmp.services.audit import SYSTEM_CHAIN, AuditSigner
+from dmp.services.delivery import dispatch
 from dmp.services.documents import Reading, find_documents
 from dmp.services.migration import migrate_database
-from dmp.services.notifications import dispatch
 from dmp.services.operations import verify_audit
 from dmp.services.witness import checkpoint
-from dmp.settings import Settings
+from dmp.settings import DeliverySettings, Settings
 from tests.conftest import PG_ADMIN_URL, require_postgres
 from tests.integration.helpers import (
     Recorder,
@@ -90,6 +90,7 @@ def old_ctx(blank_url, tmp_path, clock):
         blob_dir=tmp_path / "blobs",
         master_keys=generate_master_key_spec("test-1"),
         audit_signing_key=AuditSigner.generate(),
+        delivery=DeliverySettings(enabled=False),
     )
     context = build(settings, clock=clock)
     context.password_hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -119,6 +120,7 @@ def test_dmp_db_upgrade_seals_every_clear_value_and_loses_none(old_ctx, clock):
     postgresql = ctx.engine.dialect.name == "postgresql"
     assert ("VACUUM FULL" in done.lines()[-1]) is postgresql  # the operator's step, said
     _no_clear_value_left(ctx)
+    _outbox_carried_over(ctx)
     bruno = seeded.bruno
     for patient_ins, family in ((ALICE_INS, "Dupont"), (LEA_INS, "Lefèvre"), (TOM_INS, "Lefèvre")):
         seen = records.lookup(ctx, bruno, patient_ins)
@@ -169,9 +171,18 @@ def _contacts_open(ctx, seeded: Seeded) -> None:
     }
 
 
+def _outbox_carried_over(ctx) -> None:
+    """Revision 0005: a message already sent stays sent; the others are pending, due at once."""
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(select(t.outbox)).mappings().all()
+    assert sorted(r["state"] for r in rows) == ["pending", "pending", "sent"]
+    assert all(r["next_attempt_at"] == r["created_at"] for r in rows)
+    assert {(r["attempts"], r["channels_done"], r["claim"]) for r in rows} == {(0, "", None)}
+
+
 def _messages_reach_their_addresses(ctx, seeded: Seeded) -> None:
-    sent = Recorder()
-    dispatch(ctx, sent)
+    ctx.notifier = sent = Recorder()
+    dispatch(ctx)
     by_subject = sorted((m.subject, m.channel, m.address) for m in sent.messages)
     assert by_subject == [
         ("Un nouveau professionnel a accédé à votre DMP", "email", "alice@example.org"),

@@ -26,7 +26,7 @@ from dmp.services import records
 from dmp.services.audit import AuditSigner
 from dmp.services.documents import DocumentQuery, Reading, find_documents
 from dmp.services.submission import change_document, submit_documents
-from dmp.settings import Settings
+from dmp.settings import DeliverySettings, Settings
 from tests.conftest import FakeClock
 from tests.factories import pdf_submission
 from tests.personas import ALICE_INS, consent, populate
@@ -111,6 +111,7 @@ def _context(folder: Path):
             blob_dir=folder / "blobs",
             master_keys=generate_master_key_spec("m"),
             audit_signing_key=AuditSigner.generate(),
+            delivery=DeliverySettings(enabled=False),
         ),
         clock=FakeClock(),
     )

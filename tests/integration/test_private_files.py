@@ -14,10 +14,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from dmp.adapters.db.engine import make_engine
-from dmp.bootstrap import build, notifier
+from dmp.bootstrap import build
 from dmp.entrypoints.app import create_app
-from dmp.services.notifications import dispatch
+from dmp.services.delivery import dispatch
 from dmp.services.submission import submit_documents
+from dmp.settings import DeliverySettings
 from tests.factories import pdf_submission
 from tests.personas import populate
 
@@ -51,12 +52,13 @@ def sqlite_files(url: str) -> dict[str, int]:
 
 
 def test_what_the_service_writes_is_private(permissive_umask, settings, clock, tmp_path):
-    ctx = build(settings.with_(demo=True), clock=clock)  # demo: its secrets file too
+    # Demo: its secrets file too, and its outbox (messages delivered to a folder).
+    ctx = build(settings.with_(demo=True, delivery=DeliverySettings()), clock=clock)
     try:
         cast = populate(ctx)  # databases, key store, accounts, notifications
         submit_documents(ctx, cast.bruno, cast.alice_dmp, [pdf_submission()])  # content files
         create_app(ctx)  # the upload spool
-        assert dispatch(ctx, notifier(ctx.settings)) > 0  # the development outbox
+        assert dispatch(ctx).sent > 0  # the development outbox
         with ctx.engine.connect() as conn:  # an open SQLite database has its -wal and -shm
             conn.execute(text("SELECT count(*) FROM records"))
             files = {
@@ -69,7 +71,7 @@ def test_what_the_service_writes_is_private(permissive_umask, settings, clock, t
         if ctx.engine.dialect.name == "sqlite":
             assert any(path.endswith("-shm") for path in files)
         assert any(path.endswith("-0") for path in files)  # a content file
-        assert any(path.endswith(".txt") for path in files)  # an outbox message
+        assert any(path.endswith(".json") for path in files)  # an outbox message
         assert not_private(files) == {}
     finally:
         ctx.engine.dispose()

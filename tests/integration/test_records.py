@@ -13,14 +13,13 @@ from sqlalchemy import insert, select
 from dmp.adapters.db.tables import accounts, consents, outbox, representatives, tombstones
 from dmp.adapters.db.tables import records as records_table
 from dmp.adapters.fieldcipher import FieldCipher
-from dmp.bootstrap import notifier
 from dmp.domain.model import ContactChannels, PatientActor, PatientIdentity, RecordState
 from dmp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dmp.services import records
 from dmp.services.accounts import contacts_of
+from dmp.services.delivery import dispatch
 from dmp.services.documents import Reading, find_documents
 from dmp.services.jobs import run_jobs
-from dmp.services.notifications import dispatch
 from dmp.services.records import Consent, close_record, create_record, destroy_record, lookup
 from dmp.services.submission import submit_documents
 from tests.factories import pdf_submission
@@ -176,9 +175,9 @@ def test_retention_job_destroys_dmps_closed_ten_years_ago(ctx, clock):
     cast = populate(ctx)
     close_record(ctx, cast.alice, cast.alice_dmp, "Déménagement")
     clock.advance(days=365 * 10)
-    assert run_jobs(ctx, notifier(ctx.settings)).destroyed == 0  # ten years minus leap days
+    assert run_jobs(ctx).destroyed == 0  # ten years minus leap days
     clock.advance(days=4)  # 2036-03-03: more than ten calendar years
-    assert run_jobs(ctx, notifier(ctx.settings)).destroyed == 1
+    assert run_jobs(ctx).destroyed == 1
     assert lookup(ctx, cast.damien, ALICE_INS).state is RecordState.DESTROYED
     assert lookup(ctx, cast.damien, ins("2150644109012")).state is RecordState.ACTIVE  # Léa
 
@@ -203,8 +202,8 @@ def test_closure_and_destruction_are_notified(ctx, clock):
     with ctx.engine.connect() as conn:
         [last] = conn.execute(select(outbox).where(outbox.c.recipient_kind == "contact")).all()
     assert ctx.keys.store.get(last.id) is not None
-    sent = Recorder()
-    dispatch(ctx, sent)
+    ctx.notifier = sent = Recorder()
+    dispatch(ctx)
     assert sorted((m.channel, m.address) for m in sent.messages if "détruit" in m.subject) == [
         ("email", "alice@example.org"),
         ("sms", "+33612345678"),

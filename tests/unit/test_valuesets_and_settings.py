@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import copy
+import json
+import re
 
 import pytest
 import yaml
@@ -78,3 +80,124 @@ def test_the_witness_has_its_own_directory_and_a_positive_interval(tmp_path):
             ConfigurationError, match="DMP_WITNESS_INTERVAL doit être un nombre entier positif"
         ):
             load_settings({**demo, "DMP_WITNESS_INTERVAL": bad})
+
+
+# --- notifications ------------------------------------------------------------------------------
+
+DEMO = {"DMP_DEMO": "1"}
+RELAY = {"DMP_SMTP_HOST": "smtp.example.fr", "DMP_MAIL_FROM": "dmp@example.fr"}
+
+
+def test_no_channel_set_is_none_and_the_delivery_has_defaults():
+    settings = load_settings(DEMO)
+    assert (settings.smtp, settings.sms) == (None, None)
+    delivery = settings.delivery
+    assert delivery.enabled
+    assert (delivery.timeout_seconds, delivery.max_attempts) == (10.0, 10)
+    assert (delivery.retry_seconds, delivery.interval_seconds) == (60, 5)
+
+
+def test_smtp_settings_and_their_default_port_by_security(tmp_path):
+    smtp = load_settings({**DEMO, **RELAY}).smtp
+    assert smtp is not None
+    assert (smtp.host, smtp.port, smtp.security, smtp.mail_from) == (
+        "smtp.example.fr",
+        587,
+        "starttls",
+        "dmp@example.fr",
+    )
+    assert (smtp.username, smtp.password, smtp.ca_file) == (None, None, None)
+    implicit = load_settings({**DEMO, **RELAY, "DMP_SMTP_SECURITY": "TLS"}).smtp
+    assert implicit is not None
+    assert (implicit.security, implicit.port) == ("tls", 465)
+    full = {
+        **DEMO,
+        **RELAY,
+        "DMP_SMTP_PORT": "2525",
+        "DMP_SMTP_USERNAME": "dmp",
+        "DMP_SMTP_PASSWORD": "secret",
+        "DMP_SMTP_CA_FILE": str(tmp_path / "ca.pem"),
+    }
+    smtp = load_settings(full).smtp
+    assert smtp is not None
+    assert (smtp.port, smtp.username, smtp.password) == (2525, "dmp", "secret")
+    assert smtp.ca_file == tmp_path / "ca.pem"
+    assert "secret" not in repr(smtp)  # never in a log line
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DMP_SMTP_SECURITY": "ssl"}, "DMP_SMTP_SECURITY vaut « starttls », « tls » ou « none »"),
+        ({"DMP_SMTP_SECURITY": "none"}, "n'est permis que vers un serveur SMTP local"),
+        ({"DMP_SMTP_USERNAME": "dmp"}, "DMP_SMTP_USERNAME et DMP_SMTP_PASSWORD vont ensemble"),
+        ({"DMP_SMTP_PORT": "0"}, "DMP_SMTP_PORT doit être un nombre entier positif"),
+        ({"DMP_MAIL_FROM": ""}, "DMP_MAIL_FROM (l'adresse d'expédition des e-mails) est oblig"),
+        ({"DMP_MAIL_FROM": "DMP"}, "DMP_MAIL_FROM n'est pas une adresse e-mail : 'DMP'"),
+    ],
+)
+def test_smtp_settings_refused(env, message):
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        load_settings({"DMP_MASTER_KEYS": "k", "DMP_AUDIT_SIGNING_KEY": "a", **RELAY, **env})
+
+
+def test_smtp_in_clear_on_the_loopback_only():
+    local = {**DEMO, **RELAY, "DMP_SMTP_HOST": "127.0.0.1", "DMP_SMTP_SECURITY": "none"}
+    smtp = load_settings(local).smtp
+    assert smtp is not None
+    assert (smtp.security, smtp.port) == ("none", 25)
+
+
+def test_sms_settings():
+    sms = load_settings({**DEMO, "DMP_SMS_URL": "https://sms.example/v1", "DMP_SMS_TOKEN": "t"}).sms
+    assert sms is not None
+    assert (sms.url, sms.token, sms.username) == ("https://sms.example/v1", "t", None)
+    assert json.loads(sms.template) == {
+        "to": "{number}",
+        "text": "{text}",
+        "reference": "{reference}",
+    }
+    assert "'t'" not in repr(sms)
+    basic = {**DEMO, "DMP_SMS_URL": "http://localhost:9000/sms"}
+    basic |= {
+        "DMP_SMS_USERNAME": "u",
+        "DMP_SMS_PASSWORD": "p",
+        "DMP_SMS_TEMPLATE": '["{number}", "{text}"]',
+    }
+    sms = load_settings(basic).sms
+    assert sms is not None
+    assert (sms.username, sms.password, sms.template) == ("u", "p", '["{number}", "{text}"]')
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DMP_SMS_URL": "http://sms.example/v1"}, "DMP_SMS_URL doit être une adresse https://"),
+        ({"DMP_SMS_URL": "ftp://localhost/"}, "DMP_SMS_URL doit être une adresse https://"),
+        ({"DMP_SMS_TOKEN": "t", "DMP_SMS_USERNAME": "u", "DMP_SMS_PASSWORD": "p"}, "pas les deux"),
+        ({"DMP_SMS_PASSWORD": "p"}, "DMP_SMS_USERNAME et DMP_SMS_PASSWORD vont ensemble"),
+        ({"DMP_SMS_TEMPLATE": '{"to": "{number}", '}, "DMP_SMS_TEMPLATE n'est pas du JSON valide"),
+        ({"DMP_SMS_TEMPLATE": '{"to": "{number}"}'}, "DMP_SMS_TEMPLATE doit contenir {text}"),
+    ],
+)
+def test_sms_settings_refused(env, message):
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        load_settings({**DEMO, "DMP_SMS_URL": "https://sms.example/v1", **env})
+
+
+def test_notifications_are_switched_off_by_off_only():
+    assert not load_settings({**DEMO, "DMP_NOTIFICATIONS": "OFF"}).delivery.enabled
+    assert load_settings({**DEMO, "DMP_NOTIFICATIONS": "on"}).delivery.enabled
+    with pytest.raises(ConfigurationError, match="DMP_NOTIFICATIONS vaut « on » ou « off »"):
+        load_settings({**DEMO, "DMP_NOTIFICATIONS": "non"})
+    delivery = load_settings(
+        {
+            **DEMO,
+            "DMP_NOTIFY_TIMEOUT": "3",
+            "DMP_NOTIFY_MAX_ATTEMPTS": "4",
+            "DMP_NOTIFY_RETRY_DELAY": "30",
+            "DMP_NOTIFY_INTERVAL": "2",
+        }
+    ).delivery
+    assert (delivery.timeout_seconds, delivery.max_attempts) == (3.0, 4)
+    assert (delivery.retry_seconds, delivery.interval_seconds) == (30, 2)

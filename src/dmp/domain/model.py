@@ -31,6 +31,16 @@ class DocStatus(StrEnum):
     DELETED = "deleted"
 
 
+class OutboxState(StrEnum):
+    """Where a queued notification stands (docs/adr/0009-notification-delivery.md)."""
+
+    PENDING = "pending"  # to send at its next attempt time
+    SENDING = "sending"  # claimed by a sender, until its lease ends
+    SENT = "sent"
+    FAILED = "failed"  # every attempt failed: the operator is told
+    UNCERTAIN = "uncertain"  # a send may have happened, unconfirmed: never sent again
+
+
 class Confidentiality(StrEnum):
     NORMAL = "N"
     RESTRICTED = "R"

@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.services.gate import Door
+from dmp.services.notifications import templates
 
 
 def notify(
@@ -19,7 +20,10 @@ def notify(
     template: str,
     **params: str,
 ) -> None:
-    """Queue a notification in the outbox, in the same transaction as the action it reports."""
+    """Queue a notification in the outbox, in the same transaction as the action it reports.
+    Never a one-time code: those are sent at once and stored nowhere (``send_now``)."""
+    if templates()[template].immediate:
+        raise ValueError(f"{template!r} is sent at once, never queued")
     uow.outbox.add(
         {
             "id": uuid4(),

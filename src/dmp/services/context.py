@@ -1,6 +1,6 @@
 """What every use case needs, gathered once by ``dmp.bootstrap``: the unit of work, the key and
-blob stores, the blind index of the INS, the audit trail's signer and witness, the clock, the
-data tables. Use cases take it as their first argument."""
+blob stores, the blind index of the INS, the audit trail's signer and witness, the notifier, the
+clock, the data tables. Use cases take it as their first argument."""
 
 from __future__ import annotations
 

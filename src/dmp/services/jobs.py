@@ -6,7 +6,8 @@
 - tell the patient, after 14 days, that a document hidden from them awaits a consultation;
 - reveal such a document one month after it was submitted;
 - remove content and keys that no committed row refers to (left by a crash mid-submission);
-- send the queued notifications.
+- send the queued notifications (``services.delivery``; ``dmp serve`` sends them too, every few
+  seconds), and report those that failed for good or whose send is uncertain.
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from dmp import policy
-from dmp.adapters.notify.base import Notifier
 from dmp.domain.model import SystemActor
 from dmp.services import gate
 from dmp.services.common import french_date, notify_patient
 from dmp.services.context import Context
+from dmp.services.delivery import DeliveryReport, dispatch
 from dmp.services.gate import Reading
-from dmp.services.notifications import dispatch
 from dmp.services.records import finish_destruction
 from dmp.services.witness import checkpoint
 
@@ -40,7 +40,7 @@ class JobReport:
     notices: int
     revealed: int
     orphans: int
-    sent: int
+    delivery: DeliveryReport
 
     def lines(self) -> list[str]:
         return [
@@ -49,7 +49,7 @@ class JobReport:
             f"Patients prévenus d'un document en attente d'annonce : {self.notices}",
             f"Documents rendus visibles au patient après un mois : {self.revealed}",
             f"Contenus et clés orphelins supprimés : {self.orphans}",
-            f"Notifications envoyées : {self.sent}",
+            *self.delivery.lines(),
         ]
 
 
@@ -144,10 +144,10 @@ def _drop_unused_keys(ctx: Context, key_ids: list[UUID]) -> int:
     return len(unused)
 
 
-def run_jobs(ctx: Context, notifier: Notifier) -> JobReport:
+def run_jobs(ctx: Context) -> JobReport:
     written = checkpoint(ctx)
     destroyed = destroy_expired(ctx)
     notices, revealed = hidden_documents(ctx)
     orphans = sweep_orphans(ctx)
-    sent = dispatch(ctx, notifier)
-    return JobReport(written, destroyed, notices, revealed, orphans, sent)
+    delivery = dispatch(ctx)
+    return JobReport(written, destroyed, notices, revealed, orphans, delivery)

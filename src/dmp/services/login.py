@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import math
 import re
 import secrets
@@ -29,7 +30,7 @@ from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
 from dmp.domain.model import PatientActor, RepresentativeActor
-from dmp.errors import DmpError, InvalidInput
+from dmp.errors import DmpError, InvalidInput, NotificationUnavailable
 from dmp.services import gate, notifications
 from dmp.services.accounts import contacts_of
 from dmp.services.context import Context
@@ -45,7 +46,8 @@ from dmp.services.sessions import (
     new_session,
 )
 
-CODE_LIFETIME = timedelta(minutes=5)
+CODE_MINUTES = 5
+CODE_LIFETIME = timedelta(minutes=CODE_MINUTES)
 CODE_TRIES = 5
 SENDS_PER_HOUR = 10
 SLOW_DOWN_AFTER = 3  # failed passwords before each new try must wait (1 s, 2 s, 4 s…)
@@ -60,6 +62,7 @@ TEMPLATES = {
     "contact": "contact_confirmation_code",
 }
 _SIX_DIGITS = re.compile("[0-9]{6}")
+log = logging.getLogger("dmp.login")
 # The hash checked when the identifier names no account: the same work either way.
 _DECOY_PASSWORD = secrets.token_urlsafe(16)
 
@@ -108,7 +111,16 @@ def begin(ctx: Context, session: WebSession, login: str, password: str, channel:
         send = _prepare_code(ctx, uow, session.id, candidate, "login", channel, now)
         uow.commit()
     if send is not None:
+        _quietly(send)
+
+
+def _quietly(send: Callable[[], None]) -> None:
+    """Send a login or reset code; a channel down is logged, not told: telling it would tell
+    that the identifiers were right (no code is sent otherwise). The person asks again."""
+    try:
         send()
+    except NotificationUnavailable:
+        log.warning("a one-time code could not be sent: its channel is unavailable")
 
 
 def _normal(login: str) -> str:
@@ -204,7 +216,9 @@ def _prepare_code(
         return None
 
     def send() -> None:
-        notifications.send_now(ctx, chosen, to, TEMPLATES[purpose], code=code)
+        notifications.send_now(
+            ctx, chosen, to, TEMPLATES[purpose], code=code, minutes=str(CODE_MINUTES)
+        )
 
     return send
 
@@ -232,9 +246,10 @@ def _target(
         return ("totp", "") if account["totp_secret_enc"] is not None else None
     contacts = contacts_of(ctx, account)
     registered = {"sms": contacts.phone, "email": contacts.email}
+    offered = ctx.notifier.channels
     for option in (channel, "email" if channel == "sms" else "sms"):
         found = registered.get(option)
-        if found:
+        if found and option in offered:
             return option, found
     return None
 
@@ -518,7 +533,7 @@ def request_reset(ctx: Context, session: WebSession, login: str, channel: str) -
         send = _prepare_code(ctx, uow, session.id, account_id, "reset", channel, now)
         uow.commit()
     if send is not None:
-        send()
+        _quietly(send)
 
 
 def finish_reset(ctx: Context, session: WebSession, code: str, password: str, confirm: str) -> None:

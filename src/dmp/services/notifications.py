@@ -1,7 +1,10 @@
-"""Turn outbox rows into messages (French templates, data file) and hand them to the notifier.
+"""Messages: their French templates (a data file), where a queued one goes, and the ones sent at
+once. The delivery of the outbox is ``services.delivery``.
 
 Addresses are opened only here, when sending: an account's with the account's key, the last
-message of a destroyed DMP's with the message's own key, destroyed once the message is sent."""
+message of a destroyed DMP's with the message's own key, destroyed once the message is sent.
+Messages never carry health data: e-mail and SMS are not secure channels.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
-from uuid import UUID
+from uuid import uuid4
 
 import yaml
 
@@ -18,24 +21,38 @@ from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
 from dmp.adapters.keystore import KeyDestroyed
-from dmp.adapters.notify.base import Message, Notifier
-from dmp.errors import ConfigurationError
+from dmp.adapters.notify.base import (
+    CHANNELS,
+    EMAIL,
+    SMS,
+    ChannelNotConfigured,
+    DeliveryFailed,
+    Message,
+)
+from dmp.adapters.notify.devoutbox import DevOutbox, SentMessage
+from dmp.errors import ConfigurationError, NotFound, NotificationUnavailable
 from dmp.services.accounts import contacts_of
 from dmp.services.context import Context
+
+_BY = {EMAIL: "e-mail", SMS: "SMS"}
 
 
 @dataclass(frozen=True, slots=True)
 class Template:
     subject: str
     body: str
+    immediate: bool = False  # sent at once by ``send_now``, never queued
 
 
 @cache
 def templates() -> dict[str, Template]:
     raw = yaml.safe_load(resources.files("dmp.data").joinpath("messages.yaml").read_text("utf-8"))
     try:
-        return {name: Template(v["subject"], v["body"]) for name, v in raw["templates"].items()}
-    except (KeyError, TypeError) as exc:
+        return {
+            name: Template(v["subject"], v["body"], bool(v.get("immediate", False)))
+            for name, v in raw["templates"].items()
+        }
+    except (KeyError, TypeError, AttributeError) as exc:
         raise ConfigurationError(f"messages.yaml is malformed: {exc!r}") from exc
 
 
@@ -46,12 +63,41 @@ def render(name: str, params: dict[str, Any]) -> Template:
 
 def send_now(ctx: Context, channel: str, address: str, template: str, **params: str) -> None:
     """Send a message at once, not through the outbox: a one-time code, useless minutes later,
-    which must not be stored."""
+    which must not be stored (nothing of it is written anywhere). Not retried either: a channel
+    that is down is a ``NotificationUnavailable`` (503) for the person, who asks again later
+    (or by the other channel, when this one is not offered). Only the templates marked
+    ``immediate`` go this way. (In demo mode the demo's outbox keeps what it shows: that is
+    the demo page's purpose, for synthetic people.)"""
+    chosen = templates().get(template)
+    if chosen is None or not chosen.immediate:
+        raise ValueError(f"{template!r} is not a message sent at once")
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
     text = render(template, params)
-    ctx.notifier.send(Message(channel, address, text.subject, text.body))
+    try:
+        ctx.notifier.send(Message(channel, address, text.subject, text.body, str(uuid4())))
+    except ChannelNotConfigured as failure:
+        raise NotificationUnavailable(
+            f"L'envoi par {_BY[channel]} n'est pas proposé par ce service."
+        ) from failure
+    except DeliveryFailed as failure:
+        raise NotificationUnavailable(
+            f"L'envoi par {_BY[channel]} est momentanément impossible. "
+            "Réessayez dans quelques minutes."
+        ) from failure
 
 
-def _addresses(ctx: Context, uow: UnitOfWork, row: RowMap) -> list[tuple[str, str]]:
+def demo_messages(ctx: Context, limit: int = 20) -> list[SentMessage]:
+    """The latest messages the demo "sent" (the demo page of one-time codes), newest first.
+    Demo mode only: elsewhere there is nothing to show, as if the page did not exist."""
+    if not ctx.settings.demo or not isinstance(ctx.notifier, DevOutbox):
+        raise NotFound()
+    return ctx.notifier.recent(limit)
+
+
+def addresses(ctx: Context, uow: UnitOfWork, row: RowMap) -> list[tuple[str, str]]:
+    """Where a queued message goes: (channel, address) pairs, as its recipient's preferences
+    and contact channels stand now."""
     kind = row["recipient_kind"]
     if kind == "contact":
         found = _sealed_addresses(ctx, row)
@@ -61,11 +107,11 @@ def _addresses(ctx: Context, uow: UnitOfWork, row: RowMap) -> list[tuple[str, st
             return []
         contacts = contacts_of(ctx, account)
         found = [
-            ("email", contacts.email if account["notify_email"] else ""),
-            ("sms", contacts.phone if account["notify_sms"] else ""),
+            (EMAIL, contacts.email if account["notify_email"] else ""),
+            (SMS, contacts.phone if account["notify_sms"] else ""),
         ]
     else:
-        found = [("email", uow.directory.professional_email(row["recipient_id"]) or "")]
+        found = [(EMAIL, uow.directory.professional_email(row["recipient_id"]) or "")]
     return [(channel, address) for channel, address in found if address]
 
 
@@ -77,28 +123,5 @@ def _sealed_addresses(ctx: Context, row: RowMap) -> list[tuple[str, str | None]]
         cipher = FieldCipher(row["id"], ctx.keys.get(row["id"]))
     except KeyDestroyed:
         return []
-    addresses = json.loads(cipher.open("contact", "outbox", row["contact_enc"]))
-    return [("email", addresses.get("email")), ("sms", addresses.get("phone"))]
-
-
-def dispatch(ctx: Context, notifier: Notifier, limit: int = 500) -> int:
-    """Send the pending notifications; returns how many outbox rows were handled."""
-    with ctx.uow() as uow:
-        rows = uow.outbox.pending(limit)
-        ctx.keys.prefetch(_key_ids(rows))  # one key-store query for the whole batch
-        for row in rows:
-            message = render(row["template"], json.loads(row["params"]))
-            for channel, address in _addresses(ctx, uow, row):
-                notifier.send(Message(channel, address, message.subject, message.body))
-            uow.outbox.mark_sent(row["id"], ctx.now())
-        uow.commit()
-    for row in rows:
-        if row["contact_enc"] is not None:
-            ctx.keys.destroy(row["id"])  # sent: the addresses it sealed are shredded
-    return len(rows)
-
-
-def _key_ids(rows: list[RowMap]) -> list[UUID]:
-    """The keys that open the addresses of these messages: their accounts', or their own."""
-    ids = {r["recipient_id"] for r in rows if r["recipient_kind"] == "account"}
-    return sorted(ids | {r["id"] for r in rows if r["contact_enc"] is not None}, key=str)
+    sealed = json.loads(cipher.open("contact", "outbox", row["contact_enc"]))
+    return [(EMAIL, sealed.get("email")), (SMS, sealed.get("phone"))]

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Connection,
     LargeBinary,
     String,
+    Text,
     Uuid,
     column,
     delete,
@@ -50,7 +51,15 @@ _accounts = table(
     column("email_enc", LargeBinary),
     column("phone_enc", LargeBinary),
 )
-_outbox = t.outbox
+# The outbox as the sealing step finds it, at revision 0003 (the delivery's columns come later).
+_outbox = table(
+    "outbox",
+    column("id", Uuid),
+    column("recipient_kind", String),
+    column("params", Text),
+    column("contact_enc", LargeBinary),
+    column("sent_at", t.UTCDateTime()),
+)
 _entries = t.audit_entries
 CLEAR_INS_TARGET = "ins"  # the audit target kind of an INS, before its blind index
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 
 from dmp.adapters.db import tables as t
-from dmp.domain.model import Establishment, Professional, RecordFacts, RecordState
+from dmp.domain.model import Establishment, OutboxState, Professional, RecordFacts, RecordState
 
 RowMap = RowMapping
 DESTROYING = "destroying"  # the state of a DMP while its destruction is under way
@@ -514,12 +514,12 @@ class RecordRepository(_Repository):
 
     def key_owners(self, key_ids: Sequence[UUID]) -> set[UUID]:
         """Which of these key ids belong to a DMP, a document or an account still stored, or to
-        a message not sent yet."""
+        a message that still holds its sealed addresses (not sent yet)."""
         records = select(t.records.c.dmp_id).where(t.records.c.dmp_id.in_(key_ids))
         documents = select(t.documents.c.id).where(t.documents.c.id.in_(key_ids))
         accounts = select(t.accounts.c.id).where(t.accounts.c.id.in_(key_ids))
         messages = select(t.outbox.c.id).where(
-            t.outbox.c.id.in_(key_ids), t.outbox.c.sent_at.is_(None)
+            t.outbox.c.id.in_(key_ids), t.outbox.c.contact_enc.is_not(None)
         )
         owners = union_all(records, documents, accounts, messages)
         return set(self.conn.execute(owners).scalars())
@@ -800,20 +800,91 @@ class AuditRepository(_Repository):
         return int(self.conn.execute(stmt).scalar_one())
 
 
-class OutboxRepository(_Repository):
-    def add(self, values: dict[str, Any]) -> None:
-        self.conn.execute(insert(t.outbox), values)
+_outbox = t.outbox
+_candidate = t.outbox.alias("candidate")  # the claim's sub-query, not correlated to its UPDATE
+_PENDING, _SENDING = OutboxState.PENDING.value, OutboxState.SENDING.value
+_CLAIMED = (_SENDING, OutboxState.UNCERTAIN.value)
 
-    def pending(self, limit: int = 100) -> list[RowMap]:
-        stmt = select(t.outbox).where(t.outbox.c.sent_at.is_(None)).order_by(t.outbox.c.created_at)
-        return list(self.conn.execute(stmt.limit(limit)).mappings())
+
+class OutboxRepository(_Repository):
+    """The queued notifications and their delivery. Each transition is one statement that
+    checks the state it leaves, so that two senders never both move a message."""
+
+    def add(self, values: dict[str, Any]) -> None:
+        """Queued: pending, due at once."""
+        defaults = {"state": _PENDING, "next_attempt_at": values["created_at"], "attempts": 0}
+        self.conn.execute(insert(_outbox), defaults | values)
+
+    def claim(self, now: datetime, lease_until: datetime, claim: UUID) -> RowMap | None:
+        """The message due first, now ``sending`` under ``claim`` until ``lease_until`` (one
+        attempt more), or None when none is due. PostgreSQL: the candidate row is locked, and
+        skipped by concurrent claims (``SKIP LOCKED``); the outer condition checks its state again
+        on the row itself. SQLite: the transaction holds the database's write lock."""
+        due = (
+            select(_candidate.c.id)
+            .where(_candidate.c.state == _PENDING, _candidate.c.next_attempt_at <= now)
+            .order_by(_candidate.c.next_attempt_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        stmt = (
+            update(_outbox)
+            .where(_outbox.c.id == due, _outbox.c.state == _PENDING)
+            .values(
+                state=_SENDING,
+                claim=claim,
+                lease_until=lease_until,
+                attempts=_outbox.c.attempts + 1,
+            )
+            .returning(*_outbox.c)
+        )
+        return self._one(stmt)
+
+    def expire_leases(self, now: datetime, reason: str) -> list[RowMap]:
+        """The messages still ``sending`` after their lease (their sender died, or hung longer
+        than any timeout allows), now ``uncertain``."""
+        stmt = (
+            update(_outbox)
+            .where(_outbox.c.state == _SENDING, _outbox.c.lease_until < now)
+            .values(state=OutboxState.UNCERTAIN.value, last_error=reason)
+            .returning(*_outbox.c)
+        )
+        return list(self.conn.execute(stmt).mappings())
+
+    def finish(
+        self,
+        outbox_id: UUID,
+        claim: UUID,
+        state: OutboxState,
+        channels_done: str,
+        *,
+        at: datetime,
+        reason: str | None = None,
+    ) -> bool:
+        """Record the outcome of a claim, if it is still the claim in force (``sending``, or
+        found ``uncertain`` meanwhile by an expired lease): ``at`` is the time sent, or the next
+        attempt's. A message sent drops its sealed addresses (their key goes next)."""
+        values: dict[str, Any] = {"state": state.value, "channels_done": channels_done}
+        values |= {"lease_until": None, "last_error": reason}
+        if state is OutboxState.SENT:
+            values |= {"sent_at": at, "contact_enc": None}
+        elif state is OutboxState.PENDING:
+            values["next_attempt_at"] = at
+        stmt = update(_outbox).where(
+            _outbox.c.id == outbox_id, _outbox.c.claim == claim, _outbox.c.state.in_(_CLAIMED)
+        )
+        return self.conn.execute(stmt.values(values)).rowcount == 1
+
+    def count_by_state(self, states: Sequence[OutboxState]) -> dict[OutboxState, int]:
+        stmt = (
+            select(_outbox.c.state, func.count())
+            .where(_outbox.c.state.in_([state.value for state in states]))
+            .group_by(_outbox.c.state)
+        )
+        found: dict[str, int] = {row[0]: row[1] for row in self.conn.execute(stmt)}
+        return {state: found.get(state.value, 0) for state in states}
 
     def for_recipient(self, recipient_id: UUID) -> list[RowMap]:
-        stmt = select(t.outbox).where(t.outbox.c.recipient_id == recipient_id)
-        return list(self.conn.execute(stmt.order_by(t.outbox.c.created_at)).mappings())
-
-    def mark_sent(self, outbox_id: UUID, at: datetime) -> None:
-        """Sent: its sealed addresses, if any, are of no more use (their key goes next)."""
-        self.conn.execute(
-            update(t.outbox).where(t.outbox.c.id == outbox_id).values(sent_at=at, contact_enc=None)
-        )
+        stmt = select(_outbox).where(_outbox.c.recipient_id == recipient_id)
+        return list(self.conn.execute(stmt.order_by(_outbox.c.created_at)).mappings())

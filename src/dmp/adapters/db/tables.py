@@ -374,7 +374,16 @@ outbox = Table(
     _now_col("created_at"),
     _now_col("sent_at", nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
-    Index("ix_outbox_sent_at", "sent_at"),
+    # The delivery (docs/adr/0009-notification-delivery.md): pending → sending (claimed, until
+    # lease_until) → sent; back to pending after a failure (at next_attempt_at), failed after
+    # the last attempt; uncertain when a send may have happened and is not confirmed.
+    Column("state", String(12), nullable=False, server_default="pending"),
+    _now_col("next_attempt_at"),
+    _now_col("lease_until", nullable=True),
+    Column("claim", Uuid),  # the claim in force: only its holder records the outcome
+    Column("channels_done", String(16), nullable=False, server_default=""),  # "email sms"
+    Column("last_error", String(200)),  # the reason, never an address nor a message's text
+    Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
 )
 
 # A DMP being destroyed: while its id is here, the triggers let its audit chain be deleted.

@@ -201,13 +201,18 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="Identifiant du je
 @user_errors
 def jobs_run() -> None:
     """Exécuter les tâches planifiées (point de contrôle du témoin, rétention, documents en
-    attente, orphelins, envois)."""
-    from dmp.bootstrap import notifier
+    attente, orphelins, envois). Code de sortie 1 si des notifications ont échoué pour de bon
+    ou ont un envoi incertain : chacune est nommée par son identifiant (le Message-ID de
+    l'e-mail, la référence du SMS)."""
     from dmp.services.jobs import run_jobs
 
-    ctx = _context()
-    for line in run_jobs(ctx, notifier(ctx.settings)).lines():
+    report = run_jobs(_context())
+    for line in report.lines():
         typer.echo(line)
+    for problem in report.delivery.problems:
+        typer.secho(problem.line(), fg=typer.colors.RED, err=True)
+    if report.delivery.problems:
+        raise typer.Exit(1)
 
 
 @audit_app.command("verify")

@@ -1,6 +1,7 @@
 """Running the professional API with uvicorn: one process (the app object), or several workers
 that each build their own context from the environment (``app_from_env``). The process started
-by ``dmp serve`` also writes the audit trail's witness, every ``DMP_WITNESS_INTERVAL`` seconds.
+by ``dmp serve`` also writes the audit trail's witness, every ``DMP_WITNESS_INTERVAL`` seconds,
+and delivers the queued notifications, every ``DMP_NOTIFY_INTERVAL`` seconds.
 
 Several workers each listen on their own socket bound with ``SO_REUSEPORT``, so that the kernel
 spreads connections evenly over them. With one shared socket (uvicorn's own ``workers``), the
@@ -34,6 +35,7 @@ from dmp.entrypoints.app import create_app
 from dmp.entrypoints.fhir.protocol import LimitedHttpToolsProtocol
 from dmp.errors import ConfigurationError
 from dmp.services.context import Context
+from dmp.services.delivery import dispatch
 from dmp.services.witness import checkpoint
 from dmp.settings import Settings, load_settings
 
@@ -62,12 +64,14 @@ def app_from_env() -> FastAPI:
 def run(settings: Settings, workers: int) -> None:
     """Serve on ``settings.host:settings.port``. With several workers, each one reads the
     settings from the environment again (they must be the same as ``settings``). Either way,
-    this process writes the witness's checkpoints (``Checkpoints``)."""
+    this process writes the witness's checkpoints (``Checkpoints``) and delivers the
+    notifications (``Deliveries``)."""
     several = workers > 1 and hasattr(socket, "SO_REUSEPORT")
     if several:  # fail here, once, with a clear message, rather than in every worker
         _listener(settings.host, settings.port).close()
     ctx = build(settings)
-    with Checkpoints(ctx, settings.witness_interval_seconds):
+    deliveries = Deliveries(ctx, settings.delivery.interval_seconds)
+    with Checkpoints(ctx, settings.witness_interval_seconds), deliveries:
         if workers <= 1:
             with _sigterm_exits():
                 uvicorn.run(create_app(ctx), host=settings.host, port=settings.port, **_OPTIONS)
@@ -100,18 +104,21 @@ def _exit(_signum: int, _frame: FrameType | None) -> None:
     sys.exit(0)
 
 
-class Checkpoints:
-    """The server's one writer of the audit trail's witness: a thread that writes a checkpoint
-    at start, then every ``interval`` seconds, then a last one on the way out. In the supervisor
-    process when there are several workers, so that there is one writer per server whatever the
-    number of workers; never on a request's path."""
+class Periodic:
+    """A thread of the server that does its work at start, then every ``interval`` seconds, and
+    (``last``) once more on the way out. In the supervisor process when there are several
+    workers, so that there is one per server whatever the number of workers; never on a
+    request's path."""
+
+    name = "dmp-periodic"
+    last = False
 
     def __init__(self, ctx: Context, interval: float) -> None:
         self._ctx, self._interval = ctx, interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="dmp-witness", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
 
-    def __enter__(self) -> Checkpoints:
+    def __enter__(self) -> Periodic:
         self._thread.start()
         return self
 
@@ -120,16 +127,45 @@ class Checkpoints:
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
-        self._write()
+        self._work()
         while not self._stop.wait(self._interval):
-            self._write()
-        self._write()
+            self._work()
+        if self.last:
+            self._work()
 
-    def _write(self) -> None:
+    def _work(self) -> None:
+        raise NotImplementedError
+
+
+class Checkpoints(Periodic):
+    """The server's one writer of the audit trail's witness, with a last checkpoint on the way
+    out."""
+
+    name = "dmp-witness"
+    last = True
+
+    def _work(self) -> None:
         try:
             checkpoint(self._ctx)
         except Exception as error:  # keep going: the next checkpoint covers what this one missed
             log.error("dmp: witness checkpoint failed: %s", getattr(error, "message", error))
+
+
+class Deliveries(Periodic):
+    """The server's sender of the queued notifications, a few seconds after they are queued.
+    It stops between two messages when the server stops (a message cut mid-send would be
+    uncertain); what is left waits in the outbox for the next server or ``dmp jobs run``."""
+
+    name = "dmp-notify"
+
+    def _work(self) -> None:
+        try:
+            report = dispatch(self._ctx, should_stop=self._stop.is_set)
+        except Exception as error:  # keep going: the messages wait in the outbox
+            log.error("dmp: notification delivery failed: %s", getattr(error, "message", error))
+            return
+        for problem in report.problems:
+            log.error("dmp: %s", problem.line())
 
 
 def _listener(host: str, port: int) -> socket.socket:
