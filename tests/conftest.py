@@ -62,6 +62,20 @@ def require_postgres() -> None:
     pytest.skip(f"{message}: start PostgreSQL to run these tests (mandatory in CI)")
 
 
+CHROMIUM = os.environ.get("DMP_TEST_CHROMIUM", "/usr/bin/chromium")
+
+
+def require_browser() -> None:
+    """The browser tests drive Debian's Chromium (``.ci/run`` installs it): without it they skip
+    and say how to run them; with CI=true they fail."""
+    if shutil.which(CHROMIUM) is not None:
+        return
+    message = f"Chromium not found at {CHROMIUM} (DMP_TEST_CHROMIUM)"
+    if IN_CI:
+        pytest.fail(f"{message}: browser tests are mandatory when CI=true")
+    pytest.skip(f"{message}: install it (apt-get install chromium) to run the browser tests")
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "dmp.sqlite3"
