@@ -17,10 +17,14 @@ CSP = (
 
 def install(app: FastAPI, ctx: Context) -> None:
     """Add the portal's pages, its static files and its sessions to the application."""
+    from dmp.entrypoints.portal import document_contents, document_destroy
+    from dmp.entrypoints.portal.documents import router as documents
     from dmp.entrypoints.portal.home import router as home
     from dmp.entrypoints.portal.login import router as login
     from dmp.entrypoints.portal.web import install as install_web
 
     install_web(app)
-    for router in (home, login):
+    # The pages of fixed addresses before /documents/{id}, which would take them for an id.
+    pages = (document_destroy.router, documents, document_contents.router)
+    for router in (home, login, *pages):
         app.include_router(router)
