@@ -4,9 +4,11 @@ legal representative signed in, the patient's history, what the deployment holds
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 from uuid import UUID
 
+import httpx
 from sqlalchemy import select, update
 
 from dmp.adapters.db.tables import accounts
@@ -76,3 +78,52 @@ def sign_in_representative(
     done = log_in(browser, login, STRONG, last_code)
     assert done.headers["location"] == "/tableau-de-bord", done.text
 
+
+BOUNDARY = "----dmp-test-boundary-7MA4YWxkTrZu0gW"
+
+
+def multipart(
+    fields: dict[str, str],
+    file: tuple[str, str, Iterable[bytes]] | None,
+    *,
+    file_first: bool = False,
+) -> Iterator[bytes]:
+    """A multipart/form-data body, generated as it is sent: ``file`` is (name, MIME type,
+    chunks). The fields come first, as a browser sends the page's form, unless ``file_first``."""
+
+    def field_parts() -> Iterator[bytes]:
+        for name, value in fields.items():
+            yield (
+                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+            ).encode()
+
+    def file_part() -> Iterator[bytes]:
+        if file is None:
+            return
+        name, mime_type, chunks = file
+        yield (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="fichier"; '
+            f'filename="{name}"\r\nContent-Type: {mime_type}\r\n\r\n'
+        ).encode()
+        yield from chunks
+        yield b"\r\n"
+
+    parts = (file_part(), field_parts()) if file_first else (field_parts(), file_part())
+    for part in parts:
+        yield from part
+    yield f"--{BOUNDARY}--\r\n".encode()
+
+
+def upload(
+    browser: Browser,
+    fields: dict[str, str],
+    file: tuple[str, str, Iterable[bytes]] | None,
+    **options: bool,
+) -> httpx.Response:
+    """Post the add form as a browser does, the page's CSRF token first."""
+    browser.get("/documents/ajouter")
+    body = multipart({"csrf": browser.csrf(), **fields}, file, **options)
+    kind = f"multipart/form-data; boundary={BOUNDARY}"
+    answer = browser.client.post("/documents/ajouter", content=body, headers={"Content-Type": kind})
+    assert answer.status_code < 500, answer.text
+    return answer
