@@ -75,6 +75,9 @@ def test_a_cda_is_shown_as_readable_html_and_inert(alice_browser, ctx, cast):
     for inert in ("onload", "onmouseover", "onclick", "javascript:", "evil.example", "<iframe",
                   "<img", "h:", "alert(&#39;", 'alert("', "alert('", "border="):  # fmt: skip
         assert inert not in html, inert
+    # What the unknown elements held is dropped with them, not shown as text.
+    for dropped in ("&#34;script&#34;", "&#34;xhtml&#34;", "&#34;section&#34;", "cadre"):
+        assert dropped not in html, dropped
     # The file itself is downloaded, never shown raw by the browser.
     raw = alice_browser.get(f"/documents/{doc.id}/contenu")
     assert raw.headers["content-disposition"].startswith("attachment; ")
