@@ -21,6 +21,17 @@ from dmp.errors import TooLarge, UnsupportedContent
 CDA_ROOT = "{urn:hl7-org:v3}ClinicalDocument"
 _SNIFF = 262  # bytes filetype needs to recognise a format
 _BINARY = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png", "image/tiff": "tif"}
+# The extensions of each accepted type: a file sent from a browser is known by them when its
+# part declares no type of ours, and the first one names a downloaded file.
+EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "application/pdf": ("pdf",),
+    "image/jpeg": ("jpg", "jpeg"),
+    "image/png": ("png",),
+    "image/tiff": ("tif", "tiff"),
+    "text/plain": ("txt",),
+    "text/xml": ("xml",),
+}
+_SAME_TYPE = {"application/xml": "text/xml", "image/jpg": "image/jpeg"}
 
 
 def _refuse(mime_type: str, why: str) -> UnsupportedContent:
@@ -122,3 +133,26 @@ def inspect(mime_type: str, chunks: Iterable[bytes], max_bytes: int) -> Iterator
         inspector.feed(chunk)
         yield chunk
     inspector.finish()
+
+
+def declared_type(content_type: str | None, filename: str | None) -> str:
+    """The MIME type of a file sent from a browser: the one its part declares when it is
+    accepted, else the one its name's extension says. The content is then held to it
+    (``inspect``): a declared type is a claim, not a fact."""
+    declared = (content_type or "").split(";", 1)[0].strip().lower()
+    declared = _SAME_TYPE.get(declared, declared)
+    if declared in EXTENSIONS:
+        return declared
+    suffix = (filename or "").rsplit(".", 1)[-1].lower() if "." in (filename or "") else ""
+    for mime_type, suffixes in EXTENSIONS.items():
+        if suffix in suffixes:
+            return mime_type
+    raise UnsupportedContent(
+        "Ce type de fichier n'est pas accepté : déposez un PDF, une image (JPEG, PNG ou TIFF) "
+        "ou un fichier texte."
+    )
+
+
+def extension(mime_type: str) -> str:
+    """The extension a file of this type is saved with."""
+    return EXTENSIONS.get(mime_type, ("bin",))[0]

@@ -194,6 +194,7 @@ class Author:
     role: str | None  # profession code, or "patient"
     rpps: str | None = None
     finess: str | None = None
+    establishment_name: str | None = None  # the establishment they acted for, when read back
 
 
 @dataclass(frozen=True, slots=True)

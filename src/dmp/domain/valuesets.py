@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from dmp.domain.model import PATIENT_CLASS
 from dmp.errors import ConfigurationError, InvalidInput
 
 ALL_CLASSES = "*"
@@ -60,6 +61,15 @@ class ValueSets:
             raise InvalidInput(
                 f"Type de document inconnu (JDV_J66) : {code}", code="type"
             ) from None
+
+    def types_of_class(self, class_code: str) -> list[Coding]:
+        """The document types (JDV_J66) of one class, in the order of the value set."""
+        return [t.coding for t in self.types.values() if t.class_code == class_code]
+
+    def patient_types(self) -> list[Coding]:
+        """The types of the documents a patient adds: those of the class kept for them (SPEC
+        §4: class 90, DOCPAT01…DOCPAT09, EXPPAT_1…EXPPAT_3), as the value set lists them."""
+        return self.types_of_class(PATIENT_CLASS)
 
     def check_format(self, code: str, mime_type: str) -> None:
         fmt = self.formats.get(code)

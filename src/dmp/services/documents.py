@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,7 @@ from dmp.adapters.crypto import decrypt_stream
 from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
+from dmp.domain import cda
 from dmp.domain.identifiers import Ins
 from dmp.domain.model import (
     Author,
@@ -27,6 +29,8 @@ from dmp.services import gate
 from dmp.services.context import Context
 from dmp.services.gate import DocumentRow, Door, Reading
 from dmp.services.tracking import note_access
+
+CDA_TYPE = "text/xml"  # a CDA R2 document (domain.content checks its root)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,7 @@ class DocumentQuery:
     created_to: datetime | None = None
     period_from: datetime | None = None
     period_to: datetime | None = None
+    author_name: str | None = None  # a part of the author's name, case and accents aside
 
 
 def security_labels(doc: Document) -> frozenset[str]:
@@ -74,8 +79,15 @@ def matches(doc: Document, query: DocumentQuery) -> bool:
         query.period_from is None
         or (m.service_stop or m.service_start or m.creation_time) >= query.period_from,
         query.period_to is None or (m.service_start or m.creation_time) <= query.period_to,
+        not query.author_name or _folded(query.author_name) in _folded(doc.author.display_name),
     )
     return all(checks)
+
+
+def _folded(text: str) -> str:
+    """A name as a person searches it: « Chloé » is found by « chloe »."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -138,6 +150,7 @@ def _author(row: RowMap) -> Author:
         row["author_role"],
         row["author_rpps"],
         row["author_finess"],
+        row["author_establishment_name"],
     )
 
 
@@ -204,20 +217,79 @@ def open_content(
     with ctx.uow() as uow:
         door = _open(ctx, uow, reading, dmp_id, "document.retrieve")
         found = door.document(document_id, _reads(ctx))
-        target = ("document", document_id)
-        secret = found.facts.invisible_representatives
-        rows = [c for c in door.contents([document_id])[document_id] if c["position"] == position]
-        if not rows:
-            door.refuse(gate.NO_CONTENT, target=target, secret=secret, what="Contenu")
-        door.record(found.decision, target=target, secret=secret)
+        content = _content(door, found, position)
         uow.commit()
+    return content, _decrypted(ctx, dmp_id, document_id, content)
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieved:
+    """A content on its way to a person, with the document it belongs to (its title names the
+    file)."""
+
+    document: Document
+    content: Content
+    chunks: Iterator[bytes]
+
+
+def retrieve(
+    ctx: Context, reading: Reading, dmp_id: UUID, document_id: UUID, position: int = 0
+) -> Retrieved:
+    """``open_content``, with the document as this person sees it."""
+    ctx.keys.prefetch([dmp_id, document_id])
+    with ctx.uow() as uow:
+        door = _open(ctx, uow, reading, dmp_id, "document.retrieve")
+        found, doc = _one(ctx, door, document_id)
+        content = _content(door, found, position)
+        uow.commit()
+    return Retrieved(doc, content, _decrypted(ctx, dmp_id, document_id, content))
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A document as a page shows it: its metadata and, for a CDA, what it says (the other
+    formats are fetched by the browser, through ``retrieve``)."""
+
+    document: Document
+    clinical: cda.ClinicalDocument | None = None
+
+
+def show_document(ctx: Context, reading: Reading, dmp_id: UUID, document_id: UUID) -> Shown:
+    """Read a document; a CDA's contents are read too, as structure, and audited as a
+    retrieval. Memory stays bounded whatever the content's size (``cda.read``)."""
+    ctx.keys.prefetch([dmp_id, document_id])
+    with ctx.uow() as uow:
+        door = _open(ctx, uow, reading, dmp_id, "document.read")
+        found, doc = _one(ctx, door, document_id)
+        target, secret = ("document", document_id), found.facts.invisible_representatives
+        door.record(found.decision, target=target, secret=secret)
+        structured = [c for c in doc.contents if c.mime_type == CDA_TYPE][:1]
+        if structured:
+            door.record(found.decision, action="document.retrieve", target=target, secret=secret)
+        uow.commit()
+    if not structured:
+        return Shown(doc)
+    return Shown(doc, cda.read(_decrypted(ctx, dmp_id, document_id, structured[0])))
+
+
+def _content(door: Door, found: DocumentRow, position: int) -> Content:
+    """The content at ``position`` of a document the door let through, its retrieval audited
+    (or its absence refused)."""
+    document_id = found.row["id"]
+    target = ("document", document_id)
+    secret = found.facts.invisible_representatives
+    rows = [c for c in door.contents([document_id])[document_id] if c["position"] == position]
+    if not rows:
+        door.refuse(gate.NO_CONTENT, target=target, secret=secret, what="Contenu")
+    door.record(found.decision, target=target, secret=secret)
     c = rows[0]
-    content = Content(c["position"], c["mime_type"], c["size"], c["sha256"], c["blob_key"])
+    return Content(c["position"], c["mime_type"], c["size"], c["sha256"], c["blob_key"])
+
+
+def _decrypted(ctx: Context, dmp_id: UUID, document_id: UUID, content: Content) -> Iterator[bytes]:
     key = ctx.keys.get(document_id)
-    stream = decrypt_stream(
-        key, content_aad(dmp_id, document_id, position), ctx.blobs.open(content.blob_key)
-    )
-    return content, stream
+    aad = content_aad(dmp_id, document_id, content.position)
+    return decrypt_stream(key, aad, ctx.blobs.open(content.blob_key))
 
 
 def _reads(ctx: Context) -> gate.DecideDocument:

@@ -40,6 +40,7 @@ from dmp.errors import Conflict, DmpError, Forbidden, InvalidInput, NotFound
 from dmp.policy import Decision
 from dmp.services import audit
 from dmp.services.context import Context
+from dmp.services.sessions import StepUpRequired
 
 # The service's own refusal reasons, beside the policy's (``policy.REASONS``): what was asked for
 # does not exist, or cannot be stored as given.
@@ -47,6 +48,9 @@ NO_RECORD = "no-record"
 NO_DOCUMENT = "no-document"
 NO_CONTENT = "no-content"
 DUPLICATE_IDENTIFIER = "duplicate-identifier"
+
+# The refusal a fresh one-time code lifts: its error tells the portal to ask for one.
+STEP_UP_REQUIRED = "step-up-required"
 
 # Refusals that state a conflict with the DMP's state (409) rather than a lack of right (403).
 _CONFLICTS = frozenset(
@@ -99,6 +103,8 @@ def refusal_error(reason: str, told: bool, what: str = "DMP") -> DmpError:
     if not told:
         return hidden(what)
     message = policy.REASONS.get(reason, "Action non autorisée.")
+    if reason == STEP_UP_REQUIRED:
+        return StepUpRequired(message)
     return Conflict(message) if reason in _CONFLICTS else Forbidden(message)
 
 

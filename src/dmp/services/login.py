@@ -42,6 +42,7 @@ from dmp.services.sessions import (
     SIGNED_IN,
     Opened,
     SignInRequired,
+    StepUpRequired,
     WebSession,
     new_session,
 )
@@ -473,12 +474,6 @@ def _refreshed(uow: UnitOfWork, account_id: UUID) -> RowMap:
 
 
 # --- a fresh code before what cannot be undone -----------------------------------------------
-
-
-class StepUpRequired(DmpError):
-    code = "step-up"
-    status = 403
-    message = "Pour cette action, confirmez d'abord avec un nouveau code."
 
 
 def _fresh(ctx: Context, session: WebSession) -> bool:

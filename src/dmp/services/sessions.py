@@ -20,7 +20,7 @@ from uuid import UUID
 from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.domain.model import PatientActor, RepresentativeActor
-from dmp.errors import DmpError
+from dmp.errors import DmpError, Forbidden
 from dmp.services.context import Context
 
 IDLE = timedelta(minutes=15)
@@ -49,6 +49,14 @@ class SignInRequired(DmpError):
     code = "sign-in"
     status = 401
     message = "Votre session a expiré : connectez-vous à nouveau."
+
+
+class StepUpRequired(Forbidden):
+    """What cannot be undone, or locks the patient out, asked without a fresh one-time code:
+    the portal asks for one, then comes back."""
+
+    code = "step-up"
+    message = "Pour cette action, confirmez d'abord avec un nouveau code."
 
 
 @dataclass(frozen=True, slots=True)

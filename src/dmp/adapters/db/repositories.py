@@ -115,6 +115,7 @@ _DOCUMENTS_WITH_AUTHORS = select(
     _author_pro.c.given_name.label("author_given_name"),
     _author_pro.c.family_name.label("author_family_name"),
     _author_est.c.finess.label("author_finess"),
+    _author_est.c.name.label("author_establishment_name"),
 ).select_from(
     _doc.outerjoin(_author_pro, _author_pro.c.id == _doc.c.author_professional_id).outerjoin(
         _author_est, _author_est.c.id == _doc.c.author_establishment_id

@@ -8,41 +8,29 @@ its place in a small *skeleton* copy of the document, which ``json`` then parses
 placeholder stands for a ``data`` element (``Binary.data``, ``Attachment.data``), the content is
 decoded from the file in slices, as the use case reads it; anywhere else it is refused.
 
-The temporary file is unlinked at creation and encrypted (AES-256-CTR) under a key that exists
-only in this process's memory: no plaintext health data is left on disk (SPEC §7), even after a
-crash. It lives for one request; integrity does not matter here (the content is hashed, checked
-and sealed by the use case), confidentiality does.
-
-Past the size limit the rest of the body is read and thrown away, for a bounded time, before the
-413 answer (a "lingering close", as web servers do), so that the client, still sending, does
-receive the answer instead of a connection reset.
+The temporary file is unlinked at creation and encrypted under a key held only in memory, and a
+body past the size limit is drained before the 413 answer: see ``dmp.entrypoints.transit``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import binascii
-import os
 import re
 import secrets
-import tempfile
 from collections.abc import AsyncIterator, Iterable, Iterator
-from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from starlette.requests import ClientDisconnect
 
+from dmp.entrypoints.transit import SealedFile, drain
 from dmp.errors import InvalidInput, TooLarge
 
 MIB = 1024 * 1024
 LONG_STRING = 16 * 1024  # longer JSON strings stay on disk
 MAX_SKELETON = 4 * MIB  # the metadata of a bundle, without its contents
 READ_BLOCK = 192 * 1024  # a multiple of 4: whole base64 quanta
-DRAIN_BYTES = 256 * MIB
-DRAIN_SECONDS = 10.0
 _STOP = re.compile(rb'["\\]')
 _ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
 _WHITESPACE = b" \t\r\n"
@@ -51,34 +39,6 @@ _WHITESPACE = b" \t\r\n"
 def body_limit(max_content_bytes: int) -> int:
     """The largest Bundle accepted: one content at the size limit, in base64, plus metadata."""
     return max_content_bytes * 4 // 3 + 4 + MIB
-
-
-class _SealedFile:
-    """An unlinked temporary file, AES-CTR encrypted under a key held only in memory."""
-
-    def __init__(self, directory: Path | None) -> None:
-        self._key = secrets.token_bytes(32)
-        self._counter = int.from_bytes(secrets.token_bytes(8), "big") << 64  # no wrap-around
-        self._file: IO[bytes] = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 (kept open)
-        self._encryptor = self._cipher(0).encryptor()
-
-    def _cipher(self, block: int) -> Cipher[modes.CTR]:
-        nonce = (self._counter + block).to_bytes(16, "big")
-        return Cipher(algorithms.AES(self._key), modes.CTR(nonce))
-
-    def write(self, data: bytes) -> None:
-        self._file.write(self._encryptor.update(data))
-
-    def flush(self) -> None:
-        self._file.flush()
-
-    def read(self, offset: int, size: int) -> bytes:
-        block, skip = divmod(offset, 16)
-        raw = os.pread(self._file.fileno(), size + skip, offset - skip)
-        return self._cipher(block).decryptor().update(raw)[skip:]
-
-    def close(self) -> None:
-        self._file.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +113,7 @@ class SpooledBody:
     """A received body: its parsed skeleton, and its long strings readable from disk."""
 
     def __init__(self, directory: Path | None) -> None:
-        self._file = _SealedFile(directory)
+        self._file = SealedFile(directory)
         self._scanner = _Scanner(marker="\x00" + secrets.token_hex(8) + ":")
         self.size = 0
 
@@ -200,7 +160,7 @@ class SpooledBody:
 
 @dataclass(frozen=True, slots=True)
 class _Slices:
-    file: _SealedFile
+    file: SealedFile
     span: Span
 
     def __iter__(self) -> Iterator[bytes]:
@@ -260,7 +220,7 @@ async def spool(
     try:
         async for chunk in chunks:
             if body.size + len(chunk) > limit:
-                await _drain(chunks)
+                await drain(chunks)
                 raise TooLarge(
                     f"La requête dépasse la taille autorisée ({limit // MIB} Mio, contenus en "
                     "base64 compris)."
@@ -273,13 +233,3 @@ async def spool(
         body.close()
         raise
     return body
-
-
-async def _drain(chunks: AsyncIterator[bytes]) -> None:
-    drained = 0
-    with suppress(TimeoutError, ClientDisconnect):
-        async with asyncio.timeout(DRAIN_SECONDS):
-            async for chunk in chunks:
-                drained += len(chunk)
-                if drained > DRAIN_BYTES:
-                    return

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dmp.entrypoints.portal import web
 from dmp.errors import DmpError
-from dmp.services.sessions import SignInRequired
+from dmp.services.sessions import SignInRequired, StepUpRequired
 
 log = logging.getLogger("dmp.portal")
 _HTTP = {
@@ -33,6 +33,9 @@ async def _dmp_error(request: Request, exc: Exception) -> Response:
         web.forget(request)
         target = request.url.path if request.method == "GET" else "/tableau-de-bord"
         return RedirectResponse(f"/connexion?suite={quote(target)}", status_code=303)
+    if isinstance(exc, StepUpRequired):
+        # A fresh code first, then back to the page (a form posts to its own page's address).
+        return RedirectResponse(f"/confirmer?suite={quote(request.url.path)}", status_code=303)
     if exc.status >= 500:
         log.error("dmp error %s on %s %s", exc.code, request.method, request.url.path)
     return _error_page(request, exc.status, exc.message)

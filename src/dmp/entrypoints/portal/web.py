@@ -55,9 +55,12 @@ _MONTHS = (
 
 
 def day_fr(moment: datetime | date | None) -> str:
-    """« 3 mars 2026 »."""
+    """« 3 mars 2026 »; a moment, on its day in France (a document of 1 March 00:30 in Paris
+    is dated 28 February in UTC)."""
     if moment is None:
         return ""
+    if isinstance(moment, datetime) and moment.tzinfo is not None:
+        moment = moment.astimezone(PARIS)
     return f"{moment.day} {_MONTHS[moment.month - 1]} {moment.year}"
 
 
