@@ -105,6 +105,26 @@ _PROFESSIONALS_LISTED = select(_pro.c.id, *_PRO_LISTED).order_by(
     _pro.c.family_name, _pro.c.given_name, _pro.c.id
 )
 _ESTABLISHMENTS_LISTED = select(_est.c.id, *_EST_LISTED).order_by(_est.c.name, _est.c.id)
+_auth = t.authorizations
+_AUTHORIZATIONS_LISTED = (
+    select(_auth.c.subject_kind, _auth.c.subject_id, _auth.c.source, _auth.c.granted_at)
+    .add_columns(*_PRO_LISTED, *_EST_LISTED)
+    .select_from(
+        _auth.outerjoin(
+            _pro, and_(_auth.c.subject_kind == "professional", _pro.c.id == _auth.c.subject_id)
+        ).outerjoin(
+            _est, and_(_auth.c.subject_kind == "establishment", _est.c.id == _auth.c.subject_id)
+        )
+    )
+    .where(_auth.c.dmp_id == bindparam("dmp_id"))
+    .order_by(_auth.c.granted_at, _auth.c.subject_id)
+)
+_BLOCKS_LISTED = (
+    select(t.blocks.c.professional_id, t.blocks.c.blocked_at, *_PRO_LISTED)
+    .select_from(t.blocks.join(_pro, _pro.c.id == t.blocks.c.professional_id))
+    .where(t.blocks.c.dmp_id == bindparam("dmp_id"))
+    .order_by(t.blocks.c.blocked_at, t.blocks.c.professional_id)
+)
 _RECORD_BY_ID = select(t.records).where(t.records.c.dmp_id == bindparam("key"))
 _RECORD_BY_INS = select(t.records).where(t.records.c.ins_index == bindparam("key"))
 _RECORD_BY_ID_LOCKED = _RECORD_BY_ID.with_for_update()
@@ -480,6 +500,16 @@ class RecordRepository(_Repository):
             )
         )
         return True
+
+    def authorizations_listed(self, dmp_id: UUID) -> list[RowMap]:
+        """The DMP's authorizations, oldest first, each with what the patient reads of its
+        subject: a professional's names, profession and RPPS, or an establishment's name, kind
+        and FINESS (the other's columns are NULL)."""
+        return list(self.conn.execute(_AUTHORIZATIONS_LISTED, {"dmp_id": dmp_id}).mappings())
+
+    def blocks_listed(self, dmp_id: UUID) -> list[RowMap]:
+        """The professionals the patient blocked, oldest block first, as listed to them."""
+        return list(self.conn.execute(_BLOCKS_LISTED, {"dmp_id": dmp_id}).mappings())
 
     def revoke(self, dmp_id: UUID, kind: str, subject_id: UUID) -> bool:
         result = self.conn.execute(
