@@ -32,7 +32,7 @@ def test_the_list_says_who_may_enter_how_and_since_when(alice_browser, ctx, cast
     assert page.status_code == 200
     assert page.headers["cache-control"] == "no-store"
     text = read(page)
-    assert "Le DMP de <strong>Alice Dupont</strong>" in text
+    assert "Titulaire du DMP : <strong>Alice Dupont</strong>" in text
     for name, how in (
         ("Bruno Martin", "A créé le DMP"),
         ("Chloé Bernard", "Autorisation donnée en ligne"),
@@ -272,7 +272,7 @@ def test_emergency_and_samu_oppositions_are_separate(alice_browser, api, ctx, ca
 def test_a_legal_representative_uses_the_same_pages(browser, api, ctx, cast, last_code):
     first_log_in(browser, cast.marc_login, cast.marc_password, last_code)
     page = browser.get(LIST)
-    assert "Le DMP de <strong>Léa Lefèvre</strong>" in read(page)
+    assert "Titulaire du DMP : <strong>Léa Lefèvre</strong>" in read(page)
     alice_before = choices(ctx, cast.alice, cast.alice_dmp)
     browser.get("/autorisations/rechercher", params={"q": "damien"})
     damien = str(cast.damien.professional_id)
