@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from benchmarks.synth import Crypto, Directory, Event, Pro, Rows, chain_rows, uuid_from
 from dmp.demo.identities import fake_establishment, fake_professional
+from dmp.domain.names import search_key
 from dmp.domain.valuesets import load_valuesets
 from dmp.services.audit import SYSTEM_CHAIN
 from dmp.services.directory import OPERATOR
@@ -48,6 +49,7 @@ def build_directory(seed: int, patients: int, now: datetime) -> Directory:
                 "id": est_id,
                 "finess": est.finess,
                 "name": est.name,
+                "search_key": search_key(est.name),
                 "kind": kind,
                 "excluded": excluded[kind][1],
                 "created_at": created,
@@ -81,6 +83,7 @@ def _professionals(
                 "rpps": syn.rpps,
                 "family_name": syn.family_name,
                 "given_name": syn.given_name,
+                "search_key": search_key(f"{syn.given_name} {syn.family_name}"),
                 "profession": profession,
                 "specialty": syn.specialty,
                 "occupational_health": False,

@@ -15,7 +15,6 @@ from dmp.adapters.db.tables import UTCDateTime
 from dmp.adapters.fieldcipher import FieldCipher
 from dmp.domain.model import PatientIdentity, ProfessionalActor
 from dmp.services import audit
-from dmp.services.directory import NewProfessional, add_professional, professional_actor
 from dmp.services.gate import identity_to_json
 from tests.personas import ALICE_INS, LEA_INS, ins, rpps
 
@@ -60,6 +59,18 @@ TOMBSTONES_0002 = table(
     column("dmp_id", Uuid),
     column("destroyed_at", UTCDateTime()),
     column("requested_by", String),
+)
+PROFESSIONALS_0002 = table(
+    "professionals",
+    column("id", Uuid),
+    column("rpps", String),
+    column("family_name", String),
+    column("given_name", String),
+    column("profession", String),
+    column("occupational_health", Boolean),
+    column("samu_regulator", Boolean),
+    column("active", Boolean),
+    column("created_at", UTCDateTime()),
 )
 OUTBOX_0002 = table(
     "outbox",
@@ -167,10 +178,23 @@ def seed_revision_0002(ctx) -> Seeded:
     messages (one to an account, one to the bare addresses of a destroyed DMP, one sent), and
     look-ups of an INS without DMP in the system chain — all with the INS and addresses in
     clear, written as that revision wrote them."""
-    registered = add_professional(ctx, NewProfessional(rpps(1), "M", "B", "10"))
-    bruno = professional_actor(ctx, registered.professional)
-    now, creator = ctx.now(), bruno.professional_id
+    now = ctx.now()
+    bruno = ProfessionalActor(uuid4(), rpps(1), "10", display_name="Bruno Martin")
+    creator = bruno.professional_id
     with ctx.engine.begin() as conn:
+        conn.execute(
+            insert(PROFESSIONALS_0002).values(
+                id=creator,
+                rpps=bruno.rpps,
+                family_name="Martin",
+                given_name="Bruno",
+                profession="10",
+                occupational_health=False,
+                samu_regulator=False,
+                active=True,
+                created_at=now,
+            )
+        )
         acc = {
             "alice": _account(conn, "alice", "alice@example.org", "+33612345678", now),
             "lea": _account(conn, "lea", "lea@example.org", None, now),

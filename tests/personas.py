@@ -65,6 +65,8 @@ class Cast:
     lea_dmp: UUID
     lea: PatientActor
     marc: RepresentativeActor
+    marc_login: str
+    marc_password: str
 
 
 def _pro(
@@ -147,4 +149,6 @@ def populate(ctx: Context) -> Cast:
         lea_dmp=lea.dmp_id,
         lea=PatientActor(lea.patient.account_id, lea.dmp_id),
         marc=RepresentativeActor(lea.representatives[0].account_id, lea.dmp_id),
+        marc_login=lea.representatives[0].login,
+        marc_password=lea.representatives[0].temporary_password,
     )

@@ -14,7 +14,7 @@ from dmp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dmp.services import authorizations as auth
 from dmp.services.directory import issue_token
 from dmp.services.documents import Reading, find_documents
-from dmp.services.records import lookup
+from dmp.services.records import close_record, lookup
 from tests.personas import ALICE_INS, populate
 
 
@@ -147,14 +147,48 @@ def test_first_access_by_a_new_professional_is_notified_once(ctx, cast):
     assert len(chloe) == 1
 
 
-def test_authorization_list(ctx, cast):
-    views = auth.list_authorizations(ctx, cast.alice, cast.alice_dmp)
-    assert {(v.label, v.source) for v in views} == {
-        ("Bruno Martin", "creator"),
-        ("Chloé Bernard", "patient"),
-        ("Pauline Leroy", "patient"),
+def test_the_access_choices(ctx, cast):
+    choices = auth.access_choices(ctx, cast.alice, cast.alice_dmp)
+    assert {(g.subject.name, g.subject.what, g.source) for g in choices.authorizations} == {
+        ("Bruno Martin", "Médecin, Médecine générale", "creator"),
+        ("Chloé Bernard", "Infirmier", "patient"),
+        ("Pauline Leroy", "Pharmacien", "patient"),
     }
+    assert choices.medecin_traitant is not None
+    assert choices.medecin_traitant.name == "Bruno Martin"
+    assert (choices.blocked, choices.oppose_emergency, choices.oppose_samu) == ([], False, False)
+    assert (choices.patient_name, choices.may_change) == ("Alice Dupont", True)
+    auth.authorize(ctx, cast.alice, cast.alice_dmp, cast.chu)
+    auth.block(ctx, cast.alice, cast.alice_dmp, cast.damien.professional_id)
+    auth.set_oppositions(ctx, cast.alice, cast.alice_dmp, samu=True)
+    choices = auth.access_choices(ctx, cast.alice, cast.alice_dmp)
+    chu = [g.subject for g in choices.authorizations if g.subject.kind == "establishment"]
+    assert [(s.name, s.what, s.identifier) for s in chu] == [
+        ("CHU de Nantes", "Centre hospitalier", "440000289")
+    ]
+    assert [b.professional.name for b in choices.blocked] == ["Damien Petit"]
+    assert (choices.oppose_emergency, choices.oppose_samu) == (False, True)
     with pytest.raises(Forbidden):  # Bruno may open the DMP: he is told it is the patient's
-        auth.list_authorizations(ctx, cast.bruno, cast.alice_dmp)
+        auth.access_choices(ctx, cast.bruno, cast.alice_dmp)
     with pytest.raises(NotFound):  # Damien may not: as if there were no DMP
-        auth.list_authorizations(ctx, cast.damien, cast.alice_dmp)
+        auth.access_choices(ctx, cast.damien, cast.alice_dmp)
+
+
+def test_the_access_choices_of_a_closed_dmp_are_read_not_changed(ctx, cast):
+    close_record(ctx, cast.alice, cast.alice_dmp, "Je n'en veux plus")
+    choices = auth.access_choices(ctx, cast.alice, cast.alice_dmp)
+    assert (choices.state.value, choices.may_change) == ("closed", False)
+    assert len(choices.authorizations) == 3
+    with pytest.raises(Conflict, match="fermé"):
+        auth.set_oppositions(ctx, cast.alice, cast.alice_dmp, emergency=True)
+
+
+def test_a_listed_subject_is_authorized_by_its_kind_and_id(ctx, cast):
+    auth.authorize_listed(ctx, cast.alice, cast.alice_dmp, "establishment", cast.chu.id)
+    assert _opens(ctx, Reading(cast.hugo), cast.alice_dmp)
+    with pytest.raises(Forbidden, match="loi"):
+        auth.authorize_listed(ctx, cast.alice, cast.alice_dmp, "establishment", cast.mutuelle.id)
+    with pytest.raises(NotFound):
+        auth.authorize_listed(ctx, cast.alice, cast.alice_dmp, "professional", cast.chu.id)
+    with pytest.raises(InvalidInput):
+        auth.authorize_listed(ctx, cast.alice, cast.alice_dmp, "record", cast.chu.id)

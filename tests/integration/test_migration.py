@@ -35,6 +35,7 @@ from dmp.services import records
 from dmp.services.accounts import contacts_of
 from dmp.services.audit import SYSTEM_CHAIN, AuditSigner
 from dmp.services.delivery import dispatch
+from dmp.services.directory import search
 from dmp.services.documents import Reading, find_documents
 from dmp.services.migration import migrate_database
 from dmp.services.operations import verify_audit
@@ -122,6 +123,8 @@ def test_dmp_db_upgrade_seals_every_clear_value_and_loses_none(old_ctx, clock):
     _no_clear_value_left(ctx)
     _outbox_carried_over(ctx)
     bruno = seeded.bruno
+    # A professional registered before the search keys is found by name all the same.
+    assert [p.id for p in search(ctx, "MARTIN bruno").professionals] == [bruno.professional_id]
     for patient_ins, family in ((ALICE_INS, "Dupont"), (LEA_INS, "Lefèvre"), (TOM_INS, "Lefèvre")):
         seen = records.lookup(ctx, bruno, patient_ins)
         assert (seen.exists, seen.authorized, seen.identity.family_name) == (True, True, family)

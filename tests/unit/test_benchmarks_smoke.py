@@ -14,7 +14,7 @@ from benchmarks.synth import unique_ins, unique_login
 from dmp.bootstrap import build
 from dmp.domain.identifiers import Ins
 from dmp.domain.model import PatientActor
-from dmp.services.directory import authenticate
+from dmp.services.directory import authenticate, list_professionals, search
 from dmp.services.documents import Reading, find_documents, open_content
 from dmp.services.history import read_history
 from dmp.services.operations import verify_audit
@@ -55,6 +55,13 @@ def test_the_history_patient_has_the_long_chain(dataset: BenchEnv) -> None:
     assert patient["audit_entries"] == 120
     assert len(page.entries) == 50
     assert page.next_before is not None
+
+
+def test_the_region_is_found_by_name(dataset: BenchEnv) -> None:
+    ctx = build(dataset.settings())
+    for professional in list_professionals(ctx)[:5]:
+        found = search(ctx, f"{professional.given_name} {professional.family_name}")
+        assert professional.id in {entry.id for entry in found.professionals}
 
 
 def test_generated_identifiers_are_valid_and_unique() -> None:

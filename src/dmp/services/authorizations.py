@@ -9,23 +9,53 @@ from datetime import datetime
 from uuid import UUID
 
 from dmp import policy
+from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.domain.identifiers import Ins
-from dmp.domain.model import Actor, Establishment, Professional, ProfessionalActor
-from dmp.errors import NotFound
+from dmp.domain.model import Actor, Establishment, Professional, ProfessionalActor, RecordState
+from dmp.errors import InvalidInput, NotFound
 from dmp.services import gate
 from dmp.services.common import french_date, notify_patient, notify_professional
 from dmp.services.context import Context
+from dmp.services.directory import Listed, listed_establishment, listed_professional
 from dmp.services.gate import Door, Reading
+
+PROFESSIONAL, ESTABLISHMENT = "professional", "establishment"
 
 
 @dataclass(frozen=True, slots=True)
-class AuthorizationView:
-    subject_kind: str
-    subject_id: UUID
-    label: str
+class Granted:
+    """An authorization: whom, how it was given (``patient``: by the patient or a legal
+    representative; ``declared``: declared by the professional at the point of care;
+    ``creator``: the professional who created the DMP; ``reactivation``: the one who reactivated
+    it), and since when."""
+
+    subject: Listed
     source: str
     granted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    professional: Listed
+    blocked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccessChoices:
+    """Who may enter the DMP, as its holder decided: the authorizations, the blocks, the
+    médecin traitant, the oppositions to the emergency accesses; and whether this person may
+    change them now (the DMP active, the holder or a representative asking)."""
+
+    dmp_id: UUID
+    patient_name: str
+    state: RecordState
+    may_change: bool
+    authorizations: list[Granted]
+    blocked: list[Blocked]
+    medecin_traitant: Listed | None
+    oppose_emergency: bool
+    oppose_samu: bool
 
 
 def _run(
@@ -79,7 +109,7 @@ def authorize(
     ctx: Context, actor: Actor, dmp_id: UUID, target: Professional | Establishment
 ) -> None:
     """The patient authorizes a professional or an establishment (its care team)."""
-    kind = "professional" if isinstance(target, Professional) else "establishment"
+    kind = PROFESSIONAL if isinstance(target, Professional) else ESTABLISHMENT
 
     def apply(door: Door, now: datetime) -> None:
         door.uow.records.authorize(door.dmp_id, kind, target.id, "patient", now)
@@ -93,6 +123,17 @@ def authorize(
         apply,
         (kind, target.id),
     )
+
+
+def authorize_listed(ctx: Context, actor: Actor, dmp_id: UUID, kind: str, subject_id: UUID) -> None:
+    """The patient authorizes a professional or an establishment found in the directory, named
+    by its kind and its id there (as the portal's search lists them)."""
+    if kind == PROFESSIONAL:
+        authorize(ctx, actor, dmp_id, _professional(ctx, subject_id))
+    elif kind == ESTABLISHMENT:
+        authorize(ctx, actor, dmp_id, _establishment(ctx, subject_id))
+    else:
+        raise InvalidInput("Choisissez un professionnel ou un établissement.", code="kind")
 
 
 def declare_authorization(ctx: Context, actor: ProfessionalActor, patient: UUID | Ins) -> UUID:
@@ -248,26 +289,52 @@ def _label(ctx: Context, uow: UnitOfWork, professional_id: UUID) -> str:
     return f"{professional.display_name} ({profession})"
 
 
-def list_authorizations(ctx: Context, actor: Actor, dmp_id: UUID) -> list[AuthorizationView]:
-    """The patient's view of who is authorized (with names), audited like any read: the patient
-    or a legal representative, even on a closed DMP."""
+def access_choices(ctx: Context, actor: Actor, dmp_id: UUID) -> AccessChoices:
+    """The patient's view of who may enter their DMP (with names, professions, kinds), audited
+    like any read: the patient or a legal representative, even on a closed DMP."""
     with ctx.uow() as uow:
         door = gate.enter(
             ctx, uow, Reading(actor), "authorization.list", dmp_id, policy.read_history
         )
-        views = []
-        for row in uow.records.authorizations(dmp_id):
-            if row.subject_kind == "professional":
-                pro = uow.directory.professional(row.subject_id)
-                label = pro.display_name if pro else "?"
-            else:
-                est = uow.directory.establishment(row.subject_id)
-                label = est.name if est else "?"
-            views.append(
-                AuthorizationView(
-                    row.subject_kind, row.subject_id, label, row.source, row.granted_at
-                )
-            )
+        choices = _choices(ctx, uow, door)
         door.record()
         uow.commit()
-    return views
+    return choices
+
+
+def _choices(ctx: Context, uow: UnitOfWork, door: Door) -> AccessChoices:
+    facts, identity = door.facts, door.loaded.identity
+    granted = [
+        Granted(_subject(ctx, row), row["source"], row["granted_at"])
+        for row in uow.records.authorizations_listed(door.dmp_id)
+    ]
+    blocked = [
+        Blocked(listed_professional(ctx, row["professional_id"], row), row["blocked_at"])
+        for row in uow.records.blocks_listed(door.dmp_id)
+    ]
+    medecin = None
+    if facts.medecin_traitant_id is not None:
+        rows = uow.directory.professionals_listed(ids=[facts.medecin_traitant_id])
+        medecin = listed_professional(ctx, rows[0]["id"], rows[0]) if rows else None
+    return AccessChoices(
+        dmp_id=door.dmp_id,
+        patient_name=f"{identity.given_names} {identity.family_name}",
+        state=facts.state,
+        may_change=bool(policy.manage_authorizations(door.access)),
+        authorizations=granted,
+        blocked=blocked,
+        medecin_traitant=medecin,
+        oppose_emergency=facts.oppose_emergency,
+        oppose_samu=facts.oppose_samu,
+    )
+
+
+def _subject(ctx: Context, row: RowMap) -> Listed:
+    """Whom an authorization names, as the directory lists them. An authorization names its
+    subject by id, with no reference the database checks: one the directory no longer knows
+    is still listed, so that the patient can revoke it."""
+    if row["rpps"] is None and row["finess"] is None:
+        return Listed(row["subject_kind"], row["subject_id"], "Inconnu de l'annuaire", "", "")
+    if row["subject_kind"] == PROFESSIONAL:
+        return listed_professional(ctx, row["subject_id"], row)
+    return listed_establishment(ctx, row["subject_id"], row)

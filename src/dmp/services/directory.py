@@ -6,16 +6,22 @@ is still registered, and told at once that they will never get in, and why."""
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NoReturn
 from uuid import UUID, uuid4
 
 from dmp import policy
+from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.domain.identifiers import parse_finess, parse_rpps
-from dmp.domain.model import Establishment, Professional, ProfessionalActor, SystemActor
+from dmp.domain.inputs import MAX_NAME, check_text
+from dmp.domain.model import MEDECIN, Establishment, Professional, ProfessionalActor, SystemActor
+from dmp.domain.names import words
 from dmp.errors import Conflict, DmpError, Forbidden, InvalidInput, NotFound, Unauthenticated
 from dmp.policy import Decision
 from dmp.services import audit
@@ -302,3 +308,127 @@ def revoke_token(ctx: Context, token_id: UUID) -> None:
 def list_professionals(ctx: Context) -> list[Professional]:
     with ctx.uow() as uow:
         return uow.directory.professionals()
+
+
+# --- the directory as a patient searches it ------------------------------------------------------
+
+SEARCH_LIMIT = 20  # of each kind, at once: beyond, the patient is asked to say more of the name
+SEARCH_WORDS = 5  # words of a name looked for; more add nothing but cost
+_SPACES = re.compile(r"\s+")
+_CORSICA = frozenset("ABab")  # a FINESS of Corsica starts with 2A or 2B
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A professional or an establishment as a patient reads them in a list: the name, what
+    they are (a profession and a specialty, or a kind of establishment, in French), their
+    number in the national register (RPPS, FINESS), and where a professional works."""
+
+    kind: str  # "professional" | "establishment"
+    id: UUID
+    name: str
+    what: str
+    identifier: str
+    workplaces: tuple[str, ...] = ()
+    medecin: bool = False
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What a search found, at most SEARCH_LIMIT of each kind (``more``: there were more)."""
+
+    professionals: list[Listed]
+    establishments: list[Listed]
+    more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    rpps: str | None = None
+    finess: str | None = None
+    words: tuple[str, ...] = ()
+
+
+def search(ctx: Context, text: str) -> Found:
+    """Professionals and establishments found by a name (given or family names, or an
+    establishment's name: each word typed begins one of the name's words, accents and case
+    ignored), by an RPPS or by a FINESS. Everyone registered is found, those the law keeps out
+    of the DMP included: the directory mirrors the national registers, and whoever tries to
+    authorize them is told why they cannot (``policy.grant``). Reads the directory only: no DMP,
+    nothing to audit."""
+    query = _query(text)
+    with ctx.reader() as uow:
+        directory = uow.directory
+        if query.rpps is not None:
+            professionals, establishments = directory.professionals_listed(rpps=query.rpps), []
+        elif query.finess is not None:
+            professionals, establishments = [], directory.establishment_listed(query.finess)
+        else:
+            professionals = directory.professionals_named(query.words, SEARCH_LIMIT + 1)
+            establishments = directory.establishments_named(query.words, SEARCH_LIMIT + 1)
+        more = max(len(professionals), len(establishments)) > SEARCH_LIMIT
+        professionals, establishments = professionals[:SEARCH_LIMIT], establishments[:SEARCH_LIMIT]
+        workplaces = directory.workplaces([row["id"] for row in professionals])
+    return Found(
+        [
+            listed_professional(ctx, row["id"], row, workplaces.get(row["id"], ()))
+            for row in professionals
+        ],
+        [listed_establishment(ctx, row["id"], row) for row in establishments],
+        more,
+    )
+
+
+def _query(text: str) -> _Query:
+    """A name, an RPPS or a FINESS, as typed. What is made of digits (of any script: a name
+    has none), spaces aside, is a number of the registers, read in ASCII digits only
+    (domain.identifiers): « ١٠٠… » is refused with its reason rather than searched as a name."""
+    typed = check_text(text, "Recherche", code="search", max_length=2 * MAX_NAME)
+    compact = _SPACES.sub("", typed)
+    if _is_number(compact):
+        if len(compact) == 11:
+            return _Query(rpps=parse_rpps(compact))
+        if len(compact) == 9:
+            return _Query(finess=parse_finess(compact))
+        raise InvalidInput(
+            "Un numéro RPPS compte 11 chiffres, un numéro FINESS 9 caractères.", code="search"
+        )
+    found = tuple(words(typed))
+    if sum(len(word) for word in found) < 2:
+        raise InvalidInput(
+            "Tapez au moins deux lettres du nom, ou un numéro RPPS ou FINESS.", code="search"
+        )
+    return _Query(words=found[:SEARCH_WORDS])
+
+
+def _is_number(compact: str) -> bool:
+    digits = [c for c in compact if unicodedata.category(c) == "Nd"]
+    return bool(digits) and all(c in _CORSICA or unicodedata.category(c) == "Nd" for c in compact)
+
+
+def listed_professional(
+    ctx: Context, professional_id: UUID, row: RowMap, workplaces: Sequence[str] = ()
+) -> Listed:
+    """A professional as listed to a patient, from a row of the directory's lists."""
+    what = ctx.valuesets.professions.get(row["profession"], row["profession"])
+    if row["specialty"]:
+        what += f", {row['specialty']}"
+    if row["occupational_health"]:
+        what += " (santé au travail)"
+    return Listed(
+        "professional",
+        professional_id,
+        f"{row['given_name']} {row['family_name']}",
+        what,
+        row["rpps"],
+        tuple(workplaces),
+        medecin=row["profession"] == MEDECIN,
+        active=row["active"],
+    )
+
+
+def listed_establishment(ctx: Context, establishment_id: UUID, row: RowMap) -> Listed:
+    """An establishment as listed to a patient, from a row of the directory's lists."""
+    label, _excluded = ctx.valuesets.establishment_kinds.get(row["kind"], (row["kind"], False))
+    return Listed("establishment", establishment_id, row["name"], label, row["finess"])

@@ -27,6 +27,7 @@ from sqlalchemy import (
 
 from dmp.adapters.db import tables as t
 from dmp.domain.model import Establishment, OutboxState, Professional, RecordFacts, RecordState
+from dmp.domain.names import search_key
 
 RowMap = RowMapping
 DESTROYING = "destroying"  # the state of a DMP while its destruction is under way
@@ -52,6 +53,12 @@ def _attached_only_to_excluded(professional_id: ColumnElement[Any]) -> ColumnEle
         .having(func.min(excluded) == 1)
         .exists()
     )
+
+
+def _names_start_with(key: ColumnElement[str], words: Sequence[str]) -> ColumnElement[bool]:
+    """Each word begins one of the name's words: the key holds each word after a space
+    (domain.names.search_key). A word is made of letters and digits only; escaped all the same."""
+    return and_(*(key.contains(f" {word}", autoescape=True) for word in words))
 
 
 _TOKEN_HOLDER = (
@@ -83,6 +90,41 @@ _TOKEN_HOLDER = (
     .where(_tok.c.token_hash == bindparam("token_hash"))
 )
 _PROFESSIONAL = select(_pro, _attached_only_to_excluded(_pro.c.id).label("only_excluded"))
+# What a patient reads of a professional or an establishment in a list: who, what, which number.
+_PRO_LISTED = (
+    _pro.c.rpps,
+    _pro.c.given_name,
+    _pro.c.family_name,
+    _pro.c.profession,
+    _pro.c.specialty,
+    _pro.c.occupational_health,
+    _pro.c.active,
+)
+_EST_LISTED = (_est.c.finess, _est.c.name, _est.c.kind)
+_PROFESSIONALS_LISTED = select(_pro.c.id, *_PRO_LISTED).order_by(
+    _pro.c.family_name, _pro.c.given_name, _pro.c.id
+)
+_ESTABLISHMENTS_LISTED = select(_est.c.id, *_EST_LISTED).order_by(_est.c.name, _est.c.id)
+_auth = t.authorizations
+_AUTHORIZATIONS_LISTED = (
+    select(_auth.c.subject_kind, _auth.c.subject_id, _auth.c.source, _auth.c.granted_at)
+    .add_columns(*_PRO_LISTED, *_EST_LISTED)
+    .select_from(
+        _auth.outerjoin(
+            _pro, and_(_auth.c.subject_kind == "professional", _pro.c.id == _auth.c.subject_id)
+        ).outerjoin(
+            _est, and_(_auth.c.subject_kind == "establishment", _est.c.id == _auth.c.subject_id)
+        )
+    )
+    .where(_auth.c.dmp_id == bindparam("dmp_id"))
+    .order_by(_auth.c.granted_at, _auth.c.subject_id)
+)
+_BLOCKS_LISTED = (
+    select(t.blocks.c.professional_id, t.blocks.c.blocked_at, *_PRO_LISTED)
+    .select_from(t.blocks.join(_pro, _pro.c.id == t.blocks.c.professional_id))
+    .where(t.blocks.c.dmp_id == bindparam("dmp_id"))
+    .order_by(t.blocks.c.blocked_at, t.blocks.c.professional_id)
+)
 _RECORD_BY_ID = select(t.records).where(t.records.c.dmp_id == bindparam("key"))
 _RECORD_BY_INS = select(t.records).where(t.records.c.ins_index == bindparam("key"))
 _RECORD_BY_ID_LOCKED = _RECORD_BY_ID.with_for_update()
@@ -206,10 +248,15 @@ class DirectoryRepository(_Repository):
     """Professionals, establishments and the API tokens bound to professionals."""
 
     def add_establishment(self, values: dict[str, Any]) -> None:
-        self.conn.execute(insert(t.establishments), values)
+        """Register an establishment, with the key its name is searched by."""
+        self.conn.execute(
+            insert(t.establishments), {**values, "search_key": search_key(values["name"])}
+        )
 
     def add_professional(self, values: dict[str, Any], establishment_ids: Iterable[UUID]) -> None:
-        self.conn.execute(insert(t.professionals), values)
+        """Register a professional, with the key their names are searched by."""
+        key = search_key(f"{values['given_name']} {values['family_name']}")
+        self.conn.execute(insert(t.professionals), {**values, "search_key": key})
         self.link(values["id"], establishment_ids)
 
     def link(self, professional_id: UUID, establishment_ids: Iterable[UUID]) -> None:
@@ -267,6 +314,45 @@ class DirectoryRepository(_Repository):
     def establishments(self) -> list[Establishment]:
         rows = self.conn.execute(select(t.establishments).order_by(t.establishments.c.finess))
         return [Establishment(r.id, r.finess, r.name, r.kind, r.excluded) for r in rows]
+
+    # --- looked up by a patient: bounded lists of what anyone may read of the directory ---------
+
+    def professionals_named(self, words: Sequence[str], limit: int) -> list[RowMap]:
+        """Professionals with, for each of ``words`` (folded: domain.names.words), a given or
+        family name starting with it; at most ``limit``, by family name."""
+        where = _names_start_with(_pro.c.search_key, words)
+        return self._rows(_PROFESSIONALS_LISTED.where(where).limit(limit))
+
+    def professionals_listed(
+        self, *, rpps: str | None = None, ids: Sequence[UUID] = ()
+    ) -> list[RowMap]:
+        """The professional of this RPPS, or these professionals, as listed to a patient."""
+        where = _pro.c.rpps == rpps if rpps is not None else _pro.c.id.in_(ids)
+        return self._rows(_PROFESSIONALS_LISTED.where(where))
+
+    def establishments_named(self, words: Sequence[str], limit: int) -> list[RowMap]:
+        """Establishments whose name holds a word starting with each of ``words``."""
+        where = _names_start_with(_est.c.search_key, words)
+        return self._rows(_ESTABLISHMENTS_LISTED.where(where).limit(limit))
+
+    def establishment_listed(self, finess: str) -> list[RowMap]:
+        return self._rows(_ESTABLISHMENTS_LISTED.where(_est.c.finess == finess))
+
+    def workplaces(self, professional_ids: Sequence[UUID]) -> dict[UUID, list[str]]:
+        """The names of the establishments each of these professionals works for."""
+        stmt = (
+            select(_member.c.professional_id, _est.c.name)
+            .select_from(_member.join(_est, _est.c.id == _member.c.establishment_id))
+            .where(_member.c.professional_id.in_(professional_ids))
+            .order_by(_est.c.name)
+        )
+        found: dict[UUID, list[str]] = {}
+        for professional_id, name in self.conn.execute(stmt):
+            found.setdefault(professional_id, []).append(name)
+        return found
+
+    def _rows(self, stmt: Any) -> list[RowMap]:
+        return list(self.conn.execute(stmt).mappings())
 
     def add_token(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.api_tokens), values)
@@ -415,6 +501,16 @@ class RecordRepository(_Repository):
             )
         )
         return True
+
+    def authorizations_listed(self, dmp_id: UUID) -> list[RowMap]:
+        """The DMP's authorizations, oldest first, each with what the patient reads of its
+        subject: a professional's names, profession and RPPS, or an establishment's name, kind
+        and FINESS (the other's columns are NULL)."""
+        return list(self.conn.execute(_AUTHORIZATIONS_LISTED, {"dmp_id": dmp_id}).mappings())
+
+    def blocks_listed(self, dmp_id: UUID) -> list[RowMap]:
+        """The professionals the patient blocked, oldest block first, as listed to them."""
+        return list(self.conn.execute(_BLOCKS_LISTED, {"dmp_id": dmp_id}).mappings())
 
     def revoke(self, dmp_id: UUID, kind: str, subject_id: UUID) -> bool:
         result = self.conn.execute(

@@ -73,6 +73,8 @@ establishments = Table(
     Column("id", Uuid, primary_key=True),
     Column("finess", String(9), nullable=False, unique=True),
     Column("name", String(200), nullable=False),
+    # The name as a patient types it to find the establishment (domain.names.search_key).
+    Column("search_key", Text, nullable=False),
     Column("kind", String(40), nullable=False),
     Column("excluded", Boolean, nullable=False),
     _now_col("created_at"),
@@ -85,6 +87,8 @@ professionals = Table(
     Column("rpps", String(11), nullable=False, unique=True),
     Column("family_name", String(100), nullable=False),
     Column("given_name", String(100), nullable=False),
+    # Given and family names as a patient types them to find the professional.
+    Column("search_key", Text, nullable=False),
     Column("profession", String(4), nullable=False),
     Column("specialty", String(100)),
     Column("occupational_health", Boolean, nullable=False),

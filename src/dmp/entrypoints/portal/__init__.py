@@ -18,6 +18,7 @@ CSP = (
 def install(app: FastAPI, ctx: Context) -> None:
     """Add the portal's pages, its static files and its sessions to the application."""
     from dmp.entrypoints.portal import document_add, document_contents, document_destroy
+    from dmp.entrypoints.portal.authorizations import router as authorizations
     from dmp.entrypoints.portal.documents import router as documents
     from dmp.entrypoints.portal.home import router as home
     from dmp.entrypoints.portal.login import router as login
@@ -28,5 +29,5 @@ def install(app: FastAPI, ctx: Context) -> None:
     app.state.spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # uploads in transit
     # The pages of fixed addresses before /documents/{id}, which would take them for an id.
     pages = (document_add.router, document_destroy.router, documents, document_contents.router)
-    for router in (home, login, *pages):
+    for router in (home, login, authorizations, *pages):
         app.include_router(router)
