@@ -75,3 +75,12 @@ def first_log_in(browser: Browser, login: str, password: str, last_code: Codes) 
     assert chosen.status_code == 303, chosen.text
     browser.follow(chosen)
     return STRONG
+
+
+def fresh_code(browser: Browser, last_code: Codes, then: str) -> httpx.Response:
+    """The fresh code asked before what cannot be undone: sent, then entered; the answer sends
+    the browser back to ``then``."""
+    browser.get(f"/confirmer?suite={then}")
+    browser.post("/confirmer/envoi", {"canal": "email", "suite": then})
+    browser.get(f"/confirmer?suite={then}")
+    return browser.post("/confirmer", {"code": last_code(), "suite": then})

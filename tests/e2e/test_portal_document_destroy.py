@@ -4,6 +4,7 @@ for good, and the destruction in the history."""
 
 from __future__ import annotations
 
+from tests.e2e.portal import fresh_code
 from tests.e2e.portal_documents import add, entries, held, listed, sign_in_representative
 
 
@@ -73,7 +74,8 @@ def test_nothing_chosen_or_not_confirmed(alice_browser, ctx, cast):
 def test_a_representative_destroys_nothing_kept_from_them(browser, ctx, cast, last_code):
     secret = add(ctx, cast.bruno, cast.lea_dmp, invisible_representatives=True)
     shared = add(ctx, cast.bruno, cast.lea_dmp)
-    sign_in_representative(browser, ctx, cast.marc.account_id, last_code)  # a fresh code
+    sign_in_representative(browser, ctx, cast.marc.account_id, last_code)
+    assert fresh_code(browser, last_code, "/documents/detruire").status_code == 303
     browser.get("/documents/detruire")
     before = held(ctx)
     both = {"documents": [str(shared.id), str(secret.id)], "definitif": "oui"}

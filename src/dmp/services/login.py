@@ -352,8 +352,9 @@ def _signed_in(
         account_id=account["id"],
         dmp_id=dmp_id,
         signed_in_at=now,
-        # The code just entered is fresh: it confirms what needs a fresh code, for a while.
-        step_up_at=now,
+        # The login's code does not count as fresh: what cannot be undone (closing, destroying,
+        # changing a channel or the password) asks a code of its own, right before it.
+        step_up_at=None,
     )
     if stage == SIGNED_IN and dmp_id is not None:
         _enter(ctx, uow, opened.session, dmp_id)
