@@ -3,14 +3,20 @@ size and at a phone's (390 × 844): the journey of a patient, and axe-core on ev
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from dmp.entrypoints.fhir import ids
+from dmp.services import history
 from tests.conftest import require_browser
 from tests.e2e.browser import DESKTOP, PHONE, chromium, describe, serious_violations, window
 from tests.e2e.portal import STRONG
+from tests.e2e.portal_documents import add
+from tests.personas import ALICE_INS
 
 pytestmark = pytest.mark.browser
 
@@ -59,3 +65,76 @@ def test_first_login_reaches_the_overview(browser, server, cast, last_code, size
         expect(page.get_by_text("Vous êtes déconnecté.")).to_be_visible()
         page.goto("/tableau-de-bord")
         expect(page.get_by_role("heading", name="Connexion à mon DMP")).to_be_visible()
+
+
+def menu(page: Page, name: str) -> None:
+    page.get_by_role("navigation", name="Menu principal").get_by_role("link", name=name).click()
+
+
+def fresh_code_in(page: Page, last_code) -> None:
+    """The page asking a fresh code: send it by e-mail, enter it."""
+    expect(page.get_by_role("heading", name="Confirmer avec un nouveau code")).to_be_visible()
+    accessible(page)
+    page.get_by_label("par courriel").check()
+    page.get_by_role("button", name="Recevoir un code").click()
+    page.get_by_label("Code reçu").fill(last_code())
+    page.get_by_role("button", name="Confirmer").click()
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_patients_journey(browser, server, ctx, cast, tokens, last_code, size):
+    report = add(ctx, cast.bruno, cast.alice_dmp, title="Compte rendu de consultation")
+    add(ctx, cast.bruno, cast.alice_dmp, title="Ordonnance", type_code="57833-6")
+    with window(browser, server, size) as page, httpx.Client(base_url=server) as api:
+        sign_in_first_time(page, cast.alice_login, cast.alice_password, last_code)
+        # Read the report: its PDF in the page.
+        menu(page, "Documents")
+        expect(page.get_by_role("heading", name="Mes documents")).to_be_visible()
+        accessible(page)
+        page.get_by_role("link", name="Compte rendu de consultation").click()
+        viewer = page.locator("iframe.viewer")
+        expect(viewer).to_be_visible()
+        accessible(page)
+        content = page.request.get(viewer.get_attribute("src") or "")
+        assert content.headers["content-type"] == "application/pdf"
+        assert content.body().startswith(b"%PDF")
+        # Mask it: Chloé, authorized, no longer reads it.
+        menu(page, "Documents")
+        row = page.get_by_role("row", name=re.compile("Compte rendu de consultation"))
+        row.get_by_role("button", name=re.compile("^Masquer")).click()
+        expect(row.get_by_text("Masqué aux professionnels")).to_be_visible()
+        fhir_id = ids.document_id(cast.alice_dmp, report.id)
+        chloe = {"Authorization": f"Bearer {tokens['chloe']}"}
+        assert api.get(f"/fhir/DocumentReference/{fhir_id}", headers=chloe).status_code == 404
+        # Oppose emergency access: Damien's emergency read is refused.
+        menu(page, "Autorisations")
+        expect(page.get_by_role("heading", name="Qui peut accéder au DMP")).to_be_visible()
+        accessible(page)
+        page.get_by_role("button", name=re.compile("M'opposer à l'accès en urgence")).click()
+        expect(page.get_by_text("Refusé : vous vous y opposez.").first).to_be_visible()
+        emergency = {
+            "Authorization": f"Bearer {tokens['damien']}",
+            "X-DMP-Access-Mode": "emergency",
+            "X-DMP-Justification": "Patiente%20inconsciente",
+        }
+        search = {"patient.identifier": f"{ALICE_INS.system}|{ALICE_INS.value}"}
+        refused = api.get("/fhir/DocumentReference", params=search, headers=emergency)
+        assert refused.status_code == 404
+        # Destroy the prescription, with a fresh code.
+        menu(page, "Documents")
+        page.get_by_role("link", name="Détruire des documents").click()
+        accessible(page)
+        page.get_by_label(re.compile("Ordonnance")).check()
+        page.get_by_label(re.compile("Je comprends")).check()
+        page.get_by_role("button", name=re.compile("Détruire définitivement")).click()
+        fresh_code_in(page, last_code)
+        page.get_by_label(re.compile("Ordonnance")).check()
+        page.get_by_label(re.compile("Je comprends")).check()
+        page.get_by_role("button", name=re.compile("Détruire définitivement")).click()
+        menu(page, "Documents")
+        expect(page.get_by_role("heading", name="1 document")).to_be_visible()
+    trail = history.read_history(ctx, cast.alice, cast.alice_dmp, limit=200).entries
+    refusals = {(e.actor_label.split()[0], e.reason) for e in trail if not e.allowed}
+    assert ("Chloé", "masked") in refusals
+    assert ("Damien", "emergency-opposed") in refusals
+    assert [e for e in trail if e.action == "document.destroy" and e.allowed]
