@@ -19,8 +19,9 @@ def install(app: FastAPI, ctx: Context) -> None:
     """Add the portal's pages, its static files and its sessions to the application."""
     from dmp.entrypoints.portal.home import router as home
     from dmp.entrypoints.portal.login import router as login
+    from dmp.entrypoints.portal.security import router as security
     from dmp.entrypoints.portal.web import install as install_web
 
     install_web(app)
-    for router in (home, login):
+    for router in (home, login, security):
         app.include_router(router)
