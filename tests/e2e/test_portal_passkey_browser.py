@@ -111,10 +111,11 @@ def test_a_passkey_registered_in_the_browser_logs_in(window, site, cast, ctx, la
 
     # A passkey, made by the device at the security page's request.
     page.goto(f"{site}/compte/securite")
+    assert not page.is_visible("[data-passkey-unsupported]")  # the script offers passkeys
     page.fill("#nom", "Navigateur de test")
     page.click("button:has-text('Ajouter une clé d')")
     page.wait_for_url("**/compte/securite?fait=cle-ajoutee")
-    assert page.locator("td", has_text="Navigateur de test").count() == 1
+    assert page.locator("ul.keys li", has_text="Navigateur de test").count() == 1
     held = window.devtools.send(
         "WebAuthn.getCredentials", {"authenticatorId": window.authenticator}
     )
@@ -126,6 +127,7 @@ def test_a_passkey_registered_in_the_browser_logs_in(window, site, cast, ctx, la
 
     # The login: identifier, password, then the passkey instead of a code.
     sign_in(page, site, cast.alice_login, STRONG, "passkey")
+    assert not page.is_visible("[data-passkey-unsupported]")
     page.click("button:has-text('Utiliser ma clé d')")
     page.wait_for_url("**/tableau-de-bord")
     assert "Le DMP de Alice Dupont" in page.inner_text("h1")
