@@ -244,3 +244,22 @@ def test_a_minors_own_app_is_kept_from_the_parents_history(server, cast, clock, 
         lea.close()
     assert ("factor.app-add", True) in actions(ctx, cast.lea, cast.lea_dmp)
     assert actions(ctx, cast.marc, cast.lea_dmp) == []
+
+
+def test_the_app_also_gives_the_fresh_code(alice_browser, cast, clock):
+    """Once enrolled, the app's code confirms what needs a fresh code (the step-up page's
+    « avec mon application d'authentification »)."""
+    secret = enrol(alice_browser, clock)
+    clock.advance(minutes=11)
+    asked = alice_browser.get(APP.replace("/application", ""))
+    assert "vous confirmerez d'abord avec" in unescape(asked.text)
+    alice_browser.get("/confirmer?suite=%2Fcompte%2Fsecurite")
+    alice_browser.post("/confirmer/envoi", {"canal": "totp", "suite": "/compte/securite"})
+    alice_browser.get("/confirmer?suite=%2Fcompte%2Fsecurite")
+    confirmed = alice_browser.post(
+        "/confirmer", {"code": pyotp.TOTP(secret).at(clock.now), "suite": "/compte/securite"}
+    )
+    assert confirmed.headers["location"] == "/compte/securite"
+    assert "vous confirmerez d'abord avec" not in unescape(
+        alice_browser.get("/compte/securite").text
+    )
