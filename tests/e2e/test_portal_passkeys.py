@@ -169,8 +169,10 @@ def test_a_challenge_of_another_session_is_refused(alice_browser, server, cast, 
 
 
 def test_the_passkey_step_tells_nothing(alice_browser, server, cast, device):
-    """Before Alice has a passkey, after, with a wrong password, with an unknown identifier:
-    the same page, the same question for the device, the same failure."""
+    """Before Alice has a passkey and after, with a wrong password, with an unknown identifier:
+    the same page, the same question for the device (no credential named), and the same
+    failure of an answer signed by a key that is not hers."""
+    stranger = ec.generate_private_key(ec.SECP256R1())
 
     def ask(login: str, password: str) -> tuple[str, dict[str, Any], str]:
         someone = Browser(server)
@@ -179,16 +181,17 @@ def test_the_passkey_step_tells_nothing(alice_browser, server, cast, device):
             page = someone.page.text.replace(someone.csrf(), "")  # type: ignore[union-attr]
             question = options(someone, "/connexion/cle/options")
             challenge = question.pop("challenge")
-            failed = answer(someone, device.get(challenge))
-            return page, question, failed.text.replace(someone.csrf(), "")
+            failed = answer(someone, device.get(challenge, signer=stranger))
+            return page, question, unescape(failed.text.replace(someone.csrf(), ""))
         finally:
             someone.close()
 
     before = ask(cast.alice_login, STRONG)  # no passkey yet
     register(alice_browser, device)
+    after = ask(cast.alice_login, STRONG)
     wrong_password = ask(cast.alice_login, "not her password at all")
     unknown = ask("NOSUCHLOGIN", "whatever it is")
-    assert before == wrong_password == unknown
+    assert before == after == wrong_password == unknown
     assert before[1]["allowCredentials"] == []
     assert FAILED in before[2]
 
