@@ -1,5 +1,6 @@
 """Shared fixtures: the storage backends (SQLite always, PostgreSQL when reachable, mandatory
-when CI=true), a test context with a movable clock, and the named personas."""
+when CI=true), the system's Chromium for the tests marked ``browser`` (mandatory when CI=true
+too), a test context with a movable clock, and the named personas."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ PG_ADMIN_URL = os.environ.get(
     "DMP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Debian's Chromium (``apt-get install -y chromium``), driven by Playwright: no browser of its own.
+CHROMIUM = os.environ.get("DMP_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
 class FakeClock:
@@ -62,18 +65,26 @@ def require_postgres() -> None:
     pytest.skip(f"{message}: start PostgreSQL to run these tests (mandatory in CI)")
 
 
-CHROMIUM = os.environ.get("DMP_TEST_CHROMIUM", "/usr/bin/chromium")
-
-
-def require_browser() -> None:
-    """The browser tests drive Debian's Chromium (``.ci/run`` installs it): without it they skip
-    and say how to run them; with CI=true they fail."""
-    if shutil.which(CHROMIUM) is not None:
-        return
-    message = f"Chromium not found at {CHROMIUM} (DMP_TEST_CHROMIUM)"
+def require_chromium() -> str:
+    """The path of Chromium, for a real browser; the test is skipped, saying why, when there is
+    none here, and fails when CI=true."""
+    if os.access(CHROMIUM, os.X_OK):
+        return CHROMIUM
+    message = f"no Chromium at {CHROMIUM} (apt-get install -y chromium, or set DMP_TEST_CHROMIUM)"
     if IN_CI:
         pytest.fail(f"{message}: browser tests are mandatory when CI=true")
-    pytest.skip(f"{message}: install it (apt-get install chromium) to run the browser tests")
+    pytest.skip(f"{message}: install it to run the browser tests (mandatory in CI)")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``browser`` runs only where Chromium is (and must, when CI=true)."""
+    if item.get_closest_marker("browser") is not None:
+        require_chromium()
+
+
+@pytest.fixture
+def chromium() -> str:
+    return require_chromium()
 
 
 @pytest.fixture(scope="session")

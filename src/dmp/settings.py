@@ -3,19 +3,21 @@
 SQLite and local files are the defaults; a URL switches to PostgreSQL. Outside demo mode there is
 no default secret: the master key and the audit signing key must be given. Notifications go out by
 SMTP and/or an SMS gateway (``smtp``, ``sms``: None when not set); refusing to start with neither
-is ``dmp.bootstrap``'s business, where the adapters are picked.
+is ``dmp.bootstrap``'s business, where the adapters are picked. The address the patients type
+(``DMP_PUBLIC_URL``) is what passkeys are bound to: a passkey answers one site only.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from dmp.domain.inputs import ascii_int
 from dmp.errors import ConfigurationError
@@ -91,6 +93,22 @@ class Settings:
     # The audit trail's witness (docs/adr/0004-audit-chain.md): None means <data_dir>/witness.
     witness_dir: Path | None = None
     witness_interval_seconds: int = 10
+    # Where the patients reach the portal: https://, or http:// on the machine itself. Passkeys
+    # are bound to its host name (WebAuthn's relying party) and checked against its origin.
+    public_url: str = "http://localhost:8000"
+
+    @property
+    def webauthn_rp_id(self) -> str:
+        """The relying party of the passkeys: the public address's host name."""
+        return _public_parts(self.public_url).hostname or ""
+
+    @property
+    def webauthn_origin(self) -> str:
+        """The origin a browser reports when a passkey is used on the portal."""
+        parts = _public_parts(self.public_url)
+        default = {"https": 443, "http": 80}[parts.scheme]
+        port = "" if parts.port in (None, default) else f":{parts.port}"
+        return f"{parts.scheme}://{parts.hostname}{port}"
 
     @property
     def witness_path(self) -> Path:
@@ -242,6 +260,38 @@ def _delivery(env: Mapping[str, str]) -> DeliverySettings:
     )
 
 
+def _public_parts(url: str) -> SplitResult:
+    """The public address, checked: https:// with a host name, or http://localhost (a browser
+    offers passkeys to no other site in clear, and to no bare IP address); no user, no path."""
+    try:
+        parts = urlsplit(url.strip())
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # a port that is not a number
+        port_ok = False
+    host = parts.hostname or "" if port_ok else ""
+    secure = parts.scheme == "https" and _is_domain(host)
+    local = parts.scheme == "http" and host == "localhost"
+    bare = parts.path in ("", "/") and not (parts.query or parts.fragment or parts.username)
+    if not ((secure or local) and bare):
+        raise ConfigurationError(
+            "DMP_PUBLIC_URL est l'adresse du portail telle que les patients la tapent : "
+            f"https://nom.de.domaine (http://localhost en local), sans chemin (reçu : {url!r})."
+        )
+    return parts
+
+
+def _is_domain(host: str) -> bool:
+    """A host name, not an IP address: a passkey is bound to a domain."""
+    return bool(host) and ":" not in host and re.fullmatch("[0-9.]+", host) is None
+
+
+def _public_url(env: Mapping[str, str], port: int) -> str:
+    """``DMP_PUBLIC_URL``; by default the service on this machine, as a browser here names it."""
+    url = (env.get("DMP_PUBLIC_URL") or "").strip() or f"http://localhost:{port}"
+    _public_parts(url)
+    return url.rstrip("/")
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, demo: bool | None = None) -> Settings:
     """Read the settings once. ``demo`` forces demo mode (the ``dmp demo`` command)."""
     env = os.environ if env is None else env
@@ -255,6 +305,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, demo: bool | None = N
             "(générez-les avec « dmp keys generate »)."
         )
     host = env.get("DMP_HOST") or "127.0.0.1"
+    port = _int(env, "DMP_PORT", 8000)
     return Settings(
         data_dir=data_dir,
         database_url=env.get("DMP_DATABASE_URL") or f"sqlite:///{data_dir / 'dmp.sqlite3'}",
@@ -266,7 +317,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, demo: bool | None = N
         max_content_bytes=_int(env, "DMP_MAX_CONTENT_BYTES", 50 * MIB),
         host=host,
         cookie_secure=_cookie_secure(env, is_demo, host),
-        port=_int(env, "DMP_PORT", 8000),
+        port=port,
         workers=_int(env, "DMP_WORKERS", os.cpu_count() or 1),
         step_up_max_age_seconds=_int(env, "DMP_STEP_UP_MAX_AGE", 600),
         smtp=_smtp(env, is_demo),
@@ -274,4 +325,5 @@ def load_settings(env: Mapping[str, str] | None = None, *, demo: bool | None = N
         delivery=_delivery(env),
         witness_dir=Path(env.get("DMP_WITNESS_DIR") or data_dir / "witness").resolve(),
         witness_interval_seconds=_positive(env, "DMP_WITNESS_INTERVAL", 10),
+        public_url=_public_url(env, port),
     )

@@ -13,7 +13,7 @@ from dmp.entrypoints.app import create_app
 from dmp.services.context import Context
 from dmp.services.directory import issue_token
 from tests.e2e.fhir import Api, live_server
-from tests.e2e.portal import Browser, first_log_in
+from tests.e2e.portal import Browser, first_log_in, fresh_code
 from tests.integration.mail import Inbox, plain_smtp, send_through, smtp_server
 from tests.personas import Cast, populate
 
@@ -87,8 +87,10 @@ def last_code(mailbox: Inbox):
 
 @pytest.fixture
 def alice_browser(server: str, cast: Cast, last_code) -> Iterator[Browser]:
-    """A browser where Alice is signed in (her first login done: her password is STRONG)."""
+    """A browser where Alice is signed in (her first login done: her password is STRONG), and
+    has just entered a fresh code (what cannot be undone is allowed for a few minutes)."""
     opened = Browser(server)
     first_log_in(opened, cast.alice_login, cast.alice_password, last_code)
+    fresh_code(opened, last_code, "/tableau-de-bord")
     yield opened
     opened.close()

@@ -78,9 +78,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(app: Any) -> Iterator[str]:
-    """uvicorn serving ``app`` on a free loopback port, in a thread, stopped at the end."""
-    port = free_port()
+def live_server(app: Any, port: int | None = None) -> Iterator[str]:
+    """uvicorn serving ``app`` on a loopback port (a free one unless given), in a thread,
+    stopped at the end."""
+    port = port or free_port()
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

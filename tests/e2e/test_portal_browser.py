@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from dmp.entrypoints.fhir import ids
 from dmp.services import history
-from tests.conftest import require_browser
+from tests.conftest import require_chromium
 from tests.e2e.browser import DESKTOP, PHONE, chromium, describe, serious_violations, window
 from tests.e2e.portal import STRONG
 from tests.e2e.portal_documents import add
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    require_browser()
+    require_chromium()
     with chromium() as launched:
         yield launched
 

@@ -223,6 +223,7 @@ def test_int_reads_only_checked_text():
 
 LIMITS = {"MAX_TITLE", "MAX_COMMENTS", "MAX_MASTER_IDENTIFIER", "MIN_YEAR", "MAX_YEAR"}
 LIMITS |= {"MAX_LANGUAGE", "MAX_NAME", "MAX_REASON", "MAX_JUSTIFICATION", "_LANGUAGE", "GENDERS"}
+LIMITS |= {"MAX_PASSKEY_NAME"}
 
 
 def test_input_limits_are_set_in_the_domain_only():

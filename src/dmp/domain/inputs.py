@@ -41,6 +41,7 @@ MIN_YEAR, MAX_YEAR = 1900, 2999  # a document dated outside is a typing error
 MAX_NAME = 100  # family, given and birth names, as the directory keeps professionals' names
 MAX_REASON = 2000  # the reason for closing a DMP
 MAX_JUSTIFICATION = 2000  # the written justification of an emergency access
+MAX_PASSKEY_NAME = 60  # the name a patient gives a passkey, to tell it from their others
 GENDERS = ("male", "female", "other", "unknown")  # FHIR administrative gender
 
 
@@ -96,6 +97,17 @@ def check_reason(text: str) -> str:
     return check_text(
         text, "Le motif de fermeture", code="reason", max_length=MAX_REASON, multiline=True
     )
+
+
+def check_passkey_name(text: str) -> str:
+    """The name of a passkey, on one line, spaces around it dropped; never empty: it is how
+    the patient tells which one to remove."""
+    name = check_text(
+        text.strip(), "Le nom de la clé", code="passkey-name", max_length=MAX_PASSKEY_NAME
+    )
+    if not name:
+        raise InvalidInput("Donnez un nom à cette clé d'accès.", code="passkey-name")
+    return name
 
 
 def check_identity(identity: PatientIdentity, today: date) -> None:

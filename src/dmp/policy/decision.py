@@ -80,7 +80,7 @@ _REFUSALS: dict[str, str] = {
     "medecin-traitant-designated": (
         "Le patient a déjà un médecin traitant : seul le patient peut en changer."
     ),
-    "step-up-required": "Un nouveau code à usage unique est nécessaire avant la destruction.",
+    "step-up-required": "Un nouveau code à usage unique est nécessaire pour cette action.",
     "inactive": "Ce professionnel n'est plus en exercice.",
     "not-a-member": "Ce professionnel n'exerce pas dans cet établissement.",
 }

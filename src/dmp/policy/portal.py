@@ -1,5 +1,5 @@
 """The patient on the Internet (SPEC §5): who signs in to act on a DMP, what stays secret of it,
-and the fresh code asked before what cannot be undone."""
+the fresh code asked before what cannot be undone, and who changes the ways of logging in."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from dmp.domain.model import Actor, PatientActor
 from dmp.policy.access import Access, as_holder, open_record
-from dmp.policy.decision import Decision
+from dmp.policy.decision import Decision, deny
 from dmp.policy.relations import is_holder
 
 
@@ -30,3 +30,14 @@ def fresh_step_up(actor: Actor, now: datetime, max_age: timedelta) -> bool:
     enough for what cannot be undone or locks the patient out."""
     step_up_at = actor.step_up_at if is_holder(actor) else None
     return step_up_at is not None and now - step_up_at <= max_age
+
+
+def change_login_factors(access: Access, now: datetime, max_age: timedelta) -> Decision:
+    """May this person add or remove a way of proving who they are at login (an authenticator
+    app, a passkey), as seen from this DMP? Whoever signs in to it (its holder, or a legal
+    representative while the patient is a minor), having just entered a fresh one-time code: a
+    session left open must not be enough to plant a factor of one's own, nor to remove one."""
+    opened = sign_in(access)
+    if opened and not fresh_step_up(access.actor, now, max_age):
+        return deny("step-up-required")
+    return opened

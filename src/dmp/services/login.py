@@ -1,6 +1,7 @@
 """Logging in to the patient portal, as the seed describes it: identifier + password + a
 one-time code sent by SMS or e-mail at every login (SPEC §5), or a code of an authenticator app
-for whoever enrolled one. See docs/adr/0005-one-time-codes-and-sessions.md.
+for whoever enrolled one, or a passkey (``services.passkeys``). See
+docs/adr/0005-one-time-codes-and-sessions.md.
 
 Nothing a person is told reveals whether an account exists or which factor failed: after the
 identifier and the password, the code page comes whatever they were (no code is sent when they
@@ -56,6 +57,8 @@ LOCK_AFTER = 10  # failed passwords before the account is locked for LOCK_FOR
 LOCK_FOR = timedelta(minutes=30)
 MIN_PASSWORD, MAX_PASSWORD = 12, 128
 CHANNELS = ("sms", "email", "totp")
+# At login the second factor may also be a passkey: then no code is sent (services.passkeys).
+LOGIN_CHANNELS = (*CHANNELS, "passkey")
 TEMPLATES = {
     "login": "login_code",
     "step-up": "confirmation_code",
@@ -102,7 +105,7 @@ class Done:
 def begin(ctx: Context, session: WebSession, login: str, password: str, channel: str) -> None:
     """Check the identifier and the password; send a code on the channel chosen (or the other
     one registered). The session moves to the code stage in every case."""
-    if channel not in CHANNELS:
+    if channel not in LOGIN_CHANNELS:
         raise InvalidInput("Choisissez comment recevoir votre code : SMS ou courriel.")
     now = ctx.now()
     with ctx.uow() as uow:
@@ -233,9 +236,9 @@ def _target(
     now: datetime,
 ) -> tuple[str, str] | None:
     """Where the code goes: the channel asked for if the account has it, else its other one;
-    an authenticator app needs nothing sent. None: nothing to send (no account, or the sends
-    of the last hour are spent)."""
-    if account_id is None:
+    an authenticator app needs nothing sent. None: nothing to send (no account, the sends of
+    the last hour are spent, or a passkey answers instead of a code)."""
+    if account_id is None or channel == "passkey":
         return None
     if uow.accounts.codes_sent_since(account_id, now - timedelta(hours=1)) >= SENDS_PER_HOUR:
         return None
@@ -313,17 +316,32 @@ def _cipher(ctx: Context, account_id: UUID) -> FieldCipher:
 
 
 def finish(ctx: Context, session: WebSession, code: str) -> Done:
-    """Check the code of this login. On success the session is replaced by a new one (a new
-    token), signed in, or waiting for a new password or the choice of a DMP."""
+    """Check the code of this login (sent, or of the authenticator app)."""
+
+    def proof(uow: UnitOfWork, account: RowMap | None, now: datetime) -> bool:
+        return _check_code(ctx, uow, session.id, "login", code, now) is not None
+
+    return finish_with(ctx, session, proof, "wrong-code")
+
+
+# Whether the second factor holds for the account whose identifiers were given (None when they
+# were wrong: it must fail then, after the same work).
+Proof = Callable[[UnitOfWork, RowMap | None, datetime], bool]
+
+
+def finish_with(ctx: Context, session: WebSession, proof: Proof, failure: str) -> Done:
+    """The second step of this login, as ``proof`` checks it (a code, or a passkey). On success
+    the session is replaced by a new one (a new token), signed in, or waiting for a new
+    password or the choice of a DMP; a failure is traced as ``failure`` in the account's DMPs,
+    and reads as every other."""
     if session.stage != CODE:
         raise LoginFailed()
     now = ctx.now()
     with ctx.uow() as uow:
-        row = _check_code(ctx, uow, session.id, "login", code, now)
         account = uow.accounts.get(session.candidate_id) if session.candidate_id else None
-        if row is None or account is None:
+        if not proof(uow, account, now) or account is None:
             if account is not None:
-                _trace(ctx, uow, account, "portal.sign-in", "wrong-code")
+                _trace(ctx, uow, account, "portal.sign-in", failure)
             uow.commit()
             raise LoginFailed()
         uow.accounts.update(account["id"], failed_logins=0, next_login_at=None)

@@ -199,10 +199,12 @@ def end(ctx: Context, token: str | None) -> None:
 
 
 def sweep(ctx: Context) -> int:
-    """Remove the sessions no one can use any more, and the codes past their time."""
+    """Remove the sessions no one can use any more, and the codes and challenges past their
+    time."""
     now = ctx.now()
     with ctx.uow() as uow:
         removed = uow.accounts.delete_sessions_seen_before(now - IDLE)
         uow.accounts.delete_codes_expired_before(now - timedelta(hours=1))
+        uow.factors.delete_challenges_expired_before(now - timedelta(hours=1))
         uow.commit()
     return removed

@@ -985,3 +985,64 @@ class OutboxRepository(_Repository):
     def for_recipient(self, recipient_id: UUID) -> list[RowMap]:
         stmt = select(_outbox).where(_outbox.c.recipient_id == recipient_id)
         return list(self.conn.execute(stmt.order_by(_outbox.c.created_at)).mappings())
+
+
+class FactorRepository(_Repository):
+    """The stronger login factors of an account: its passkeys, and the challenges a factor
+    answers while it is enrolled or used (an authenticator app's own secret is on ``accounts``)."""
+
+    # --- passkeys -----------------------------------------------------------------------------
+
+    def add_passkey(self, values: dict[str, Any]) -> None:
+        self.conn.execute(insert(t.passkeys), values)
+
+    def passkeys_of(self, account_id: UUID) -> list[RowMap]:
+        stmt = select(t.passkeys).where(t.passkeys.c.account_id == account_id)
+        return list(self.conn.execute(stmt.order_by(t.passkeys.c.created_at)).mappings())
+
+    def passkey_by_credential(self, credential_id: bytes) -> RowMap | None:
+        """The passkey of this credential id, whoever's it is, locked: its counter moves."""
+        stmt = select(t.passkeys).where(t.passkeys.c.credential_id == credential_id)
+        return self._one(stmt.with_for_update())
+
+    def update_passkey(self, passkey_id: UUID, **values: Any) -> None:
+        self.conn.execute(update(t.passkeys).where(t.passkeys.c.id == passkey_id).values(**values))
+
+    def delete_passkey(self, account_id: UUID, passkey_id: UUID) -> bool:
+        """Remove a passkey of this account (and only of this one)."""
+        stmt = delete(t.passkeys).where(
+            t.passkeys.c.account_id == account_id, t.passkeys.c.id == passkey_id
+        )
+        return self.conn.execute(stmt).rowcount > 0
+
+    # --- challenges -----------------------------------------------------------------------------
+
+    def replace_challenge(self, values: dict[str, Any]) -> None:
+        """A new challenge of a session for a purpose replaces the one it had."""
+        self.conn.execute(
+            delete(t.factor_challenges).where(
+                t.factor_challenges.c.session_id == values["session_id"],
+                t.factor_challenges.c.purpose == values["purpose"],
+            )
+        )
+        self.conn.execute(insert(t.factor_challenges), values)
+
+    def pending_challenge(self, session_id: str, purpose: str) -> RowMap | None:
+        """The challenge of this purpose the session waits on, not used yet, locked."""
+        stmt = select(t.factor_challenges).where(
+            t.factor_challenges.c.session_id == session_id,
+            t.factor_challenges.c.purpose == purpose,
+            t.factor_challenges.c.used_at.is_(None),
+        )
+        return self._one(stmt.with_for_update())
+
+    def update_challenge(self, challenge_id: UUID, **values: Any) -> None:
+        self.conn.execute(
+            update(t.factor_challenges)
+            .where(t.factor_challenges.c.id == challenge_id)
+            .values(**values)
+        )
+
+    def delete_challenges_expired_before(self, cutoff: datetime) -> int:
+        stmt = delete(t.factor_challenges).where(t.factor_challenges.c.expires_at < cutoff)
+        return self.conn.execute(stmt).rowcount

@@ -184,6 +184,42 @@ one_time_codes = Table(
     Index("ix_one_time_codes_account_id_created_at", "account_id", "created_at"),
 )
 
+# Passkeys (WebAuthn) of an account, a second factor at login: the public key only (the private
+# key never leaves the person's device), and its signature counter, which must only go up.
+passkeys = Table(
+    "passkeys",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("account_id", Uuid, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("credential_id", LargeBinary, nullable=False, unique=True),
+    Column("public_key", LargeBinary, nullable=False),  # COSE, as the authenticator gave it
+    Column("sign_count", BigInteger, nullable=False),
+    Column("name_enc", LargeBinary, nullable=False),  # the name the person gave it, sealed
+    _now_col("created_at"),
+    _now_col("last_used_at", nullable=True),
+    Index("ix_passkeys_account_id", "account_id"),
+)
+
+# What a login factor must answer, kept on the server for a few minutes and bound to one
+# session: a WebAuthn challenge (to register or use a passkey), or an authenticator app's new
+# secret until a first code of the app confirms it. Used once.
+factor_challenges = Table(
+    "factor_challenges",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("session_id", String(64), nullable=False),
+    Column("account_id", Uuid, ForeignKey("accounts.id", ondelete="CASCADE")),
+    Column("purpose", String(16), nullable=False),  # app-enrol | passkey-enrol | passkey-login
+    Column("challenge", LargeBinary),  # random bytes the authenticator signs (WebAuthn)
+    Column("secret_enc", LargeBinary),  # an app's secret being enrolled, sealed (account's key)
+    _now_col("created_at"),
+    _now_col("expires_at"),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    _now_col("used_at", nullable=True),
+    Index("ix_factor_challenges_session_id_purpose", "session_id", "purpose"),
+    Index("ix_factor_challenges_expires_at", "expires_at"),
+)
+
 records = Table(
     "records",
     metadata,

@@ -11,6 +11,7 @@ from dmp.adapters.db.repositories import (
     AuditRepository,
     DirectoryRepository,
     DocumentRepository,
+    FactorRepository,
     OutboxRepository,
     RecordRepository,
 )
@@ -35,6 +36,7 @@ class UnitOfWork:
         self.directory = DirectoryRepository(conn)
         self.records = RecordRepository(conn)
         self.accounts = AccountRepository(conn)
+        self.factors = FactorRepository(conn)
         self.documents = DocumentRepository(conn)
         self.audit = AuditRepository(conn)
         self.outbox = OutboxRepository(conn)

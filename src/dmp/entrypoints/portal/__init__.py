@@ -22,6 +22,7 @@ def install(app: FastAPI, ctx: Context) -> None:
     from dmp.entrypoints.portal.documents import router as documents
     from dmp.entrypoints.portal.home import router as home
     from dmp.entrypoints.portal.login import router as login
+    from dmp.entrypoints.portal.security import router as security
     from dmp.entrypoints.portal.web import install as install_web
 
     install_web(app)
@@ -29,5 +30,5 @@ def install(app: FastAPI, ctx: Context) -> None:
     app.state.spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # uploads in transit
     # The pages of fixed addresses before /documents/{id}, which would take them for an id.
     pages = (document_add.router, document_destroy.router, documents, document_contents.router)
-    for router in (home, login, authorizations, *pages):
+    for router in (home, login, security, authorizations, *pages):
         app.include_router(router)

@@ -8,13 +8,14 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from dmp.entrypoints.portal import web
-from dmp.entrypoints.portal.web import context_of, field, page, redirect
+from dmp.entrypoints.portal.web import MAX_CREDENTIAL, context_of, field, page, redirect
 from dmp.errors import DmpError, InvalidInput
-from dmp.services import login, sessions
+from dmp.services import login, passkeys, sessions
+from dmp.services.login import Done
 from dmp.services.sessions import CHOOSE, CODE, NEW_PASSWORD
 
 router = APIRouter(include_in_schema=False)
@@ -53,8 +54,9 @@ async def code_form(request: Request, suite: Next = None, canal: str = "sms") ->
     session = web.session_of(request)
     if session is None or session.stage != CODE:
         return redirect("/connexion")
-    channel = CHANNEL_LABELS.get(canal, CHANNEL_LABELS["sms"])
-    return page(request, "code.html", suite=_safe_next(suite), channel=channel)
+    method = canal if canal in (*CHANNEL_LABELS, "passkey") else "sms"
+    channel = CHANNEL_LABELS.get(method, "")
+    return page(request, "code.html", suite=_safe_next(suite), channel=channel, method=method)
 
 
 @router.post("/connexion/code")
@@ -67,12 +69,45 @@ async def code_post(request: Request) -> Response:
         done = await run_in_threadpool(login.finish, context_of(request), session, code)
     except login.LoginFailed as failed:
         return page(request, "login.html", status=401, error=failed.message, suite=target)
+    return _signed_in(request, done, target)
+
+
+def _signed_in(request: Request, done: Done, target: str) -> Response:
+    """The login's second step passed: the new session, and where it goes next."""
     web.use(request, done.opened)
     if done.stage == NEW_PASSWORD:
         return redirect("/connexion/nouveau-mot-de-passe")
     if done.stage == CHOOSE:
         return redirect("/choisir-dmp")
     return redirect(target)
+
+
+@router.post("/connexion/cle/options")
+async def passkey_options(request: Request) -> Response:
+    """The question for the device (JSON, for the page's script): the same for everyone."""
+    session = await web.any_session(request)
+    await web.form(request)
+    try:
+        options = await run_in_threadpool(passkeys.login_options, context_of(request), session)
+    except login.LoginFailed as failed:
+        return JSONResponse({"message": failed.message}, failed.status)
+    return Response(options, media_type="application/json")
+
+
+@router.post("/connexion/cle")
+async def passkey_post(request: Request) -> Response:
+    """The device's answer, as the login's second step."""
+    session = await web.any_session(request)
+    data = await web.form(request)
+    credential = field(data, "credential", max_length=MAX_CREDENTIAL)
+    target = _safe_next(field(data, "suite", required=False, max_length=200))
+    try:
+        done = await run_in_threadpool(
+            passkeys.finish_login, context_of(request), session, credential
+        )
+    except login.LoginFailed as failed:
+        return page(request, "login.html", status=401, error=failed.message, suite=target)
+    return _signed_in(request, done, target)
 
 
 @router.get("/connexion/nouveau-mot-de-passe")

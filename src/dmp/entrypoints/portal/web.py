@@ -29,6 +29,7 @@ HERE = Path(__file__).parent
 COOKIE = "dmp_session"
 PARIS = ZoneInfo("Europe/Paris")
 MAX_FIELD = 4000  # a form field: free text (a reason, a comment) fits; more is not meant
+MAX_CREDENTIAL = 20_000  # a passkey device's answer, in JSON: some hundred bytes, an RSA key more
 # Autoescaped: every value a page shows is text, never markup (a title, a name, a reason).
 templates = Jinja2Templates(
     env=Environment(
