@@ -20,7 +20,8 @@ def sign_in(access: Access) -> Decision:
 
 def connection_is_secret(access: Access) -> bool:
     """Is the trace of this connection kept from the legal representatives? A minor's own
-    connections to their DMP are theirs alone (SPEC §1): the parents do not see them."""
+    connections to their DMP are theirs alone (SPEC §1): the parents do not see them, nor
+    anything the minor did while connected (each page read is a trace of the connection)."""
     return isinstance(access.actor, PatientActor) and access.record.patient_is_minor
 
 

@@ -410,6 +410,8 @@ class Door:
     ) -> None:
         allowed, reason = _outcome(decision)
         kind, target_id = target or self.target
+        # What a minor does online is a trace of their connection: the parents do not see it.
+        secret = secret or policy.connection_is_secret(self.access)
         event = audit.Event(
             action or self.action,
             allowed,

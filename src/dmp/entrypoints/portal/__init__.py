@@ -16,11 +16,15 @@ CSP = (
 
 
 def install(app: FastAPI, ctx: Context) -> None:
-    """Add the portal's pages, its static files and its sessions to the application."""
+    """Add the portal's pages, its static files and its sessions to the application. The
+    history's sentences are loaded now: a malformed table stops the start, not a page."""
+    from dmp.entrypoints.portal.history import router as history
     from dmp.entrypoints.portal.home import router as home
     from dmp.entrypoints.portal.login import router as login
     from dmp.entrypoints.portal.web import install as install_web
+    from dmp.services.wording import wording
 
+    wording()
     install_web(app)
-    for router in (home, login):
+    for router in (home, login, history):
         app.include_router(router)
