@@ -24,7 +24,7 @@ from dmp.policy.documents import DocumentChange, Flags, add_document, change_doc
 from dmp.policy.history import read_history, sees_history_entry
 from dmp.policy.jobs import Job, scheduled
 from dmp.policy.lifecycle import close_record, create_record, destroy, look_up, reactivate_record
-from dmp.policy.portal import connection_is_secret, fresh_step_up, sign_in
+from dmp.policy.portal import choose_notices, connection_is_secret, fresh_step_up, sign_in
 from dmp.policy.relations import acts_only_for_excluded, is_excluded, refuse_excluded
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "add_document",
     "allow",
     "change_document",
+    "choose_notices",
     "close_record",
     "connection_is_secret",
     "create_record",

@@ -17,14 +17,18 @@ CSP = (
 
 def install(app: FastAPI, ctx: Context) -> None:
     """Add the portal's pages, its static files and its sessions to the application. The
-    history's sentences are loaded now: a malformed table stops the start, not a page."""
+    history's sentences and the table of notices are loaded now: a malformed table stops the
+    start, not a page."""
     from dmp.entrypoints.portal.history import router as history
     from dmp.entrypoints.portal.home import router as home
     from dmp.entrypoints.portal.login import router as login
+    from dmp.entrypoints.portal.notices import router as notices
     from dmp.entrypoints.portal.web import install as install_web
+    from dmp.services.notices import notice_table
     from dmp.services.wording import wording
 
     wording()
+    notice_table()
     install_web(app)
-    for router in (home, login, history):
+    for router in (home, login, history, notices):
         app.include_router(router)
