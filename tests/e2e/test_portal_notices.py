@@ -14,7 +14,7 @@ from dmp.services.delivery import dispatch
 from tests.e2e.fhir import created_id, ins_token, provide_bundle
 from tests.e2e.portal import Browser
 from tests.factories import PDF
-from tests.personas import ALICE_INS
+from tests.personas import ALICE_INS, LEA_INS
 
 ADDED = "Un document a été ajouté à votre DMP"
 EMERGENCY = "Accès en urgence à votre DMP"
@@ -169,3 +169,25 @@ def test_the_last_message_of_a_destroyed_dmp_goes_as_chosen(
     alice = PatientActor(cast.alice.account_id, cast.alice_dmp, step_up_at=clock.now)
     destroy_record(ctx, alice, cast.alice_dmp)
     assert "Votre DMP a été détruit" not in delivered(ctx, mailbox)
+
+
+def test_a_legal_representative_chooses_the_notices_of_the_minors_dmp(
+    server, api, ctx, mailbox, cast, last_code
+):
+    """The minor's account receives the DMP's notices; the representative, acting for the
+    minor, chooses them."""
+    from tests.e2e.portal import first_log_in
+
+    marc = Browser(server)
+    try:
+        first_log_in(marc, cast.marc_login, cast.marc_password, last_code)
+        page = marc.get("/notifications")
+        assert "du DMP de Léa Lefèvre" in page.text
+        assert '<th scope="col">SMS</th>' not in page.text  # Léa registered no phone
+        delivered(ctx, mailbox, to="lea@example.org")
+        assert choose(marc, new_document=[]).status_code == 303
+        response = api.post("/fhir", json=provide_bundle(LEA_INS, PDF), as_="bruno")
+        assert response.status_code == 200
+        assert ADDED not in delivered(ctx, mailbox, to="lea@example.org")
+    finally:
+        marc.close()
