@@ -132,6 +132,10 @@ def test_the_history_says_what_professionals_did_and_every_refusal(
     # The hidden document's title is on no page of the history, whatever the filter…
     for query in ("", "?vues=1", "?type=ajouts", f"?qui={cast.bruno.professional_id}"):
         assert HIDDEN_TITLE not in unescape(alice_browser.get(f"/historique{query}").text)
+    # The overview's latest accesses are the same sentences, never an action's code.
+    board = unescape(alice_browser.get("/tableau-de-bord").text)
+    assert said[5] in board
+    assert "document.search" not in board
     # … until it is shown to her: the same entry then names it.
     _reveal(ctx, cast, hidden)
     assert f"a ajouté le document « {HIDDEN_TITLE} »" in unescape(

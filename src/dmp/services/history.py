@@ -276,7 +276,7 @@ class _Names:
             seq=row["seq"],
             at=row["at"],
             actor_kind=row["actor_kind"],
-            actor_label=actor.subject.rstrip(","),
+            actor_label=self.name(row) or actor.subject.rstrip(","),
             profession=self.ctx.valuesets.professions.get(row["profession"] or ""),
             establishment=row["establishment"],
             mode=row["mode"],
@@ -317,6 +317,13 @@ class _Names:
             self.ctx.valuesets.professions.get(code),
             self.establishments.get(finess) if finess else None,
         )
+
+    def name(self, row: Row) -> str | None:
+        """A professional's name alone (« Bruno Martin »), as the directory has it."""
+        found = self.professionals.get(_uuid(row["actor_id"]) or UUID(int=0))
+        if row["actor_kind"] != "professional" or found is None:
+            return None
+        return f"{found['given_name']} {found['family_name']}"
 
     def title(self, kind: str | None, target_id: UUID | None) -> str | None:
         """The document's title, if the entry names one this reader may read now."""
