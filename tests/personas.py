@@ -65,8 +65,10 @@ class Cast:
     lea_dmp: UUID
     lea: PatientActor
     marc: RepresentativeActor
-    marc_login: str
-    marc_password: str
+    lea_login: str = ""
+    lea_password: str = ""
+    marc_login: str = ""
+    marc_password: str = ""
 
 
 def _pro(
@@ -149,6 +151,8 @@ def populate(ctx: Context) -> Cast:
         lea_dmp=lea.dmp_id,
         lea=PatientActor(lea.patient.account_id, lea.dmp_id),
         marc=RepresentativeActor(lea.representatives[0].account_id, lea.dmp_id),
+        lea_login=lea.patient.login,
+        lea_password=lea.patient.temporary_password,
         marc_login=lea.representatives[0].login,
         marc_password=lea.representatives[0].temporary_password,
     )

@@ -31,6 +31,7 @@ from dmp.services.directory import issue_token
 from dmp.services.documents import find_documents, get_document, open_content
 from dmp.services.gate import Reading
 from dmp.services.submission import change_document, submit_documents
+from dmp.services.wording import wording
 from tests.factories import CDA, pdf_submission
 from tests.personas import ALICE_INS, Cast, consent, populate
 
@@ -343,7 +344,7 @@ def _contacts() -> ContactChannels:
     return ContactChannels(email="alice@example.org")
 
 
-def _entries(ctx) -> set[tuple[UUID, int, str, str]]:
+def _entries(ctx) -> set[tuple[UUID, int, str, str, str]]:
     with ctx.engine.connect() as conn:
         rows = conn.execute(
             select(
@@ -351,6 +352,7 @@ def _entries(ctx) -> set[tuple[UUID, int, str, str]]:
                 audit_entries.c.seq,
                 audit_entries.c.outcome,
                 audit_entries.c.reason,
+                audit_entries.c.action,
             )
         )
         return {tuple(row) for row in rows}  # type: ignore[misc]
@@ -368,7 +370,12 @@ def test_the_trail_holds_exactly_the_reason_of_the_refusal(ctx, clock, reason):
     chain, scenario = SCENARIOS[reason]
     before = _entries(ctx)
     scenario(Play(ctx, cast, clock))
-    refusals = [
-        (dmp_id, why) for dmp_id, _, outcome, why in _entries(ctx) - before if outcome == "denied"
-    ]
+    written = _entries(ctx) - before
+    refusals = [(dmp_id, why) for dmp_id, _, outcome, why, _ in written if outcome == "denied"]
     assert (chains[chain], reason) in refusals, refusals
+    # … and the patient's history says it in French: a sentence for every action, a clause for
+    # every refusal written to a DMP's chain.
+    said = wording()
+    in_a_dmp = [entry for entry in written if entry[0] != SYSTEM_CHAIN]
+    assert {action for *_, action in in_a_dmp} <= set(said.actions)
+    assert {why for _, _, outcome, why, _ in in_a_dmp if outcome == "denied"} <= set(said.reasons)

@@ -66,6 +66,7 @@ GUARDED_READS = {
     ("documents", "get"),
     ("documents", "with_author"),
     ("documents", "of_record"),
+    ("documents", "some"),
     ("documents", "contents"),
 }
 

@@ -26,6 +26,7 @@ from dmp.policy.jobs import Job, scheduled
 from dmp.policy.lifecycle import close_record, create_record, destroy, look_up, reactivate_record
 from dmp.policy.portal import (
     change_login_factors,
+    choose_notices,
     connection_is_secret,
     fresh_step_up,
     sign_in,
@@ -44,6 +45,7 @@ __all__ = [
     "allow",
     "change_document",
     "change_login_factors",
+    "choose_notices",
     "close_record",
     "connection_is_secret",
     "create_record",

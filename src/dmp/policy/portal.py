@@ -18,9 +18,17 @@ def sign_in(access: Access) -> Decision:
     return as_holder(access, open_record)
 
 
+def choose_notices(access: Access) -> Decision:
+    """May this person choose which notices of the DMP are sent, and how? Its holder, or a
+    legal representative acting for the minor; on a closed DMP too (its closure and its
+    destruction are notices as well)."""
+    return as_holder(access, open_record)
+
+
 def connection_is_secret(access: Access) -> bool:
     """Is the trace of this connection kept from the legal representatives? A minor's own
-    connections to their DMP are theirs alone (SPEC §1): the parents do not see them."""
+    connections to their DMP are theirs alone (SPEC §1): the parents do not see them, nor
+    anything the minor did while connected (each page read is a trace of the connection)."""
     return isinstance(access.actor, PatientActor) and access.record.patient_is_minor
 
 

@@ -33,6 +33,7 @@ from dmp.adapters.notify.devoutbox import DevOutbox, SentMessage
 from dmp.errors import ConfigurationError, NotFound, NotificationUnavailable
 from dmp.services.accounts import contacts_of
 from dmp.services.context import Context
+from dmp.services.notices import channels_for
 
 _BY = {EMAIL: "e-mail", SMS: "SMS"}
 
@@ -96,8 +97,9 @@ def demo_messages(ctx: Context, limit: int = 20) -> list[SentMessage]:
 
 
 def addresses(ctx: Context, uow: UnitOfWork, row: RowMap) -> list[tuple[str, str]]:
-    """Where a queued message goes: (channel, address) pairs, as its recipient's preferences
-    and contact channels stand now."""
+    """Where a queued message goes: (channel, address) pairs, as its recipient's choices of
+    notices (``services.notices``) and contact channels stand now: a notice turned off, or a
+    channel, is not sent from then on, those queued included; a required one always is."""
     kind = row["recipient_kind"]
     if kind == "contact":
         found = _sealed_addresses(ctx, row)
@@ -106,10 +108,9 @@ def addresses(ctx: Context, uow: UnitOfWork, row: RowMap) -> list[tuple[str, str
         if account is None:
             return []
         contacts = contacts_of(ctx, account)
-        found = [
-            (EMAIL, contacts.email if account["notify_email"] else ""),
-            (SMS, contacts.phone if account["notify_sms"] else ""),
-        ]
+        registered = {EMAIL: contacts.email, SMS: contacts.phone}
+        wanted = channels_for(account, row["template"], {c for c, a in registered.items() if a})
+        found = [(c, registered[c] if c in wanted else "") for c in (EMAIL, SMS)]
     else:
         found = [(EMAIL, uow.directory.professional_email(row["recipient_id"]) or "")]
     return [(channel, address) for channel, address in found if address]

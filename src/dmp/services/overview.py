@@ -16,11 +16,12 @@ from dmp.services import gate
 from dmp.services.context import Context
 from dmp.services.documents import as_documents
 from dmp.services.gate import Door, Reading
-from dmp.services.history import HistoryEntry, entries_of
+from dmp.services.history import HistoryEntry, HistoryQuery, entries_of
 from dmp.services.jobs import RETENTION_YEARS, months_before
 from dmp.services.notifications import render
 
 LATEST = 5
+BY_PROFESSIONALS = HistoryQuery(actor_kinds=frozenset({"professional"}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,15 +54,11 @@ def overview(ctx: Context, actor: Actor, dmp_id: UUID) -> Overview:
         door = gate.enter(ctx, uow, Reading(actor), "portal.overview", dmp_id, policy.read_history)
         found = door.readable_documents()[:LATEST]
         documents = as_documents(ctx, door, found, frozenset(d.row["id"] for d in found))
-        accesses = entries_of(ctx, door, limit=LATEST, keep=_by_a_professional)
+        accesses = entries_of(ctx, door, BY_PROFESSIONALS, limit=LATEST).entries
         seen = _overview(ctx, uow, door, documents, accesses)
         door.record()
         uow.commit()
     return seen
-
-
-def _by_a_professional(row: object) -> bool:
-    return row["actor_kind"] == "professional"  # type: ignore[index,no-any-return]
 
 
 def _overview(

@@ -31,6 +31,7 @@ from dmp.services.accounts import Credentials, check_contacts, contacts_of, open
 from dmp.services.common import french_date, notify_patient
 from dmp.services.context import Context
 from dmp.services.gate import Reading, identity_to_json
+from dmp.services.notices import keep_chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,7 +311,9 @@ def destroy_record(ctx: Context, actor: Actor, dmp_id: UUID) -> None:
         account = uow.records.account(door.loaded.row["patient_account_id"])
         uow.commit()
     who = "representative" if isinstance(actor, RepresentativeActor) else "patient"
-    contact = contacts_of(ctx, account) if account is not None else None
+    contact = None
+    if account is not None:  # the last message goes by the channels the patient chose
+        contact = keep_chosen(account, "record_destroyed", contacts_of(ctx, account))
     finish_destruction(ctx, dmp_id, who, contact=contact)
 
 

@@ -57,7 +57,7 @@ def test_the_package_exports_the_whole_policy() -> None:
     expected = {
         "REASONS", "Access", "Decision", "DocumentChange", "Flags", "Job",
         "acts_only_for_excluded", "add_document", "allow", "change_document",
-        "change_login_factors", "close_record",
+        "change_login_factors", "choose_notices", "close_record",
         "connection_is_secret", "fresh_step_up", "sign_in",
         "create_record", "declare_authorization", "deny", "designate_medecin_traitant",
         "destroy", "grant", "is_excluded", "look_up", "manage_authorizations", "may_act_for",

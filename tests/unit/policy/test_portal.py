@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dmp.policy import connection_is_secret, sign_in
+from dmp.policy import choose_notices, connection_is_secret, sign_in
 
 from .personas import access, outcome, table
 
@@ -30,6 +30,28 @@ SIGN_IN = """
 @pytest.mark.parametrize(*table(SIGN_IN))
 def test_sign_in(actor: str, record: str, expected: str) -> None:
     assert outcome(sign_in(access(actor, record))) == expected
+
+
+CHOOSE_NOTICES = """
+    actor     record           expected
+    # -- the holder, even on a closed DMP (its closure and destruction are notices too)
+    alice     alice            allow:holder
+    alice     alice-closed     allow:holder
+    lea       lea              allow:holder
+    # -- a legal representative, for a minor only
+    marc      lea              allow:legal-representative
+    marc      lea-adult        deny:representative-of-adult
+    # -- nobody else
+    alice     alice-destroyed  deny:record-destroyed
+    zoe       alice            deny:other-record
+    bruno     alice            deny:holder-only
+    operator  alice            deny:operator-no-health-data
+"""
+
+
+@pytest.mark.parametrize(*table(CHOOSE_NOTICES))
+def test_choose_notices(actor: str, record: str, expected: str) -> None:
+    assert outcome(choose_notices(access(actor, record))) == expected
 
 
 SECRET_CONNECTION = """

@@ -20,6 +20,8 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    not_,
+    or_,
     select,
     union_all,
     update,
@@ -236,6 +238,24 @@ class TokenHolder:
     establishment: Establishment | None
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryFilter:
+    """Which entries of a DMP's chain a page of its history holds: conditions of the SQL
+    statement, so that a page reads at most its own rows, however long the chain."""
+
+    before_seq: int | None = None  # older than this entry (the pages are stable)
+    actions: frozenset[str] | None = None  # None: any
+    modes: frozenset[str] | None = None
+    outcome: str | None = None  # "allowed" | "denied"
+    actor_id: str | None = None
+    actor_kinds: frozenset[str] | None = None
+    since: datetime | None = None  # at or after
+    until: datetime | None = None  # before
+    public_only: bool = False  # no secret entry
+    # (actor id, actions): that actor's allowed entries of these actions are left out
+    hidden: tuple[str, frozenset[str]] | None = None
+
+
 class _Repository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -386,6 +406,28 @@ class DirectoryRepository(_Repository):
             attached_only_to_excluded=bool(row["only_excluded"]),
         )
         return TokenHolder(row["expires_at"], row["revoked_at"], professional, establishment)
+
+    def named(self, professional_ids: Sequence[UUID]) -> dict[UUID, RowMap]:
+        """The names and professions of these professionals, in one statement."""
+        if not professional_ids:
+            return {}
+        columns = (_pro.c.id, _pro.c.rpps, _pro.c.given_name, _pro.c.family_name, _pro.c.profession)
+        stmt = select(*columns).where(_pro.c.id.in_(sorted(set(professional_ids))))
+        return {row["id"]: row for row in self.conn.execute(stmt).mappings()}
+
+    def establishment_names(
+        self, ids: Sequence[UUID] = (), finess: Sequence[str] = ()
+    ) -> dict[UUID | str, str]:
+        """The names of these establishments, by id and by FINESS, in one statement."""
+        if not ids and not finess:
+            return {}
+        stmt = select(_est.c.id, _est.c.finess, _est.c.name).where(
+            or_(_est.c.id.in_(sorted(set(ids))), _est.c.finess.in_(sorted(set(finess))))
+        )
+        found: dict[UUID | str, str] = {}
+        for row in self.conn.execute(stmt).mappings():
+            found[row["id"]] = found[row["finess"]] = row["name"]
+        return found
 
     def professional_email(self, professional_id: UUID) -> str | None:
         """The secure messaging address of a professional, for notices."""
@@ -769,6 +811,15 @@ class DocumentRepository(_Repository):
         params = {"dmp_id": dmp_id, "document_id": document_id}
         return self._one(_DOCUMENT, params)
 
+    def some(self, dmp_id: UUID, document_ids: Sequence[UUID]) -> list[RowMap]:
+        """These documents of the DMP (those that still exist), in one statement."""
+        if not document_ids:
+            return []
+        stmt = select(t.documents).where(
+            t.documents.c.dmp_id == dmp_id, t.documents.c.id.in_(sorted(set(document_ids)))
+        )
+        return list(self.conn.execute(stmt).mappings())
+
     def master_identifier_taken(self, dmp_id: UUID, master_identifier: str) -> bool:
         params = {"dmp_id": dmp_id, "master_identifier": master_identifier}
         return self.conn.execute(_MASTER_IDENTIFIER, params).first() is not None
@@ -892,9 +943,57 @@ class AuditRepository(_Repository):
         stmt = stmt.order_by(t.audit_entries.c.seq.desc()).limit(limit)
         return list(self.conn.execute(stmt).mappings())
 
+    def history(self, dmp_id: UUID, wanted: HistoryFilter, limit: int) -> list[RowMap]:
+        """The newest entries of the chain that ``wanted`` keeps, at most ``limit``, newest
+        first: the filters are the statement's, the page is bounded by its LIMIT."""
+        c = t.audit_entries.c
+        stmt = select(t.audit_entries).where(c.dmp_id == dmp_id)
+        for condition in _history_conditions(wanted):
+            stmt = stmt.where(condition)
+        stmt = stmt.order_by(c.seq.desc()).limit(limit)
+        return list(self.conn.execute(stmt).mappings())
+
+    def actors(self, dmp_id: UUID, *, public_only: bool, limit: int) -> list[RowMap]:
+        """Who appears in the chain (kind, id, RPPS), each once: the history's choice of
+        person."""
+        c = t.audit_entries.c
+        stmt = select(c.actor_kind, c.actor_id, c.actor_rpps).where(c.dmp_id == dmp_id)
+        if public_only:
+            stmt = stmt.where(c.secret.is_(False))
+        stmt = stmt.distinct().order_by(c.actor_kind, c.actor_id).limit(limit)
+        return list(self.conn.execute(stmt).mappings())
+
     def count(self, dmp_id: UUID) -> int:
         stmt = select(func.count()).where(t.audit_entries.c.dmp_id == dmp_id)
         return int(self.conn.execute(stmt).scalar_one())
+
+
+def _history_conditions(wanted: HistoryFilter) -> list[ColumnElement[bool]]:
+    c = t.audit_entries.c
+    found: list[ColumnElement[bool]] = []
+    if wanted.before_seq is not None:
+        found.append(c.seq < wanted.before_seq)
+    if wanted.actions is not None:
+        found.append(c.action.in_(sorted(wanted.actions)))
+    if wanted.modes is not None:
+        found.append(c.mode.in_(sorted(wanted.modes)))
+    if wanted.outcome is not None:
+        found.append(c.outcome == wanted.outcome)
+    if wanted.actor_id is not None:
+        found.append(c.actor_id == wanted.actor_id)
+    if wanted.actor_kinds is not None:
+        found.append(c.actor_kind.in_(sorted(wanted.actor_kinds)))
+    if wanted.since is not None:
+        found.append(c.at >= wanted.since)
+    if wanted.until is not None:
+        found.append(c.at < wanted.until)
+    if wanted.public_only:
+        found.append(c.secret.is_(False))
+    if wanted.hidden is not None:
+        who, actions = wanted.hidden
+        mine = and_(c.actor_id == who, c.outcome == "allowed", c.action.in_(sorted(actions)))
+        found.append(or_(c.actor_id.is_(None), not_(mine)))
+    return found
 
 
 _outbox = t.outbox

@@ -16,19 +16,27 @@ CSP = (
 
 
 def install(app: FastAPI, ctx: Context) -> None:
-    """Add the portal's pages, its static files and its sessions to the application."""
+    """Add the portal's pages, its static files and its sessions to the application. The
+    history's sentences and the table of notices are loaded now: a malformed table stops the
+    start, not a page."""
     from dmp.entrypoints.portal import document_add, document_contents, document_destroy
     from dmp.entrypoints.portal.authorizations import router as authorizations
     from dmp.entrypoints.portal.documents import router as documents
+    from dmp.entrypoints.portal.history import router as history
     from dmp.entrypoints.portal.home import router as home
     from dmp.entrypoints.portal.login import router as login
+    from dmp.entrypoints.portal.notices import router as notices
     from dmp.entrypoints.portal.security import router as security
     from dmp.entrypoints.portal.web import install as install_web
+    from dmp.services.notices import notice_table
+    from dmp.services.wording import wording
 
+    wording()
+    notice_table()
     install_web(app)
     app.state.spool_dir = ctx.settings.data_dir / "spool"
     app.state.spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # uploads in transit
     # The pages of fixed addresses before /documents/{id}, which would take them for an id.
     pages = (document_add.router, document_destroy.router, documents, document_contents.router)
-    for router in (home, login, security, authorizations, *pages):
+    for router in (home, login, security, authorizations, history, notices, *pages):
         app.include_router(router)

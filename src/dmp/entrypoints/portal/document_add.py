@@ -12,10 +12,11 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from dmp.domain.content import declared_type
+from dmp.domain.french import PARIS
 from dmp.domain.model import ContentInput, DocumentMetadata
 from dmp.entrypoints.portal import uploads, web
 from dmp.entrypoints.portal.documents import parse_day
-from dmp.entrypoints.portal.web import PARIS, context_of, field, page, redirect
+from dmp.entrypoints.portal.web import context_of, field, page, redirect
 from dmp.errors import (
     Conflict,
     ContentMismatch,

@@ -21,10 +21,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from dmp.domain.french import PARIS
 from dmp.domain.inputs import MAX_NAME, ascii_int, check_text
 from dmp.domain.model import DocStatus
 from dmp.entrypoints.portal import web
-from dmp.entrypoints.portal.web import PARIS, context_of, field, page, redirect
+from dmp.entrypoints.portal.web import context_of, field, page, redirect
 from dmp.errors import InvalidInput
 from dmp.policy import DocumentChange
 from dmp.services import documents, submission

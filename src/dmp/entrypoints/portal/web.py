@@ -4,12 +4,10 @@ answers (a page, a redirection). No rule here: the services decide."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -20,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dmp.domain.french import day_fr, moment_fr
 from dmp.errors import InvalidInput
 from dmp.services import sessions
 from dmp.services.context import Context
@@ -27,7 +26,6 @@ from dmp.services.sessions import Opened, SignInRequired, WebSession
 
 HERE = Path(__file__).parent
 COOKIE = "dmp_session"
-PARIS = ZoneInfo("Europe/Paris")
 MAX_FIELD = 4000  # a form field: free text (a reason, a comment) fits; more is not meant
 MAX_CREDENTIAL = 20_000  # a passkey device's answer, in JSON: some hundred bytes, an RSA key more
 # Autoescaped: every value a page shows is text, never markup (a title, a name, a reason).
@@ -39,40 +37,6 @@ templates = Jinja2Templates(
     )
 )
 templates.env.globals["quote"] = quote
-_MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
-
-
-def day_fr(moment: datetime | date | None) -> str:
-    """« 3 mars 2026 »; a moment, on its day in France (a document of 1 March 00:30 in Paris
-    is dated 28 February in UTC)."""
-    if moment is None:
-        return ""
-    if isinstance(moment, datetime) and moment.tzinfo is not None:
-        moment = moment.astimezone(PARIS)
-    return f"{moment.day} {_MONTHS[moment.month - 1]} {moment.year}"
-
-
-def moment_fr(moment: datetime | None) -> str:
-    """« 3 mars 2026 à 14 h 05 », in the time of France."""
-    if moment is None:
-        return ""
-    local = moment.astimezone(PARIS)
-    return f"{day_fr(local)} à {local.hour} h {local.minute:02d}"
-
-
 templates.env.filters["day_fr"] = day_fr
 templates.env.filters["moment_fr"] = moment_fr
 
