@@ -50,6 +50,14 @@ class Conflict(DmpError):
     message = "L'état actuel ne permet pas cette action."
 
 
+class PreconditionFailed(DmpError):
+    """A change asked of a version that is no longer the current one (HTTP ``If-Match``)."""
+
+    code = "precondition-failed"
+    status = 412
+    message = "La ressource a changé depuis votre lecture : relisez-la avant de la modifier."
+
+
 class TooLarge(DmpError):
     code = "too-large"
     status = 413

@@ -110,6 +110,10 @@ class Settings:
         port = "" if parts.port in (None, default) else f":{parts.port}"
         return f"{parts.scheme}://{parts.hostname}{port}"
 
+    # The browser origins (SMART apps, web software of professionals) that may call the API from
+    # a page of theirs (CORS). None by default: no page of another site may.
+    cors_origins: tuple[str, ...] = ()
+
     @property
     def witness_path(self) -> Path:
         """Where the witness's checkpoints are written: apart from the database, and in
@@ -292,6 +296,24 @@ def _public_url(env: Mapping[str, str], port: int) -> str:
     return url.rstrip("/")
 
 
+def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``DMP_CORS_ORIGINS``: origins (``https://app.example.org``), separated by commas."""
+    found = []
+    for raw in (env.get("DMP_CORS_ORIGINS") or "").split(","):
+        origin = raw.strip().rstrip("/")
+        if not origin:
+            continue
+        parts = urlsplit(origin)
+        secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
+        if not secure or not parts.hostname or parts.path or parts.query or parts.fragment:
+            raise ConfigurationError(
+                "DMP_CORS_ORIGINS : des origines https://hôte[:port], séparées par des virgules "
+                f"(http:// seulement en local), pas {origin[:80]!r}."
+            )
+        found.append(origin)
+    return tuple(found)
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, demo: bool | None = None) -> Settings:
     """Read the settings once. ``demo`` forces demo mode (the ``dmp demo`` command)."""
     env = os.environ if env is None else env
@@ -326,4 +348,5 @@ def load_settings(env: Mapping[str, str] | None = None, *, demo: bool | None = N
         witness_dir=Path(env.get("DMP_WITNESS_DIR") or data_dir / "witness").resolve(),
         witness_interval_seconds=_positive(env, "DMP_WITNESS_INTERVAL", 10),
         public_url=_public_url(env, port),
+        cors_origins=_origins(env),
     )

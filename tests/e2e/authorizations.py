@@ -10,7 +10,7 @@ from html import unescape
 import httpx
 
 from dmp.services import authorizations, history
-from tests.e2e.fhir import Api, ins_token
+from tests.e2e.fhir import Api, ins_token, refused_search
 from tests.e2e.portal import Browser
 from tests.personas import ALICE_INS
 
@@ -70,8 +70,10 @@ def entries(ctx, actor, dmp_id, action: str | None = None) -> list:
 
 def alice_documents(api: Api, who: str, **emergency: str) -> int:
     """The status of a professional's search of Alice's documents (in an emergency mode, with
-    a justification, when given)."""
+    a justification, when given): 404 for a search that may open no DMP (the API answers it
+    with an empty searchset and an outcome, the same whether the DMP exists or not)."""
     params = {"patient.identifier": ins_token(ALICE_INS)}
     if emergency:
         params |= {"_dmp-access-mode": emergency["mode"], "_dmp-justification": "Urgence vitale"}
-    return api.get("/fhir/DocumentReference", params=params, as_=who).status_code
+    response = api.get("/fhir/DocumentReference", params=params, as_=who)
+    return 404 if refused_search(response) else response.status_code

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import socket
 import threading
 import time
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from defusedxml.ElementTree import fromstring as xml_root
 from fhir.resources.R4B import get_fhir_model_class
 
 from dmp.domain.identifiers import INS_NIR_SYSTEM, Ins
@@ -22,6 +24,14 @@ from dmp.entrypoints.fhir.protocol import LimitedHttpToolsProtocol
 from tests.factories import PDF
 
 FHIR_JSON = "application/fhir+json"
+FHIR_XML = "application/fhir+xml"
+FHIR_NS = "{http://hl7.org/fhir}"
+# What an English message would show: none may reach a user.
+ENGLISH = re.compile(
+    r"\b(Expecting|Invalid|invalid literal|Field required|Input should|line \d+ column|"
+    r"Unterminated|Extra data|Not Found|Method Not Allowed|value is not|syntax error|"
+    r"not well-formed|Bad Request)\b"
+)
 RPPS = "urn:oid:1.2.250.1.71.4.2.1"
 FLAGS = "urn:oid:1.2.250.1.213.1.1.4.13"
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
@@ -34,16 +44,43 @@ def validate(body: dict[str, Any]) -> None:
     get_fhir_model_class(body["resourceType"]).model_validate(body)
 
 
+def validate_xml(body: bytes) -> Any:
+    """A resource in FHIR XML, valid (R4B), read back as its model."""
+    tag = xml_root(body).tag
+    assert tag.startswith(FHIR_NS), tag
+    return get_fhir_model_class(tag.removeprefix(FHIR_NS)).model_validate_xml(body)
+
+
 def check_response(response: httpx.Response) -> httpx.Response:
-    """No 5xx, every error an OperationOutcome, every FHIR body valid."""
+    """No 5xx, every error an OperationOutcome in French, every FHIR body valid."""
     assert response.status_code < 500, response.text
     content_type = response.headers.get("content-type", "")
     if response.status_code >= 400:
         assert content_type.startswith(FHIR_JSON), (response.status_code, content_type)
-        assert response.json()["resourceType"] == "OperationOutcome"
+        body = response.json()
+        assert body["resourceType"] == "OperationOutcome"
+        texts = " ".join(i["details"]["text"] for i in body["issue"])
+        assert not ENGLISH.search(texts), texts
     if content_type.startswith(FHIR_JSON):
         validate(response.json())
+    if content_type.startswith(FHIR_XML) and response.status_code != 304:
+        validate_xml(response.content)
     return response
+
+
+def refused_search(response: httpx.Response) -> bool:
+    """A search that may open no DMP: an empty searchset with an information outcome, the
+    same whether the DMP does not exist or the reader may not open it."""
+    bundle = response.json()
+    entries = bundle.get("entry", [])
+    return (
+        response.status_code == 200
+        and bundle["type"] == "searchset"
+        and bundle["total"] == 0
+        and [e["search"]["mode"] for e in entries] == ["outcome"]
+        and entries[0]["resource"]["issue"][0]["details"]["text"]
+        == "DMP introuvable ou accès non autorisé."
+    )
 
 
 class Api:
@@ -254,3 +291,32 @@ def streamed_bundle(ins: Ins, size: int) -> Iterator[bytes]:
         yield base64.b64encode(raw)
         sent += n
     yield tail.encode()
+
+
+def to_xml(resource: dict[str, Any]) -> bytes:
+    """A resource written in FHIR XML, by the R4B models (as an integrator's library would)."""
+    xml = get_fhir_model_class(resource["resourceType"]).model_validate(resource).model_dump_xml()
+    return xml if isinstance(xml, bytes) else xml.encode("utf-8")
+
+
+_MARK = base64.b64encode(b"dmp-data-mark").decode()
+
+
+def streamed_xml_bundle(ins: Ins, size: int) -> Iterator[bytes]:
+    """The XML twin of ``streamed_bundle``: one PDF of ``size`` bytes in ``attachment.data``'s
+    value attribute, generated while it is sent."""
+    resource = document_reference(ins, data=b"dmp-data-mark")
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"fullUrl": "urn:uuid:1", "resource": resource}],
+    }
+    head, tail = to_xml(bundle).split(_MARK.encode())
+    yield head
+    sent = 0
+    while sent < size:
+        n = min(STREAM_BLOCK, size - sent)
+        raw = (PDF[:9] + b"\0" * (n - 9)) if sent == 0 else b"\x07" * n
+        yield base64.b64encode(raw)
+        sent += n
+    yield tail

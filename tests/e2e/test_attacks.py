@@ -25,6 +25,7 @@ from tests.e2e.fhir import (
     ins_token,
     live_server,
     parameters,
+    refused_search,
     streamed_bundle,
 )
 from tests.factories import CDA, PDF, pdf_submission
@@ -176,7 +177,7 @@ def test_emergency_against_the_patients_opposition_is_refused_and_audited(api, c
         "_dmp-access-mode": "emergency",
         "_dmp-justification": "Urgence vitale",
     }
-    assert api.get("/fhir/DocumentReference", params=params, as_="damien").status_code == 404
+    assert refused_search(api.get("/fhir/DocumentReference", params=params, as_="damien"))
     entry = next(e for e in alice_history(ctx, cast) if e.action == "document.search")
     assert (entry.allowed, entry.reason) == (False, "emergency-opposed")
 

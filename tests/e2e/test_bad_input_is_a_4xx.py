@@ -209,7 +209,7 @@ def test_the_canonical_binary_id_is_what_the_headers_echo(api, ctx, cast):
     upper = f"{doc.dmp_id}.{doc.id}.0".upper()  # canonical UUIDs, another spelling of the id
     response = check_response(api.client.get(f"/fhir/Binary/{upper}", headers=_bearer(api)))
     assert response.status_code == 200
-    assert response.headers["content-disposition"] == f'attachment; filename="{binary}"'
+    assert response.headers["content-disposition"] == f'attachment; filename="{binary}.pdf"'
 
 
 def _bearer(api) -> dict[str, str]:

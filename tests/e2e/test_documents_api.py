@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import uuid
 
 from tests.e2e.fhir import (
@@ -49,7 +50,10 @@ def test_provide_then_find_read_and_retrieve(api, cast):
     assert doc["status"] == "current"
     assert doc["type"]["coding"][0]["code"] == "11488-4"
     assert doc["category"][0]["coding"][0]["code"] == "10"
-    assert doc["author"][0]["identifier"] == {"system": RPPS, "value": cast.bruno.rpps}
+    assert doc["author"] == [{"reference": "#author"}]
+    contained = {r["id"]: r for r in doc["contained"]}
+    assert contained["author"]["practitioner"]["reference"] == "#practitioner"
+    assert contained["practitioner"]["identifier"] == [{"system": RPPS, "value": cast.bruno.rpps}]
     assert doc["context"]["period"]["start"].startswith("2026-03-01T08:30:00")
     [content] = doc["content"]
     assert content["attachment"]["size"] == len(PDF)
@@ -130,7 +134,9 @@ def test_samu_regulation_reads_with_a_justification(api):
     assert find(api, who="samuel", headers=samu)["total"] == 1
     params = {"patient.identifier": ins_token(ALICE_INS)}
     refused = api.get("/fhir/DocumentReference", params=params, as_="damien", headers=samu)
-    assert refused.status_code == 404  # not a regulator: like a DMP that does not exist
+    # Not a regulator: answered as for a DMP that does not exist, an empty searchset.
+    assert (refused.status_code, refused.json()["total"]) == (200, 0)
+    assert refused.json()["entry"][0]["search"]["mode"] == "outcome"
 
 
 def test_mask_with_json_patch_then_unmask_is_the_patients_right(api):
@@ -246,7 +252,13 @@ def test_capability_statement_and_openapi(api):
     assert capability["fhirVersion"] == "4.0.1"
     [rest] = capability["rest"]
     types = {r["type"] for r in rest["resource"]}
-    assert types == {"Patient", "DocumentReference", "Binary"}
+    assert types == {"Patient", "DocumentReference", "Binary", "List"}
     assert "dmp-document-archived" in rest["documentation"]
+    # French prose for integrators: no module of ours, and the MHD context's decision told.
+    assert not re.search(r"\b[a-z_]+\.py\b|dmp\.(entrypoints|services|domain)|``", str(capability))
+    assert (
+        "context.facilityType et context.practiceSetting sont toujours rendus"
+        in (rest["documentation"])
+    )
     openapi = api.client.get("/openapi.json").json()
     assert "/fhir/DocumentReference/{id}" in openapi["paths"]

@@ -88,9 +88,21 @@ def test_long_base64_with_escaped_slashes_and_line_breaks_is_accepted(api):
 
 def test_wrong_media_type_is_415(api):
     response = api.post(
-        "/fhir", content=b"<Bundle/>", headers={"Content-Type": "application/xml"}, as_="bruno"
+        "/fhir", content=b"<Bundle/>", headers={"Content-Type": "application/msword"}, as_="bruno"
     )
     assert response.status_code == 415
+
+
+def test_xml_that_is_not_a_fhir_bundle_is_a_400_in_french(api):
+    for body, words in (
+        (b"<Bundle/>", "espace de noms http://hl7.org/fhir"),
+        (b"<Bundle xmlns='http://hl7.org/fhir'><type value='transaction'/>", "ligne 1"),
+        (b'<!DOCTYPE x [<!ENTITY a "b">]><Bundle xmlns="http://hl7.org/fhir"/>', "DTD"),
+    ):
+        headers = {"Content-Type": "application/fhir+xml"}
+        response = api.post("/fhir", content=body, headers=headers, as_="bruno")
+        assert response.status_code == 400, body
+        assert words in response.json()["issue"][0]["details"]["text"], body
 
 
 def test_unknown_route_and_method(api):

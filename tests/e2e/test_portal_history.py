@@ -15,7 +15,7 @@ from dmp.policy import DocumentChange
 from dmp.services import authorizations, submission
 from dmp.services.documents import get_document
 from dmp.services.gate import Reading
-from tests.e2e.fhir import created_id, ins_token, provide_bundle
+from tests.e2e.fhir import created_id, ins_token, provide_bundle, refused_search
 from tests.e2e.portal import Browser, first_log_in
 from tests.factories import PDF
 from tests.personas import ALICE_INS, LEA_INS
@@ -39,9 +39,19 @@ def provide(api, who="bruno", ins=ALICE_INS, **kwargs) -> str:
     return created_id(response)
 
 
+class Searched:
+    """A search's answer, its status read as a person reads it: 404 when it may open no DMP
+    (the API answers an empty searchset with an outcome, alike for no DMP and not allowed)."""
+
+    def __init__(self, response) -> None:
+        self.response = response
+        self.status_code = 404 if refused_search(response) else response.status_code
+
+
 def search(api, who, ins=ALICE_INS, headers=None):
     params = {"patient.identifier": ins_token(ins)}
-    return api.get("/fhir/DocumentReference", params=params, as_=who, headers=headers or {})
+    answer = api.get("/fhir/DocumentReference", params=params, as_=who, headers=headers or {})
+    return Searched(answer)
 
 
 def emergency(mode: str, why: str = WHY) -> dict[str, str]:

@@ -169,3 +169,20 @@ def test_the_refusals_leave_the_server_serving(port):
 def test_a_request_that_cannot_be_parsed_is_an_operation_outcome_too(port):
     answer = exchange(port, b"GET /fhir/metadata HTTP/1.1\r\nHost: x\r\nX-Bad: a\x01b\r\n\r\n")
     check_refusal(answer, 400, "Requête HTTP mal formée")
+
+
+def test_a_bad_chunked_body_is_an_operation_outcome(port):
+    """The body's framing is broken (a chunk size that is not hexadecimal): the parser stops,
+    and the answer is still a FHIR OperationOutcome in French, the connection closed."""
+    head = (
+        b"POST /fhir HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dmp_x\r\n"
+        b"Content-Type: application/fhir+json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"ZZ\r\nabc\r\n0\r\n\r\n"
+    )
+    check_refusal(exchange(port, head), 400, "taille de chaque morceau")
+
+
+def test_an_over_long_request_line_is_an_operation_outcome(port):
+    """A request line past the limit, whatever part of it is long (the method here)."""
+    line = b"A" * (70 * KIB) + b" /fhir/metadata HTTP/1.1\r\nHost: x\r\n\r\n"
+    check_refusal(exchange(port, line), 400, "Vérifiez la ligne de requête")

@@ -23,7 +23,7 @@ from dmp.bootstrap import build
 from dmp.services.audit import AuditSigner
 from dmp.services.directory import issue_token
 from dmp.settings import load_settings
-from tests.e2e.fhir import free_port, streamed_bundle
+from tests.e2e.fhir import free_port, streamed_bundle, streamed_xml_bundle
 from tests.personas import ALICE_INS, populate
 
 MIB = 1024 * 1024
@@ -101,30 +101,38 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, psutil.Process]]:
         proc.wait(timeout=10)
 
 
-def _upload(client: httpx.Client, token: str, size: int) -> None:
+FORMATS = {
+    "json": (streamed_bundle, "application/fhir+json"),
+    "xml": (streamed_xml_bundle, "application/fhir+xml"),
+}
+
+
+def _upload(client: httpx.Client, token: str, size: int, body_format: str) -> None:
+    stream, media = FORMATS[body_format]
     response = client.post(
         "/fhir",
-        content=streamed_bundle(ALICE_INS, size),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"},
+        content=stream(ALICE_INS, size),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": media},
     )
     assert response.status_code == 200, response.text
 
 
-def test_peak_memory_does_not_grow_with_the_upload(served, capsys):
+@pytest.mark.parametrize("body_format", sorted(FORMATS))
+def test_peak_memory_does_not_grow_with_the_upload(served, capsys, body_format):
     base, token, process = served
     with httpx.Client(base_url=base, timeout=300) as client:
         for _ in range(2):  # warm up: imports, caches, connection pools
-            _upload(client, token, 1 * MIB)
+            _upload(client, token, 1 * MIB, body_format)
         peaks = {}
         for size in (1, 50):
             hwm_before = _high_water_mark(process.pid)
             with Sampler(process) as sampler:
-                _upload(client, token, size * MIB)
+                _upload(client, token, size * MIB, body_format)
             peaks[size] = (sampler.peak, _high_water_mark(process.pid) - hwm_before)
     small, large = peaks[1][0], peaks[50][0]
     with capsys.disabled():
         print(
-            f"\nserver peak RSS: 1 MiB upload {small / MIB:.1f} MiB, "
+            f"\n{body_format}: server peak RSS: 1 MiB upload {small / MIB:.1f} MiB, "
             f"50 MiB upload {large / MIB:.1f} MiB, difference {(large - small) / MIB:.1f} MiB; "
             f"high-water mark growth during the 50 MiB upload {peaks[50][1] / MIB:.1f} MiB"
         )

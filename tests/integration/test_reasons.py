@@ -135,6 +135,21 @@ def _no_content(play: Play) -> None:
     )
 
 
+def _stale_version(play: Play) -> None:
+    doc = play.doc()
+    change_document(play.ctx, play.cast.bruno, play.cast.alice_dmp, doc, DocumentChange.MASK)
+    play.attempt(  # If-Match named version 1, the document is at version 2
+        lambda: change_document(
+            play.ctx,
+            play.cast.bruno,
+            play.cast.alice_dmp,
+            doc,
+            DocumentChange.ARCHIVE,
+            expected_version=1,
+        )
+    )
+
+
 def _duplicate(play: Play) -> None:
     play.doc(master_identifier="urn:oid:1.2.250.1.999.7")
     play.attempt(lambda: play.doc(master_identifier="urn:oid:1.2.250.1.999.7"))
@@ -330,6 +345,7 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     gate.NO_DOCUMENT: ("alice", lambda p: p.reads(Reading(p.cast.bruno), uuid4())),
     gate.NO_CONTENT: ("alice", _no_content),
     gate.DUPLICATE_IDENTIFIER: ("alice", _duplicate),
+    gate.STALE_VERSION: ("alice", _stale_version),
     "unsupported-content": ("alice", _unsupported),
     "content-mismatch": ("alice", _mismatch),
     "too-large": ("alice", _too_large),

@@ -194,7 +194,9 @@ class Author:
     role: str | None  # profession code, or "patient"
     rpps: str | None = None
     finess: str | None = None
-    establishment_name: str | None = None  # the establishment they acted for, when read back
+    given_name: str | None = None
+    family_name: str | None = None
+    establishment_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +239,7 @@ class Content:
     size: int
     sha256: str  # hex digest of the plaintext
     blob_key: str
+    sha1: str | None = None  # hex digest of the plaintext (FHIR attachment.hash); None if older
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +258,15 @@ class Document:
     replaced_by_id: UUID | None = None
     hidden_since: datetime | None = None
     added_by_patient: bool = False
+    # The version of its metadata (FHIR meta.versionId): one more at each change of a flag or of
+    # the status, while ``version`` counts the versions of the document itself (replacements).
+    meta_version: int = 1
+    updated_at: datetime | None = None
+    submission_set_id: UUID | None = None
+
+    @property
+    def last_updated(self) -> datetime:
+        return self.updated_at or self.submitted_at
 
     @property
     def facts(self) -> DocumentFacts:

@@ -53,6 +53,9 @@ class ValueSets:
     profession_system: str
     professions: dict[str, str]
     establishment_kinds: dict[str, tuple[str, bool]]  # kind -> (label, excluded)
+    # Who produced a document ("alone", "patient", or an establishment kind) -> its default MHD
+    # context: (facility type, practice setting).
+    document_contexts: dict[str, tuple[str, str]]
 
     def document_type(self, code: str) -> DocumentType:
         try:
@@ -114,6 +117,21 @@ def _coded(section: dict[str, Any]) -> tuple[str, dict[str, str]]:
     return str(section["system"]), {str(k): str(v) for k, v in section["codes"].items()}
 
 
+def _contexts(
+    raw: dict[str, Any], facility_types: dict[str, str], practice_settings: dict[str, str]
+) -> dict[str, tuple[str, str]]:
+    sections = {**raw["establishment_kinds"], **raw["document_context"]}
+    found = {}
+    for producer, section in sections.items():
+        if "facility_type" not in section:
+            continue  # an excluded kind, which never authors a document
+        pair = (str(section["facility_type"]), str(section["practice_setting"]))
+        if pair[0] not in facility_types or pair[1] not in practice_settings:
+            raise ConfigurationError(f"document context of {producer}: unknown codes {pair}")
+        found[str(producer)] = pair
+    return found
+
+
 def parse_valuesets(raw: dict[str, Any]) -> ValueSets:
     try:
         class_system, classes = _coded(raw["classes"])
@@ -158,6 +176,7 @@ def parse_valuesets(raw: dict[str, Any]) -> ValueSets:
             prof_system,
             professions,
             kinds,
+            _contexts(raw, facility_types, practice_settings),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ConfigurationError(f"valuesets.yaml is malformed: {exc!r}") from exc

@@ -16,6 +16,7 @@ from dmp import __version__
 from dmp.entrypoints import portal
 from dmp.entrypoints.fhir import app as api
 from dmp.entrypoints.fhir import errors as api_errors
+from dmp.entrypoints.fhir.cors import Cors
 from dmp.entrypoints.portal import errors as page_errors
 from dmp.errors import DmpError
 from dmp.services.context import Context
@@ -87,5 +88,6 @@ def create_app(ctx: Context) -> FastAPI:
         app.add_exception_handler(
             kind, _dispatch(api_errors.HANDLERS[kind], page_errors.HANDLERS[kind])
         )
+    app.add_middleware(Cors, origins=ctx.settings.cors_origins, is_api=_is_api)
     app.add_middleware(SecurityHeaders)
     return app

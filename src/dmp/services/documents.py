@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from dmp import policy
@@ -42,7 +43,9 @@ class Submission:
 
 @dataclass(frozen=True, slots=True)
 class DocumentQuery:
-    """ITI-67 search parameters, already parsed. Empty sets mean "any"."""
+    """ITI-67 search parameters, already parsed. Empty sets mean "any"; ``events`` and
+    ``related`` name what the DMP does not keep (a document's events and related references),
+    so asking for any finds nothing."""
 
     statuses: frozenset[DocStatus] = frozenset({DocStatus.CURRENT})
     type_codes: frozenset[str] = frozenset()
@@ -54,6 +57,18 @@ class DocumentQuery:
     period_from: datetime | None = None
     period_to: datetime | None = None
     author_name: str | None = None  # a part of the author's name, case and accents aside
+    ids: frozenset[UUID] = frozenset()
+    identifiers: frozenset[str] = frozenset()
+    submitted_from: datetime | None = None
+    submitted_to: datetime | None = None
+    facility_types: frozenset[str] = frozenset()
+    practice_settings: frozenset[str] = frozenset()
+    format_codes: frozenset[str] = frozenset()
+    events: frozenset[str] = frozenset()
+    related: frozenset[str] = frozenset()
+    author_given: tuple[str, ...] = ()
+    author_family: tuple[str, ...] = ()
+    oldest_first: bool = False
 
 
 def security_labels(doc: Document) -> frozenset[str]:
@@ -66,16 +81,56 @@ def security_labels(doc: Document) -> frozenset[str]:
     return frozenset(labels | {name for name, on in flags if on})
 
 
+def identifiers_of(doc: Document) -> frozenset[str]:
+    """What the ``identifier`` search parameter finds a document by: the producer's unique id,
+    and its own and its logical id as ``urn:uuid:``."""
+    return frozenset(
+        {doc.metadata.master_identifier, f"urn:uuid:{doc.id}", f"urn:uuid:{doc.logical_id}"}
+    )
+
+
+def folded(text: str) -> str:
+    """Text as a FHIR string search compares it: without case or accents."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _starts(name: str | None, wanted: tuple[str, ...]) -> bool:
+    return not wanted or (name is not None and any(folded(name).startswith(w) for w in wanted))
+
+
+def _within(moment: datetime, start: datetime | None, end: datetime | None) -> bool:
+    return (start is None or moment >= start) and (end is None or moment <= end)
+
+
+def _codes_match(doc: Document, query: DocumentQuery) -> bool:
+    m = doc.metadata
+    return all(
+        (
+            not query.type_codes or m.type_code in query.type_codes,
+            not query.class_codes or doc.class_code in query.class_codes,
+            not query.security_labels or bool(security_labels(doc) & query.security_labels),
+            not query.facility_types or m.facility_type in query.facility_types,
+            not query.practice_settings or m.practice_setting in query.practice_settings,
+            not query.format_codes or m.format_code in query.format_codes,
+            not query.events,
+            not query.related,
+        )
+    )
+
+
 def matches(doc: Document, query: DocumentQuery) -> bool:
     m = doc.metadata
     checks = (
         not query.statuses or doc.status in query.statuses,
-        not query.type_codes or m.type_code in query.type_codes,
-        not query.class_codes or doc.class_code in query.class_codes,
-        not query.security_labels or bool(security_labels(doc) & query.security_labels),
+        not query.ids or doc.id in query.ids,
+        not query.identifiers or bool(identifiers_of(doc) & query.identifiers),
+        _codes_match(doc, query),
         not query.author_rpps or doc.author.rpps in query.author_rpps,
-        query.created_from is None or m.creation_time >= query.created_from,
-        query.created_to is None or m.creation_time <= query.created_to,
+        _starts(doc.author.given_name, query.author_given),
+        _starts(doc.author.family_name, query.author_family),
+        _within(m.creation_time, query.created_from, query.created_to),
+        _within(doc.submitted_at, query.submitted_from, query.submitted_to),
         query.period_from is None
         or (m.service_stop or m.service_start or m.creation_time) >= query.period_from,
         query.period_to is None or (m.service_start or m.creation_time) <= query.period_to,
@@ -126,14 +181,20 @@ def _to_document(
         metadata=metadata,
         author=author,
         submitted_at=row["submitted_at"],
-        contents=tuple(
-            Content(c["position"], c["mime_type"], c["size"], c["sha256"], c["blob_key"])
-            for c in contents
-        ),
+        contents=tuple(content_of(c) for c in contents),
         replaces_id=row["replaces_id"] if row["replaces_id"] in related else None,
         replaced_by_id=row["replaced_by_id"] if row["replaced_by_id"] in related else None,
         hidden_since=row["hidden_since"],
         added_by_patient=row["added_by_patient"],
+        meta_version=row["meta_version"],
+        updated_at=row["updated_at"],
+        submission_set_id=row["submission_set_id"],
+    )
+
+
+def content_of(row: RowMap | dict[str, Any]) -> Content:
+    return Content(
+        row["position"], row["mime_type"], row["size"], row["sha256"], row["blob_key"], row["sha1"]
     )
 
 
@@ -150,6 +211,8 @@ def _author(row: RowMap) -> Author:
         row["author_role"],
         row["author_rpps"],
         row["author_finess"],
+        row["author_given_name"],
+        row["author_family_name"],
         row["author_establishment_name"],
     )
 
@@ -184,7 +247,7 @@ def find_documents(
         found = [d for d in as_documents(ctx, door, readable, visible) if matches(d, query)]
         door.record()
         uow.commit()
-    return found
+    return found[::-1] if query.oldest_first else found
 
 
 def _one(ctx: Context, door: Door, document_id: UUID) -> tuple[DocumentRow, Document]:
@@ -282,8 +345,7 @@ def _content(door: Door, found: DocumentRow, position: int) -> Content:
     if not rows:
         door.refuse(gate.NO_CONTENT, target=target, secret=secret, what="Contenu")
     door.record(found.decision, target=target, secret=secret)
-    c = rows[0]
-    return Content(c["position"], c["mime_type"], c["size"], c["sha256"], c["blob_key"])
+    return content_of(rows[0])
 
 
 def _decrypted(ctx: Context, dmp_id: UUID, document_id: UUID, content: Content) -> Iterator[bytes]:
@@ -298,3 +360,20 @@ def _reads(ctx: Context) -> gate.DecideDocument:
 
 def content_aad(dmp_id: UUID, document_id: UUID, position: int) -> bytes:
     return f"content:{dmp_id}:{document_id}:{position}".encode()
+
+
+def find_submission_set(
+    ctx: Context, reading: Reading, dmp_id: UUID, set_id: UUID
+) -> list[Document]:
+    """The documents of one SubmissionSet (ITI-65 ``List``) that this reader may see; a set of
+    which they see none is answered as one that does not exist."""
+    with ctx.uow() as uow:
+        door = _open(ctx, uow, reading, dmp_id, "document.search")
+        readable = [d for d in door.readable_documents() if d.row["submission_set_id"] == set_id]
+        if not readable:
+            door.refuse(gate.NO_DOCUMENT, target=("submission-set", set_id), what="Lot")
+        related = frozenset(d.row["id"] for d in readable)
+        found = as_documents(ctx, door, readable, related)
+        door.record(target=("submission-set", set_id))
+        uow.commit()
+    return found

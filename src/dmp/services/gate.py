@@ -48,6 +48,7 @@ NO_RECORD = "no-record"
 NO_DOCUMENT = "no-document"
 NO_CONTENT = "no-content"
 DUPLICATE_IDENTIFIER = "duplicate-identifier"
+STALE_VERSION = "stale-version"  # a change asked of another version than the current one
 
 # The refusal a fresh one-time code lifts: its error tells the portal to ask for one.
 STEP_UP_REQUIRED = "step-up-required"

@@ -70,6 +70,7 @@ class Lookup:
     authorized: bool = False
     identity: PatientIdentity | None = None  # only for an authorized professional
     destroyed_at: datetime | None = None
+    ins: Ins | None = None
 
 
 def _check_consent(ctx: Context, consent: Consent) -> None:
@@ -223,8 +224,27 @@ def lookup(ctx: Context, actor: ProfessionalActor, ins: Ins) -> Lookup:
             state = RecordState.DESTROYED if tomb else None
             return Lookup(False, state, destroyed_at=destroyed_at)
         uow.commit()
-    facts, row = door.facts, door.loaded.row
-    opened = bool(policy.open_record(door.access))
+    return _found(door, ins, opened=bool(policy.open_record(door.access)))
+
+
+def read_patient(ctx: Context, reading: Reading, dmp_id: UUID) -> Lookup:
+    """What a reference to a DMP (``Patient/<id>``, in a document the reader saw) resolves to:
+    the look-up's answer, for whoever may open the DMP, in the mode they ask (audited as a
+    look-up). To anyone else it is answered as an id that names nothing: an id is not a way to
+    learn an INS, nor whether a DMP exists (the look-up by INS tells those who hold the INS)."""
+    with ctx.uow() as uow:
+        door = gate.enter(ctx, uow, reading, "record.lookup", dmp_id, policy.open_record)
+        door.record()
+        uow.commit()
+    row = door.loaded.row
+    ins = Ins(door.cipher.open("ins", "record", row["ins_enc"]), row["ins_system"])
+    return _found(door, ins, opened=True)
+
+
+def _found(door: gate.Door, ins: Ins, *, opened: bool) -> Lookup:
+    """The look-up's answer: the state for every professional, the rest to who may open it."""
+    facts, row, actor = door.facts, door.loaded.row, door.actor
+    professional_id = actor.professional_id if isinstance(actor, ProfessionalActor) else None
     return Lookup(
         exists=True,
         state=facts.state,
@@ -237,9 +257,10 @@ def lookup(ctx: Context, actor: ProfessionalActor, ins: Ins) -> Lookup:
             else None
         ),
         has_medecin_traitant=facts.medecin_traitant_id is not None,
-        is_medecin_traitant=facts.medecin_traitant_id == actor.professional_id,
+        is_medecin_traitant=facts.medecin_traitant_id == professional_id,
         authorized=opened,
         identity=door.loaded.identity if opened else None,
+        ins=ins,
     )
 
 

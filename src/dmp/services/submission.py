@@ -27,25 +27,32 @@ from dmp.domain.model import (
     AccessMode,
     Actor,
     Author,
-    Content,
     DocStatus,
     Document,
     DocumentMetadata,
     ProfessionalActor,
 )
-from dmp.errors import Conflict, ContentMismatch, InvalidInput, TooLarge, UnsupportedContent
+from dmp.errors import (
+    Conflict,
+    ContentMismatch,
+    InvalidInput,
+    PreconditionFailed,
+    TooLarge,
+    UnsupportedContent,
+)
 from dmp.policy import DocumentChange, Flags
 from dmp.services import gate
 from dmp.services.common import french_date, notify_patient
 from dmp.services.context import Context
-from dmp.services.documents import Submission, content_aad, get_document
+from dmp.services.documents import Submission, content_aad, content_of, get_document
 from dmp.services.gate import DocumentRow, Door, Reading
 
 
 @dataclass
 class _Digest:
-    """Counts and hashes the plaintext as it streams past, and holds it to what the producer
-    declared (size, SHA-1) before the last bytes are let through."""
+    """Counts and hashes the plaintext as it streams past (SHA-256, ours; SHA-1, FHIR's
+    ``attachment.hash``), and holds it to what the producer declared (size, SHA-1) before the
+    last bytes are let through."""
 
     declared_size: int | None = None
     declared_sha1: bytes | None = None
@@ -57,8 +64,7 @@ class _Digest:
         for chunk in chunks:
             self.size += len(chunk)
             self._sha256.update(chunk)
-            if self.declared_sha1 is not None:
-                self._sha1.update(chunk)
+            self._sha1.update(chunk)
             if self.declared_size is not None and self.size > self.declared_size:
                 raise _mismatch("taille")
             yield chunk
@@ -70,6 +76,10 @@ class _Digest:
     @property
     def hexdigest(self) -> str:
         return str(self._sha256.hexdigest())
+
+    @property
+    def sha1_hexdigest(self) -> str:
+        return str(self._sha1.hexdigest())
 
 
 def _mismatch(what: str) -> ContentMismatch:
@@ -87,6 +97,7 @@ class _Prepared:
     contents: list[dict[str, Any]]
     replaced: DocumentRow | None = None  # the version it replaces, as the door let it through
     decision: policy.Decision | None = None  # why this person may store it
+    set_id: UUID | None = None  # the SubmissionSet it comes in
 
 
 def _validate(ctx: Context, submission: Submission) -> str:
@@ -144,6 +155,7 @@ def _store_contents(
                 "mime_type": content.mime_type,
                 "size": digest.size,
                 "sha256": digest.hexdigest,
+                "sha1": digest.sha1_hexdigest,
                 "blob_key": blob_key,
             }
         )
@@ -182,8 +194,10 @@ def submit_documents(
 ) -> list[Document]:
     """Store every document of the submission with its audit entry, or none of them. The DMP
     is given by its id, or by the patient's INS (resolved in the first check). An emergency
-    mode only reads: a submission in one is refused, and the refusal is in the trail."""
-    prepared = [_Prepared(s, uuid4(), _validate(ctx, s), []) for s in submissions]
+    mode only reads: a submission in one is refused, and the refusal is in the trail. The
+    documents share one SubmissionSet id (``Document.submission_set_id``)."""
+    set_id = uuid4()
+    prepared = [_Prepared(s, uuid4(), _validate(ctx, s), [], set_id=set_id) for s in submissions]
     identifiers = [s.metadata.master_identifier for s in submissions]
     if len(set(identifiers)) != len(identifiers):
         raise Conflict("Deux documents de la soumission portent le même identifiant unique.")
@@ -221,13 +235,17 @@ def _flags(p: _Prepared) -> Flags:
 def _insert(ctx: Context, door: Door, p: _Prepared, now: datetime) -> Document:
     """Write one document's rows and audit entry; returns the document as stored."""
     flags = _flags(p)
+    dmp_id, doc_id, uow, actor = door.dmp_id, p.document_id, door.uow, door.actor
+    pro = actor if isinstance(actor, ProfessionalActor) else None
+    facility_type, practice_setting = _context_of(ctx, uow, pro, p.submission.metadata)
     m: DocumentMetadata = replace(
         p.submission.metadata,
         masked=flags.masked,
         invisible_patient=flags.invisible_patient,
         invisible_representatives=flags.invisible_representatives,
+        facility_type=facility_type,
+        practice_setting=practice_setting,
     )
-    dmp_id, doc_id, uow, actor = door.dmp_id, p.document_id, door.uow, door.actor
     cipher = FieldCipher(dmp_id, ctx.keys.get(doc_id))
     logical_id, version = uuid4(), 1
     if p.replaced is not None:
@@ -239,8 +257,8 @@ def _insert(ctx: Context, door: Door, p: _Prepared, now: datetime) -> Document:
             status=DocStatus.SUPERSEDED.value,
             replaced_by_id=doc_id,
             updated_at=now,
+            meta_version=old["meta_version"] + 1,
         )
-    pro = actor if isinstance(actor, ProfessionalActor) else None
     values: dict[str, Any] = {
         "dmp_id": dmp_id,
         "id": doc_id,
@@ -273,6 +291,8 @@ def _insert(ctx: Context, door: Door, p: _Prepared, now: datetime) -> Document:
         "replaces_id": p.submission.replaces_id,
         "replaced_by_id": None,
         "updated_at": now,
+        "meta_version": 1,
+        "submission_set_id": p.set_id,
     }
     uow.documents.add(values, p.contents)
     assert p.decision is not None  # decided by _check in this transaction
@@ -292,23 +312,38 @@ def _insert(ctx: Context, door: Door, p: _Prepared, now: datetime) -> Document:
         metadata=m,
         author=_author_of(uow, pro),
         submitted_at=now,
-        contents=tuple(
-            Content(c["position"], c["mime_type"], c["size"], c["sha256"], c["blob_key"])
-            for c in p.contents
-        ),
+        contents=tuple(content_of(c) for c in p.contents),
         replaces_id=p.submission.replaces_id,
         hidden_since=values["hidden_since"],
         added_by_patient=pro is None,
+        updated_at=now,
+        submission_set_id=p.set_id,
     )
+
+
+def _context_of(
+    ctx: Context, uow: Any, pro: ProfessionalActor | None, m: DocumentMetadata
+) -> tuple[str, str]:
+    """The MHD context the producer gave, or that of who produced the document: the
+    establishment the author acts for, a professional alone, the patient (see the value sets)."""
+    producer = "patient" if pro is None else "alone"
+    if pro is not None and pro.establishment_id is not None:
+        establishment = uow.directory.establishment(pro.establishment_id)
+        producer = establishment.kind if establishment is not None else producer
+    default = ctx.valuesets.document_contexts.get(
+        producer, ctx.valuesets.document_contexts["alone"]
+    )
+    return m.facility_type or default[0], m.practice_setting or default[1]
 
 
 def _author_of(uow: Any, pro: ProfessionalActor | None) -> Author:
     if pro is None:
         return Author(None, None, "Le patient", "patient")
-    name = pro.display_name
-    if name is None:
-        found = uow.directory.professional(pro.professional_id)
-        name = found.display_name if found else pro.rpps
+    found = uow.directory.professional(pro.professional_id)
+    name = pro.display_name or (found.display_name if found else pro.rpps)
+    establishment = (
+        uow.directory.establishment(pro.establishment_id) if pro.establishment_id else None
+    )
     return Author(
         pro.professional_id,
         pro.establishment_id,
@@ -316,6 +351,9 @@ def _author_of(uow: Any, pro: ProfessionalActor | None) -> Author:
         pro.profession,
         pro.rpps,
         pro.establishment_finess,
+        found.given_name if found else None,
+        found.family_name if found else None,
+        establishment.name if establishment else None,
     )
 
 
@@ -344,10 +382,13 @@ def change_document(
     *,
     mode: AccessMode = AccessMode.NORMAL,
     justification: str | None = None,
+    expected_version: int | None = None,
 ) -> Document | None:
     """Mask or unmask, hide from the patient or reveal, archive, unarchive or delete a document.
     Returns the document as the actor now sees it (None once deleted). An emergency mode only
-    reads: a change asked in one is refused, and the refusal is in the trail."""
+    reads: a change asked in one is refused, and the refusal is in the trail. With
+    ``expected_version`` (HTTP ``If-Match``), a change made to another version than the current
+    one is refused, and the refusal is in the trail: whoever asked had not seen the last change."""
     if change is DocumentChange.REPLACE:
         raise InvalidInput("Un remplacement se fait en soumettant la nouvelle version.")
     action = f"document.{change.value}"
@@ -359,13 +400,15 @@ def change_document(
             lambda access, facts: policy.change_document(access, facts, change, ctx.matrix),
             lock=True,
         )
+        _check_version(door, found, expected_version)
         now = ctx.now()
         values: dict[str, object] = dict(_FLAG_CHANGES.get(change, {}))
         if change is DocumentChange.HIDE_FROM_PATIENT:
             values = {"invisible_patient": True, "hidden_since": now, "hidden_notice_at": None}
         elif change is DocumentChange.REVEAL:
             values = {"invisible_patient": False, "hidden_since": None}
-        uow.documents.update(dmp_id, document_id, updated_at=now, **values)
+        version = found.row["meta_version"] + 1
+        uow.documents.update(dmp_id, document_id, updated_at=now, meta_version=version, **values)
         door.record(
             found.decision,
             target=("document", document_id),
@@ -375,6 +418,18 @@ def change_document(
     if change is DocumentChange.DELETE:
         return None
     return get_document(ctx, Reading(actor), dmp_id, document_id)
+
+
+def _check_version(door: Door, found: DocumentRow, expected: int | None) -> None:
+    current = found.row["meta_version"]
+    if expected is not None and expected != current:
+        error = PreconditionFailed(
+            f"Le document a changé depuis votre lecture (version {current}, vous avez envoyé "
+            f"If-Match pour la version {expected}) : relisez-le, puis refaites la modification."
+        )
+        target = ("document", found.row["id"])
+        secret = found.facts.invisible_representatives
+        door.refuse(gate.STALE_VERSION, target=target, secret=secret, error=error)
 
 
 def destroy_documents(

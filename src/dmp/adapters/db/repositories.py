@@ -168,8 +168,9 @@ _DOCUMENTS_WITH_AUTHORS = select(
 _DOCUMENT = _DOCUMENTS_WITH_AUTHORS.where(
     _doc.c.dmp_id == bindparam("dmp_id"), _doc.c.id == bindparam("document_id")
 )
+# Newest first; documents sent in one submission share their time and come by their own date.
 _DOCUMENTS_OF = _DOCUMENTS_WITH_AUTHORS.where(_doc.c.dmp_id == bindparam("dmp_id")).order_by(
-    _doc.c.submitted_at.desc()
+    _doc.c.submitted_at.desc(), _doc.c.creation_time.desc(), _doc.c.id
 )
 _MASTER_IDENTIFIER = select(_doc.c.id).where(
     _doc.c.dmp_id == bindparam("dmp_id"),

@@ -329,6 +329,11 @@ documents = Table(
     Column("replaces_id", Uuid),
     Column("replaced_by_id", Uuid),
     _now_col("updated_at"),
+    # The version of the DocumentReference (FHIR ``meta.versionId``): 1 at submission, one more
+    # at every change of its metadata (a flag, the status), whether or not the content changes.
+    Column("meta_version", Integer, nullable=False, server_default="1"),
+    # The SubmissionSet (ITI-65 ``List``) the document came in: one id per submission.
+    Column("submission_set_id", Uuid),
     PrimaryKeyConstraint("dmp_id", "id"),
     UniqueConstraint("dmp_id", "master_identifier"),
     Index("ix_documents_dmp_id_submitted_at", "dmp_id", "submitted_at"),
@@ -345,6 +350,7 @@ document_contents = Table(
     Column("mime_type", String(40), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("sha256", String(64), nullable=False),
+    Column("sha1", String(40)),  # FHIR's attachment.hash; none for contents stored before 0008
     Column("blob_key", String(120), nullable=False, unique=True),
     PrimaryKeyConstraint("dmp_id", "document_id", "position"),
 )

@@ -307,10 +307,12 @@ def serve() -> None:
 
 def _serve(settings: Settings, workers: int) -> None:
     try:
-        from dmp.entrypoints.fhir.server import run
+        from dmp.entrypoints.fhir.server import addresses, run
     except ImportError:
         typer.echo("(Le serveur web n'est pas encore disponible dans cette version.)")
         return
+    for line in addresses(settings):
+        typer.echo(line)
     run(settings, workers=workers)
 
 

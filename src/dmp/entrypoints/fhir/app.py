@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dmp.entrypoints.fhir import bundle, capability, documents, patients
+from dmp.entrypoints.fhir import (
+    binary,
+    bundle,
+    capability,
+    documents,
+    finding,
+    lookup,
+    patients,
+)
 from dmp.services.context import Context
 
 PREFIX = "/fhir"
@@ -17,5 +25,5 @@ def install(app: FastAPI, ctx: Context) -> None:
     """Add the API's operations to the application."""
     app.state.spool_dir = ctx.settings.data_dir / "spool"
     app.state.spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # uploads in transit
-    for module in (capability, patients, documents, bundle):
+    for module in (capability, lookup, patients, finding, documents, binary, bundle):
         app.include_router(module.router)

@@ -39,8 +39,9 @@ def check_media_type(request: Request, accepted: frozenset[str] = JSON_TYPES) ->
         )
 
 
-async def read_json(request: Request, accepted: frozenset[str] = JSON_TYPES) -> Any:
-    """The JSON body, refused past ``MAX_JSON_BODY`` before it is all read."""
+async def read_body(request: Request, accepted: frozenset[str]) -> bytes:
+    """A small body (a Parameters, a patch, a search form), refused past ``MAX_JSON_BODY``
+    before it is all read."""
     check_media_type(request, accepted)
     body = bytearray()
     try:
@@ -50,7 +51,12 @@ async def read_json(request: Request, accepted: frozenset[str] = JSON_TYPES) -> 
                 raise TooLarge("Le corps de la requête dépasse 1 Mio.")
     except ClientDisconnect:
         raise InvalidInput("Requête interrompue par le client.") from None
-    return parse_json(bytes(body))
+    return bytes(body)
+
+
+async def read_json(request: Request, accepted: frozenset[str] = JSON_TYPES) -> Any:
+    """The JSON body, refused past ``MAX_JSON_BODY`` before it is all read."""
+    return parse_json(await read_body(request, accepted))
 
 
 def parse_json(body: bytes, placeholder: Callable[[str], bool] = lambda _: False) -> Any:
@@ -64,8 +70,13 @@ def parse_json(body: bytes, placeholder: Callable[[str], bool] = lambda _: False
         document = json.loads(body)
     except RecursionError:
         raise InvalidInput("JSON trop profondément imbriqué.", code="json") from None
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-        raise InvalidInput(f"JSON mal formé : {exc}", code="json") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(json_error(exc), code="json") from None
+    except ValueError:  # UnicodeDecodeError
+        raise InvalidInput(
+            "JSON mal formé : le corps n'est pas encodé en UTF-8. Envoyez du JSON en UTF-8.",
+            code="json",
+        ) from None
     where = unmeant_text(document, placeholder)
     if where is not None:
         raise InvalidInput(
@@ -74,6 +85,27 @@ def parse_json(body: bytes, placeholder: Callable[[str], bool] = lambda _: False
             code="character",
         )
     return document
+
+
+# What the json module says of a malformed document, in French.
+_JSON_ERRORS = (
+    ("Expecting value", "une valeur est attendue"),
+    ("Expecting property name", "un nom de propriété entre guillemets est attendu"),
+    ("Expecting ',' delimiter", "une virgule est attendue"),
+    ("Expecting ':' delimiter", "deux-points sont attendus"),
+    ("Unterminated string", "chaîne non terminée (guillemet fermant manquant)"),
+    ("Invalid control character", "caractère de contrôle non échappé dans une chaîne"),
+    ("Invalid \\uXXXX escape", "séquence \\uXXXX invalide"),
+    ("Invalid \\escape", "séquence d'échappement invalide"),
+    ("Extra data", "contenu en trop après la fin du document"),
+    ("Illegal trailing comma", "virgule en trop avant la fermeture"),
+)
+
+
+def json_error(exc: json.JSONDecodeError) -> str:
+    """Where and why a JSON document does not parse, in French, to say what to fix."""
+    why = next((fr for en, fr in _JSON_ERRORS if exc.msg.startswith(en)), "syntaxe invalide")
+    return f"JSON mal formé, ligne {exc.lineno}, colonne {exc.colno} : {why}."
 
 
 def unmeant_text(document: Any, placeholder: Callable[[str], bool]) -> str | None:

@@ -1,8 +1,13 @@
 """The one place where failures become HTTP: every error is an ``OperationOutcome``.
 
 ``DmpError`` (raised by the services and by the parsing here) keeps its status and its French
-message; FastAPI's request validation, unknown routes and methods, and anything unexpected are
-translated too, so a client never meets an HTML page or a stack trace.
+message; FastAPI's request validation (its messages put in French), unknown routes and methods,
+and anything unexpected are translated too, so a client never meets an HTML page, a stack trace
+or a word of English.
+
+A search is answered with a searchset, whatever it finds: a DMP that does not exist, or that
+the reader may not open (``NotFound``, the same answer for both), gives an empty searchset with
+an information ``OperationOutcome``, as the Patient look-up of an INS without DMP does.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dmp.errors import DmpError
+from dmp.errors import DmpError, NotFound
 
 FHIR_JSON = "application/fhir+json"
+FHIR_XML = "application/fhir+xml"
 ERROR_SYSTEM = "https://dmp.example.org/fhir/CodeSystem/dmp-error"
 log = logging.getLogger("dmp.fhir")
 
@@ -32,6 +38,7 @@ _ISSUE_TYPE = {
     405: "not-supported",
     406: "not-supported",
     409: "conflict",
+    412: "conflict",
     413: "too-long",
     415: "not-supported",
     422: "processing",
@@ -60,6 +67,12 @@ class UnsupportedMediaType(DmpError):
     message = "Type de contenu non pris en charge : envoyez application/fhir+json."
 
 
+class NotAcceptable(DmpError):
+    code = "not-acceptable"
+    status = 406
+    message = "Aucune des représentations demandées (en-tête Accept) n'est disponible."
+
+
 def outcome(status: int, text: str, code: str, severity: str = "error") -> dict[str, Any]:
     issue_type = _ISSUE_TYPE.get(status, "exception" if status >= 500 else "processing")
     return {
@@ -86,20 +99,56 @@ def _challenge(request: Request) -> dict[str, str]:
     return {"WWW-Authenticate": value}
 
 
-async def _dmp_error(request: Request, exc: Exception) -> FhirResponse:
+async def _dmp_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DmpError)
     if exc.status >= 500:
         log.error("dmp error %s on %s %s", exc.code, request.method, request.url.path)
+    searchset = getattr(request.state, "searchset", None)
+    if isinstance(exc, NotFound) and searchset is not None:
+        answer: Response = searchset(outcome(200, exc.message, exc.code, "information"))
+        return answer
     headers = _challenge(request) if exc.status == 401 else None
     return error_response(exc.status, exc.message, exc.code, headers)
+
+
+# Pydantic's error types, in French: what is wrong, and so what to send instead.
+_VALIDATION = {
+    "missing": "paramètre obligatoire absent",
+    "int_parsing": "un nombre entier (chiffres ASCII) est attendu",
+    "int_type": "un nombre entier est attendu",
+    "float_parsing": "un nombre est attendu",
+    "bool_parsing": "true ou false est attendu",
+    "string_type": "une chaîne est attendue",
+    "string_too_short": "valeur trop courte",
+    "string_too_long": "valeur trop longue",
+    "uuid_parsing": "un identifiant UUID est attendu",
+    "json_invalid": "JSON mal formé",
+    "list_type": "une liste est attendue",
+    "dict_type": "un objet est attendu",
+}
+
+
+def validation_text(error: Any) -> str:
+    """One validation error of FastAPI or pydantic, in French."""
+    kind, limits = error.get("type", ""), error.get("ctx") or {}
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"doit être supérieur{' ou égal' if kind.endswith('equal') else ''} à " + str(
+            limits.get("ge", limits.get("gt"))
+        )
+    if kind in ("less_than_equal", "less_than"):
+        return f"doit être inférieur{' ou égal' if kind.endswith('equal') else ''} à " + str(
+            limits.get("le", limits.get("lt"))
+        )
+    return _VALIDATION.get(kind, "valeur invalide")
 
 
 async def _validation_error(request: Request, exc: Exception) -> FhirResponse:
     assert isinstance(exc, RequestValidationError)
     problems = []
     for error in exc.errors()[:5]:
-        where = ".".join(str(part) for part in error.get("loc", ()) if part not in ("query",))
-        problems.append(f"{where} : {error.get('msg', 'invalide')}")
+        parts = error.get("loc", ())
+        where = ".".join(str(p) for p in parts if p not in ("query", "header", "path", "body"))
+        problems.append(f"{where or 'requête'} : {validation_text(error)}")
     return error_response(400, "Paramètre invalide — " + " ; ".join(problems), "invalid")
 
 
@@ -109,7 +158,7 @@ async def _http_error(request: Request, exc: Exception) -> FhirResponse:
         404: "Ressource ou opération inconnue de ce serveur.",
         405: "Méthode HTTP non prise en charge sur cette ressource.",
     }
-    text = texts.get(exc.status_code, str(exc.detail))
+    text = texts.get(exc.status_code, f"Requête refusée (HTTP {exc.status_code}).")
     return error_response(exc.status_code, text, "http", dict(exc.headers or {}))
 
 
@@ -119,7 +168,7 @@ async def _unexpected(request: Request, exc: Exception) -> FhirResponse:
 
 
 # How the API answers each kind of failure (``dmp.entrypoints.app`` installs them).
-HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitable[FhirResponse]]] = {
+HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitable[Response]]] = {
     DmpError: _dmp_error,
     RequestValidationError: _validation_error,
     StarletteHTTPException: _http_error,

@@ -32,15 +32,18 @@ EXTENSIONS: dict[str, str] = {
     ),
     DOCUMENT_ARCHIVED: (
         "DocumentReference — valueBoolean : document archivé (son statut FHIR reste `current`). "
-        "Recherche : paramètre `archived` ; modification : PATCH (voir `patch`)."
+        "Recherche : paramètre `archived` ; modification : PATCH."
     ),
     DOCUMENT_VERSION: (
         "DocumentReference — valueInteger : version du document (1, puis +1 à chaque "
-        "remplacement) ; l'identifiant logique stable est l'`identifier` d'usage `secondary`."
+        "remplacement) ; l'identifiant logique stable est l'`identifier` d'usage `secondary`. "
+        "La version de la ressource (meta.versionId) compte, elle, les changements de ses "
+        "métadonnées."
     ),
     CONTENT_SHA256: (
-        "Attachment — valueString : empreinte SHA-256 (hexadécimal) du contenu. L'élément FHIR "
-        "`hash` (SHA-1) n'est pas fourni ; ITI-68 renvoie la même empreinte dans les en-têtes "
-        "`ETag` et `Repr-Digest`."
+        "Attachment — valueString : empreinte SHA-256 (hexadécimal) du contenu, à côté de "
+        "l'élément FHIR `hash` (SHA-1, base64 ; absent pour les contenus déposés avant qu'il soit "
+        "conservé) ; ITI-68 renvoie la même empreinte SHA-256 dans les en-têtes `ETag` et "
+        "`Repr-Digest`."
     ),
 }

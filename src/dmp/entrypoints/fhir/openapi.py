@@ -72,3 +72,31 @@ def patch_body() -> Json:
         for media in sorted(PATCH_TYPES)
     }
     return {"requestBody": {"required": True, "content": content}}
+
+
+def _parameter_schema(kind: str) -> Json:
+    return {"type": "integer", "minimum": 0} if kind == "number" else {"type": "string"}
+
+
+def search_parameters(table: dict[str, tuple[str, str]]) -> Json:
+    """The query parameters of a search, from the table its code reads."""
+    return {
+        "parameters": [
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "schema": _parameter_schema(kind),
+                "description": text,
+            }
+            for name, (kind, text) in table.items()
+        ]
+    }
+
+
+def form_body(table: dict[str, tuple[str, str]]) -> Json:
+    """A search whose parameters come in a form-encoded body."""
+    properties = {name: _parameter_schema(kind) for name, (kind, _) in table.items()}
+    schema = {"type": "object", "properties": properties}
+    media = "application/x-www-form-urlencoded"
+    return {"requestBody": {"required": False, "content": {media: {"schema": schema}}}}

@@ -1,19 +1,19 @@
-"""Patient: find a DMP by INS, and the operations on a DMP (create, close, reactivate, declare an
-authorization, become the médecin traitant). The DMP is named by the patient's INS."""
+"""Patient: the operations on a DMP (create, close, reactivate, declare an authorization, become
+the médecin traitant), the DMP named by the patient's INS. Finding and reading: ``lookup``."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 
 from dmp.domain.identifiers import INS_NIR_SYSTEM, Ins
 from dmp.domain.model import ContactChannels, PatientIdentity
 from dmp.entrypoints.fhir import ids, mapping, openapi
 from dmp.entrypoints.fhir.auth import Ctx, Professional
-from dmp.entrypoints.fhir.bodies import base_url, call, read_json, resource_of
-from dmp.entrypoints.fhir.errors import FhirResponse, outcome
+from dmp.entrypoints.fhir.bodies import call, read_json, resource_of
+from dmp.entrypoints.fhir.errors import FhirResponse
 from dmp.entrypoints.fhir.params import Parameters, output
 from dmp.errors import InvalidInput
 from dmp.services import authorizations, records
@@ -32,35 +32,6 @@ BY_INS = frozenset({"ins"})
 def parse_ins_token(token: str) -> Ins:
     system, bar, value = token.partition("|")
     return Ins.parse(value, system or INS_NIR_SYSTEM) if bar else Ins.parse(token)
-
-
-def _search_result(request: Request, found: records.Lookup, ins: Ins) -> dict[str, Any]:
-    links = {"self": str(request.url)}
-    if found.exists and found.dmp_id is not None:
-        full_url = f"{base_url(request)}/Patient/{ids.patient_id(found.dmp_id)}"
-        return mapping.searchset([mapping.match(full_url, mapping.patient(found, ins))], 1, links)
-    if found.state is not None and found.destroyed_at is not None:
-        text = f"Le DMP de ce patient a été détruit le {found.destroyed_at:%d/%m/%Y}."
-    else:
-        text = "Aucun DMP n'existe pour cet INS."
-    return mapping.searchset([], 0, links, outcome(200, text, "no-record", "information"))
-
-
-@router.get(
-    "/Patient",
-    summary="Rechercher le DMP d'un patient par son INS",
-    responses=openapi.responses("Bundle searchset : 0 ou 1 Patient.", "Bundle"),
-    response_class=FhirResponse,
-)
-def search_patient(
-    request: Request,
-    ctx: Ctx,
-    actor: Professional,
-    identifier: Annotated[str, Query(description="INS : urn:oid:1.2.250.1.213.1.4.8|<NIR + clé>")],
-) -> FhirResponse:
-    ins = parse_ins_token(identifier)
-    found = records.lookup(ctx, actor, ins)
-    return FhirResponse(_search_result(request, found, ins))
 
 
 async def _parameters(request: Request, known: frozenset[str]) -> Parameters:

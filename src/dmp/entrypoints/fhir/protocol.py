@@ -60,7 +60,12 @@ def _answer(status: int, text: str) -> bytes:
 
 
 ANSWERS = {
-    400: _answer(400, "Requête HTTP mal formée : elle ne peut pas être lue."),
+    400: _answer(
+        400,
+        "Requête HTTP mal formée : elle ne peut pas être lue. Vérifiez la ligne de requête "
+        "(méthode, cible, version), les en-têtes et, pour un corps envoyé par morceaux "
+        "(Transfer-Encoding: chunked), la taille de chaque morceau.",
+    ),
     414: _answer(
         414,
         f"La cible de la requête (chemin et paramètres) est trop longue : {MAX_HEAD // 1024} Kio "

@@ -54,6 +54,18 @@ _OPTIONS: dict[str, Any] = {
 log = logging.getLogger("dmp.server")
 
 
+def addresses(settings: Settings) -> list[str]:
+    """What a newcomer needs to start: where the API, the portal and the OpenAPI document are."""
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    root = f"http://{host}:{settings.port}"
+    return [
+        f"API FHIR des professionnels (base) : {root}/fhir  (CapabilityStatement : "
+        f"{root}/fhir/metadata)",
+        f"Portail des patients : {root}/",
+        f"Description OpenAPI : {root}/openapi.json",
+    ]
+
+
 def app_from_env() -> FastAPI:
     """The app of one worker process: settings read from the environment, as ``dmp serve``
     (and its files private, should it be started by ``uvicorn`` itself)."""

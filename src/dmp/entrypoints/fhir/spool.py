@@ -24,6 +24,8 @@ from typing import Any
 
 from starlette.requests import ClientDisconnect
 
+from dmp.entrypoints.fhir.xmlbody import Span as XmlSpan
+from dmp.entrypoints.fhir.xmlbody import XmlScanner
 from dmp.entrypoints.transit import SealedFile, drain
 from dmp.errors import InvalidInput, TooLarge
 
@@ -110,11 +112,17 @@ class _Scanner:
 
 
 class SpooledBody:
-    """A received body: its parsed skeleton, and its long strings readable from disk."""
+    """A received body: its parsed skeleton, and its long strings readable from disk. A JSON
+    body by default; an XML one (``xml``) keeps its long attribute values instead
+    (``xmlbody.XmlScanner``)."""
 
-    def __init__(self, directory: Path | None) -> None:
+    def __init__(self, directory: Path | None, *, xml: bool = False) -> None:
         self._file = SealedFile(directory)
-        self._scanner = _Scanner(marker="\x00" + secrets.token_hex(8) + ":")
+        self._scanner: _Scanner | XmlScanner = (
+            XmlScanner(marker="DMPS" + secrets.token_hex(12))
+            if xml
+            else _Scanner(marker="\x00" + secrets.token_hex(8) + ":")
+        )
         self.size = 0
 
     def feed(self, chunk: bytes) -> None:
@@ -146,7 +154,7 @@ class SpooledBody:
 
     def base64(self, value: str) -> Iterable[bytes]:
         """The decoded bytes of a base64 ``data`` value, in slices (re-iterable)."""
-        span = self._scanner.spans.get(value)
+        span: Span | XmlSpan | None = self._scanner.spans.get(value)
         if span is None:
             try:
                 return [b"".join(decode_base64([value.encode("ascii")]))]
@@ -161,7 +169,7 @@ class SpooledBody:
 @dataclass(frozen=True, slots=True)
 class _Slices:
     file: SealedFile
-    span: Span
+    span: Span | XmlSpan
 
     def __iter__(self) -> Iterator[bytes]:
         return decode_base64(self._raw())
@@ -213,10 +221,10 @@ def decode_base64(blocks: Iterable[bytes]) -> Iterator[bytes]:
 
 
 async def spool(
-    chunks: AsyncIterator[bytes], limit: int, directory: Path | None = None
+    chunks: AsyncIterator[bytes], limit: int, directory: Path | None = None, *, xml: bool = False
 ) -> SpooledBody:
     """Receive the body into a :class:`SpooledBody`; 413 past ``limit`` bytes."""
-    body = SpooledBody(directory)
+    body = SpooledBody(directory, xml=xml)
     try:
         async for chunk in chunks:
             if body.size + len(chunk) > limit:
