@@ -196,7 +196,9 @@ class Logins:
         async with httpx.AsyncClient(base_url=self.base, timeout=60) as http:
             try:
                 await self._steps(http, login, email)
-            except (httpx.HTTPError, AssertionError, TimeoutError):
+            except (httpx.HTTPError, AssertionError, TimeoutError) as error:
+                if not self.errors:  # the first failure says what goes wrong
+                    print(f"first failed login: {error!r}", file=sys.stderr)
                 self.errors += 1
                 return
         self.whole.append(time.perf_counter() - started)
@@ -298,6 +300,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
         print(f"seeding {args.patients} patients …", flush=True)
         accounts = seed(env, args.patients)
         with Server([sys.executable, *_DMP], env, port, folder / "server.log") as server:
+            server.wait_ready("/connexion")
             logins = Logins(server.base_url, accounts, boxes)
             asyncio.run(_load(logins, 2, 3))  # warm up: imports, connections, caches
             warmed = logins.next
