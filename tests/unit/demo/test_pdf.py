@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -126,16 +125,3 @@ def test_sized_pdf_is_deterministic_and_never_under_its_bare_size() -> None:
     tiny = sized_pdf(random.Random(3), 10)
     assert_pdf_structure(tiny)
     assert len(tiny) < 3_000
-
-
-def test_sized_pdf_is_fast() -> None:
-    rng = random.Random(0)
-    sized_pdf(rng, 1000)  # warm the font metrics
-    best = min(_timed(lambda: sized_pdf(rng, 200 * 1024)) for _ in range(3))
-    assert best < 0.05
-
-
-def _timed(call: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    call()
-    return time.perf_counter() - start
