@@ -19,7 +19,7 @@ from tests.personas import Cast
 
 def _documents(ctx: Context, cast: Cast) -> tuple[str, str]:
     """Alice's consultation report (PDF) and prescription, by Bruno; a document of Léa's."""
-    report, prescription = submission.submit_documents(
+    report, _prescription = submission.submit_documents(
         ctx,
         cast.bruno,
         cast.alice_dmp,
