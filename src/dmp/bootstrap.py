@@ -17,6 +17,7 @@ from dmp.adapters.notify.base import EMAIL, SMS, Channels, Notifier
 from dmp.adapters.notify.devoutbox import DevOutbox
 from dmp.adapters.notify.sms import SmsGateway
 from dmp.adapters.notify.smtp import SmtpSender
+from dmp.adapters.oidc import OidcClient
 from dmp.adapters.witness import FileWitness
 from dmp.domain.valuesets import load_matrix, load_valuesets
 from dmp.errors import ConfigurationError
@@ -73,6 +74,7 @@ def build(settings: Settings, *, clock: Clock = system_clock, migrate: bool = Fa
         index=BlindIndex(keys, may_create=lambda: _nothing_indexed(engine)),
         notifier=chosen_notifier,
         clock=clock,
+        oidc=OidcClient(settings.oidc) if settings.oidc is not None else None,
     )
     if migrate:
         migrate_database(ctx)

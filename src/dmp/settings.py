@@ -60,6 +60,19 @@ class SmsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class OidcSettings:
+    """The OpenID Connect provider professionals log in with at ``/pro`` (Pro Santé Connect in
+    France): its issuer (``https://``, ``http://`` on the loopback only), and this service's
+    client id and secret there. The redirection address is ``<DMP_PUBLIC_URL>/pro/connexion/psc/
+    retour``."""
+
+    issuer: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    scope: str = "openid scope_all"
+
+
+@dataclass(frozen=True, slots=True)
 class DeliverySettings:
     """How the outbox is delivered (docs/adr/0009-notification-delivery.md). ``enabled`` is
     False only when the operator says so: nothing is sent, and nothing is dropped either."""
@@ -96,6 +109,8 @@ class Settings:
     # Where the patients reach the portal: https://, or http:// on the machine itself. Passkeys
     # are bound to its host name (WebAuthn's relying party) and checked against its origin.
     public_url: str = "http://localhost:8000"
+    # The professionals' identity provider (ADR 6); None: RPPS, password and authenticator app.
+    oidc: OidcSettings | None = None
 
     @property
     def webauthn_rp_id(self) -> str:
@@ -296,6 +311,29 @@ def _public_url(env: Mapping[str, str], port: int) -> str:
     return url.rstrip("/")
 
 
+def _oidc(env: Mapping[str, str]) -> OidcSettings | None:
+    """``DMP_PSC_ISSUER``, ``DMP_PSC_CLIENT_ID``, ``DMP_PSC_CLIENT_SECRET``: all or none."""
+    names = ("DMP_PSC_ISSUER", "DMP_PSC_CLIENT_ID", "DMP_PSC_CLIENT_SECRET")
+    values = [(env.get(name) or "").strip() for name in names]
+    if not any(values):
+        return None
+    if not all(values):
+        raise ConfigurationError(
+            "DMP_PSC_ISSUER, DMP_PSC_CLIENT_ID et DMP_PSC_CLIENT_SECRET vont ensemble : "
+            "renseignez les trois, ou aucun."
+        )
+    issuer = values[0].rstrip("/")
+    parts = urlsplit(issuer)
+    secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
+    if not secure or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigurationError(
+            "DMP_PSC_ISSUER doit être une adresse https:// (http:// en local), "
+            f"pas {issuer[:80]!r}."
+        )
+    scope = (env.get("DMP_PSC_SCOPE") or "").strip() or "openid scope_all"
+    return OidcSettings(issuer, values[1], values[2], scope)
+
+
 def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
     """``DMP_CORS_ORIGINS``: origins (``https://app.example.org``), separated by commas."""
     found = []
@@ -349,4 +387,5 @@ def load_settings(env: Mapping[str, str] | None = None, *, demo: bool | None = N
         witness_interval_seconds=_positive(env, "DMP_WITNESS_INTERVAL", 10),
         public_url=_public_url(env, port),
         cors_origins=_origins(env),
+        oidc=_oidc(env),
     )

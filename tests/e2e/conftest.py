@@ -10,10 +10,14 @@ import httpx
 import pytest
 
 from dmp.entrypoints.app import create_app
+from dmp.services import pro_login
 from dmp.services.context import Context
 from dmp.services.directory import issue_token
+from tests.conftest import FakeClock
 from tests.e2e.fhir import Api, live_server
 from tests.e2e.portal import Browser, first_log_in, fresh_code
+from tests.e2e.pro import PASSWORD as PRO_PASSWORD
+from tests.e2e.pro import enrol_and_log_in
 from tests.integration.mail import Inbox, plain_smtp, send_through, smtp_server
 from tests.personas import Cast, populate
 
@@ -94,3 +98,37 @@ def alice_browser(server: str, cast: Cast, last_code) -> Iterator[Browser]:
     fresh_code(opened, last_code, "/tableau-de-bord")
     yield opened
     opened.close()
+
+
+# --- the professional portal ----------------------------------------------------------------------
+
+PRO_USERS = ("bruno", "chloe", "damien", "samuel", "hugo", "pauline")
+
+
+@pytest.fixture
+def pro_passwords(ctx: Context, cast: Cast) -> None:
+    """The portal's password of the professionals who log in with RPPS and password."""
+    for name in PRO_USERS:
+        pro_login.set_password(ctx, cast.professionals[name].rpps, PRO_PASSWORD)
+
+
+@pytest.fixture
+def pro_browser(server: str, cast: Cast, clock: FakeClock, pro_passwords: None):
+    """A browser where this professional is signed in (their app enrolled), acting alone or for
+    their first establishment."""
+    opened: list[Browser] = []
+
+    def log_in(name: str) -> Browser:
+        browser = Browser(server)
+        opened.append(browser)
+        enrol_and_log_in(browser, cast.professionals[name].rpps, clock)
+        if browser.client.get("/pro").status_code == 303:  # the establishment to choose
+            browser.get("/pro/structure")
+            place = re.search(r'name="etablissement" value="([^"]+)"', browser.page.text)  # type: ignore[union-attr]
+            assert place is not None
+            browser.post("/pro/structure", {"etablissement": place.group(1)})
+        return browser
+
+    yield log_in
+    for browser in opened:
+        browser.close()

@@ -10,6 +10,7 @@ notifications and encryption are the real ones. The demo's secrets stay in its d
 from __future__ import annotations
 
 import random
+import secrets
 import shutil
 from contextlib import suppress
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ from dmp.services.directory import (
 )
 from dmp.services.documents import Submission, find_documents
 from dmp.services.gate import Reading
+from dmp.services.pro_login import set_password
 from dmp.services.submission import submit_documents
 from dmp.services.witness import checkpoint
 from dmp.settings import Settings
@@ -233,6 +235,7 @@ def _seed(ctx: Context, rng: random.Random) -> list[str]:
         f"  Dr {conseil.given_name} {conseil.family_name} — médecin-conseil — RPPS "
         f"{conseil.rpps} — {mutuelle.name} — exclu(e) du DMP par la loi"
     )
+    lines += _pro_portal(ctx, gp.synthetic.rpps, gp.synthetic.display_name)
     lines.append("Patients (identifiant / mot de passe provisoire, démo uniquement) :")
     team = {
         "gp": gp,
@@ -250,6 +253,18 @@ def _seed(ctx: Context, rng: random.Random) -> list[str]:
         f"Documents : {len(CATALOGUE)} sortes (PDF, CDA R2, PNG, texte), chiffrés au repos."
     )
     return lines
+
+
+def _pro_portal(ctx: Context, rpps: str, name: str) -> list[str]:
+    """The médecin traitant logs in to the professional portal with RPPS and a password (their
+    authenticator app is enrolled at the first login)."""
+    password = "demo-" + secrets.token_urlsafe(12)
+    set_password(ctx, rpps, password)
+    return [
+        "Espace professionnel (/pro) : RPPS et mot de passe, puis une application "
+        "d'authentification associée à la première connexion :",
+        f"  {name} — RPPS {rpps} — mot de passe {password}",
+    ]
 
 
 def _tokens(ctx: Context) -> list[str]:

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dmp import __version__
-from dmp.entrypoints import portal
+from dmp.entrypoints import portal, pro
 from dmp.entrypoints.fhir import app as api
 from dmp.entrypoints.fhir import errors as api_errors
 from dmp.entrypoints.fhir.cors import Cors
@@ -84,6 +84,7 @@ def create_app(ctx: Context) -> FastAPI:
     app.state.ctx = ctx
     api.install(app, ctx)
     portal.install(app, ctx)
+    pro.install(app, ctx)
     for kind in (DmpError, RequestValidationError, StarletteHTTPException, Exception):
         app.add_exception_handler(
             kind, _dispatch(api_errors.HANDLERS[kind], page_errors.HANDLERS[kind])

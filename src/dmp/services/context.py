@@ -16,6 +16,7 @@ from dmp.adapters.blobs import BlobStore
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.keystore import DataKeys
 from dmp.adapters.notify.base import Notifier
+from dmp.adapters.oidc import OidcClient
 from dmp.adapters.witness import Witness
 from dmp.domain.identifiers import Ins
 from dmp.domain.valuesets import ProfessionMatrix, ValueSets
@@ -52,6 +53,7 @@ class Context:
     notifier: Notifier
     clock: Clock = system_clock
     password_hasher: PasswordHasher = field(default_factory=password_hasher)
+    oidc: OidcClient | None = None  # the professionals' identity provider, when configured
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)

@@ -35,6 +35,10 @@ ANONYMOUS, CODE, NEW_PASSWORD, CHOOSE, SIGNED_IN = (
     "choose",
     "signed-in",
 )
+# A professional's session (the professional portal, ``services.pro_login``): the password was
+# right and the authenticator app's code is awaited, or the app is being enrolled; the
+# establishment to act for is to choose; signed in.
+PRO_CODE, PRO_ENROL, PRO_PLACE, PRO_SIGNED_IN = ("pro-code", "pro-enrol", "pro-place", "pro")
 
 
 class CsrfRefused(DmpError):
@@ -74,6 +78,14 @@ class WebSession:
     signed_in_at: datetime | None
     step_up_at: datetime | None
     account_kind: str | None = None
+    professional_id: UUID | None = None
+    establishment_id: UUID | None = None
+    pro_state: str | None = None  # JSON: what the professional's login or access holds
+
+    @property
+    def pro_signed_in(self) -> bool:
+        """A professional's session, its login complete (the establishment chosen)."""
+        return self.stage == PRO_SIGNED_IN and self.professional_id is not None
 
     @property
     def signed_in(self) -> bool:
@@ -113,6 +125,9 @@ def _session(row: RowMap, kind: str | None) -> WebSession:
         signed_in_at=row["signed_in_at"],
         step_up_at=row["step_up_at"],
         account_kind=kind,
+        professional_id=row.get("professional_id"),
+        establishment_id=row.get("establishment_id"),
+        pro_state=row.get("pro_state"),
     )
 
 
@@ -138,6 +153,9 @@ def new_session(ctx: Context, uow: UnitOfWork, *, stage: str, **values: object) 
         "last_seen_at": now,
         "signed_in_at": None,
         "step_up_at": None,
+        "professional_id": None,
+        "establishment_id": None,
+        "pro_state": None,
         **values,
     }
     uow.accounts.add_session(row)

@@ -316,6 +316,26 @@ class DirectoryRepository(_Repository):
             attached_only_to_excluded=bool(row["only_excluded"]),
         )
 
+    def login_of(self, professional_id: UUID, *, for_update: bool = False) -> RowMap | None:
+        """What the professional portal's own login needs of a professional: the password's
+        hash, the authenticator app's sealed secret and last step, the failed tries."""
+        p = t.professionals.c
+        stmt = select(
+            p.id,
+            p.rpps,
+            p.password_hash,
+            p.totp_secret_enc,
+            p.totp_last_step,
+            p.failed_logins,
+            p.next_login_at,
+        ).where(p.id == professional_id)
+        return self._one(stmt.with_for_update() if for_update else stmt)
+
+    def update_professional(self, professional_id: UUID, **values: Any) -> None:
+        self.conn.execute(
+            update(t.professionals).where(t.professionals.c.id == professional_id).values(**values)
+        )
+
     def professionals(self) -> list[Professional]:
         ids = self.conn.execute(select(t.professionals.c.id).order_by(t.professionals.c.rpps))
         return [p for i in ids.scalars() if (p := self.professional(i)) is not None]
@@ -737,6 +757,11 @@ class AccountRepository(_Repository):
         stmt = delete(t.web_sessions).where(t.web_sessions.c.account_id == account_id)
         if keep is not None:
             stmt = stmt.where(t.web_sessions.c.id != keep)
+        return self.conn.execute(stmt).rowcount
+
+    def delete_sessions_of_professional(self, professional_id: UUID) -> int:
+        """End every session of a professional (their password changed)."""
+        stmt = delete(t.web_sessions).where(t.web_sessions.c.professional_id == professional_id)
         return self.conn.execute(stmt).rowcount
 
     def delete_sessions_seen_before(self, cutoff: datetime) -> int:

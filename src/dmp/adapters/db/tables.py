@@ -96,6 +96,13 @@ professionals = Table(
     Column("email", String(254)),  # secure health messaging (MSSanté) address, for notices
     Column("active", Boolean, nullable=False),
     _now_col("created_at"),
+    # The login of the professional portal without an identity provider (ADR 6): a password
+    # (Argon2id) and an authenticator app whose secret is sealed under the professional's key.
+    Column("password_hash", Text),
+    Column("totp_secret_enc", LargeBinary),
+    Column("totp_last_step", BigInteger),
+    Column("failed_logins", Integer, nullable=False, default=0, server_default="0"),
+    _now_col("next_login_at", nullable=True),
 )
 
 professional_establishments = Table(
@@ -160,7 +167,13 @@ web_sessions = Table(
     _now_col("last_seen_at"),
     _now_col("signed_in_at", nullable=True),
     _now_col("step_up_at", nullable=True),
+    # A professional's session (the professional portal): whom it acts as, for which
+    # establishment, and what a login or an emergency access holds between two pages (JSON).
+    Column("professional_id", Uuid, ForeignKey("professionals.id", ondelete="CASCADE")),
+    Column("establishment_id", Uuid),
+    Column("pro_state", Text),
     Index("ix_web_sessions_account_id", "account_id"),
+    Index("ix_web_sessions_professional_id", "professional_id"),
     Index("ix_web_sessions_last_seen_at", "last_seen_at"),
 )
 

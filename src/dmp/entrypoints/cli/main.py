@@ -144,6 +144,25 @@ def professional_list() -> None:
         typer.echo(f"{pro.rpps}  {pro.display_name:<28} {label}{flag}")
 
 
+@professional_app.command("password")
+@user_errors
+def professional_password(
+    rpps: Annotated[str, typer.Option(help="Numéro RPPS (11 chiffres)")],
+    password: Annotated[
+        str, typer.Option(prompt="Mot de passe", hide_input=True, confirmation_prompt=True)
+    ],
+) -> None:
+    """Donner un mot de passe à un professionnel pour l'espace professionnel (/pro) : son
+    application d'authentification est associée à sa prochaine connexion."""
+    from dmp.services.pro_login import set_password
+
+    set_password(_context(), rpps, password)
+    typer.echo(
+        "Mot de passe enregistré : à sa prochaine connexion à /pro, le professionnel associe "
+        "une application d'authentification."
+    )
+
+
 @establishment_app.command("add")
 @user_errors
 def establishment_add(

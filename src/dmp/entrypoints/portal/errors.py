@@ -23,12 +23,23 @@ _HTTP = {
 }
 
 
+def _is_pro(request: Request) -> bool:
+    path = request.url.path
+    return path == "/pro" or path.startswith("/pro/")
+
+
 def _error_page(request: Request, status: int, message: str) -> Response:
+    if _is_pro(request):
+        from dmp.entrypoints.pro.web import page as pro_page
+
+        return pro_page(request, "pro/error.html", status=status, message=message)
     return web.page(request, "error.html", status=status, message=message)
 
 
 async def _dmp_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DmpError)
+    if isinstance(exc, SignInRequired) and _is_pro(request):
+        return RedirectResponse("/pro/connexion", status_code=303)
     if isinstance(exc, SignInRequired):
         web.forget(request)
         target = request.url.path if request.method == "GET" else "/tableau-de-bord"
