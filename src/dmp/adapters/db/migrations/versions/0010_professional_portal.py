@@ -1,7 +1,7 @@
 """the professional portal: a professional's password and authenticator app, and the web
 session of a professional
 
-Revision ID: 0013
+Revision ID: 0010
 Revises: 0009
 Create Date: 2027-01-10 09:00:00
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
