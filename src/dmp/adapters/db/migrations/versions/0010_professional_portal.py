@@ -57,12 +57,19 @@ def downgrade() -> None:
         )
         for column in ("pro_state", "establishment_id", "professional_id"):
             batch_op.drop_column(column)
+    columns = (
+        "next_login_at",
+        "failed_logins",
+        "totp_last_step",
+        "totp_secret_enc",
+        "password_hash",
+    )
+    if op.get_bind().dialect.name == "sqlite":
+        # A batch would copy and drop the table, which the rows referencing a professional
+        # forbid; SQLite (3.35+) drops a column without constraints in place.
+        for column in columns:
+            op.execute(f"ALTER TABLE professionals DROP COLUMN {column}")
+        return
     with op.batch_alter_table("professionals", schema=None) as batch_op:
-        for column in (
-            "next_login_at",
-            "failed_logins",
-            "totp_last_step",
-            "totp_secret_enc",
-            "password_hash",
-        ):
+        for column in columns:
             batch_op.drop_column(column)
