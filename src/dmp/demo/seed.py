@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import shutil
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -336,7 +336,8 @@ def _patient(
     if index == 0:
         _accesses(ctx, team, excluded, created.dmp_id, Ins.parse(person.ins))
     if index == 4:
-        records.close_record(ctx, patient, created.dmp_id, "Déménagement à l'étranger")
+        confirmed = replace(patient, step_up_at=ctx.now())  # as the portal asks: a fresh code
+        records.close_record(ctx, confirmed, created.dmp_id, "Déménagement à l'étranger")
         lines[-1] += " (DMP fermé)"
     return lines
 
