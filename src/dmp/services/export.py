@@ -27,15 +27,15 @@ import json
 import re
 import unicodedata
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, Protocol
 from uuid import UUID
 
 from dmp import policy
 from dmp.domain.french import day_fr, moment_fr
-from dmp.domain.model import DocStatus, Document, RecordState
+from dmp.domain.model import Actor, DocStatus, Document, RecordState
 from dmp.errors import NotFound
 from dmp.services import documents, gate
 from dmp.services.context import Context
@@ -96,8 +96,18 @@ class _Snapshot:
     documents: list[Document]
 
 
+class Sink(Protocol):
+    """Where the archive goes: a stream written once, front to back (not seekable)."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 def export_record(
-    ctx: Context, actor: Any, dmp_id: UUID, sink: IO[bytes], describe: Describe
+    ctx: Context, actor: Actor, dmp_id: UUID, sink: Sink, describe: Describe
 ) -> Exported:
     """Write the archive of the DMP to ``sink``, as this person may see it."""
     now = ctx.now()
@@ -111,7 +121,7 @@ def export_record(
 
 
 def _history_and_snapshot(
-    ctx: Context, actor: Any, dmp_id: UUID, archive: zipfile.ZipFile
+    ctx: Context, actor: Actor, dmp_id: UUID, archive: zipfile.ZipFile
 ) -> _Snapshot:
     """Open the DMP for the export (a refusal is written and raised), list its documents, copy
     its history; then write the export's entry (last: the chain's head is locked only then)."""
@@ -135,7 +145,7 @@ def _history_and_snapshot(
     return snapshot
 
 
-def _pages(ctx: Context, door: Door) -> Any:
+def _pages(ctx: Context, door: Door) -> Iterator[HistoryEntry]:
     """Every entry of the history this reader may see, newest first, a page at a time."""
     before = None
     while True:
@@ -183,7 +193,7 @@ def _cell(value: str) -> str:
 
 
 def _contents(
-    ctx: Context, actor: Any, dmp_id: UUID, found: list[Document], archive: zipfile.ZipFile
+    ctx: Context, actor: Actor, dmp_id: UUID, found: list[Document], archive: zipfile.ZipFile
 ) -> tuple[Files, int]:
     """Each content, read through ``documents.open_content`` (its retrieval audited), streamed
     into the archive."""

@@ -129,6 +129,12 @@ def ask_contact(ctx: Context, session: WebSession, channel: str, address: str) -
     """Send a code to the new address (a phone number or an e-mail address, added or replacing
     the one registered). Nothing changes until that code comes back (``confirm_contact``)."""
     new = _checked(channel, address)
+    if channel not in ctx.notifier.channels:
+        raise InvalidInput(
+            "Ce service n'envoie pas de " + ("SMS" if channel == SMS else "courriel") + " : "
+            "choisissez l'autre moyen.",
+            code="contact",
+        )
     actor, now = session.actor(), ctx.now()
     with ctx.uow() as uow:
         open_doors(ctx, uow, session, SET[channel], ("account", actor.account_id))
