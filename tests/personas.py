@@ -8,7 +8,7 @@ Alice authorizes the establishment); the Mutuelle Atlantique (legally excluded).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from uuid import UUID
 
@@ -156,3 +156,9 @@ def populate(ctx: Context) -> Cast:
         marc_login=lea.representatives[0].login,
         marc_password=lea.representatives[0].temporary_password,
     )
+
+
+def fresh(ctx: Context, actor: PatientActor | RepresentativeActor) -> PatientActor:
+    """The patient (or a representative) having just entered a fresh one-time code, as the
+    portal asks before closing or destroying the DMP."""
+    return replace(actor, step_up_at=ctx.now())  # type: ignore[return-value]

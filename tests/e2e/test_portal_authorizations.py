@@ -20,7 +20,7 @@ from tests.e2e.authorizations import (
     read,
 )
 from tests.e2e.portal import first_log_in
-from tests.personas import ALICE_INS, consent
+from tests.personas import ALICE_INS, consent, fresh
 
 LIST = "/autorisations"
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
@@ -59,7 +59,7 @@ def test_the_list_says_who_may_enter_how_and_since_when(alice_browser, ctx, cast
 
 
 def test_a_reactivation_shows_as_such(alice_browser, ctx, cast):
-    records.close_record(ctx, cast.alice, cast.alice_dmp, "Je réfléchis")
+    records.close_record(ctx, fresh(ctx, cast.alice), cast.alice_dmp, "Je réfléchis")
     records.reactivate_record(ctx, cast.samuel, ALICE_INS, consent(ctx))
     text = read(alice_browser.get(LIST))
     row = text[text.index('<th scope="row">Samuel Moreau') :].split("</tr>")[0]
@@ -294,7 +294,7 @@ def test_a_legal_representative_uses_the_same_pages(browser, api, ctx, cast, las
 
 
 def test_a_closed_dmp_shows_its_choices_and_changes_none(alice_browser, ctx, cast):
-    records.close_record(ctx, cast.alice, cast.alice_dmp, "Je n'en veux plus")
+    records.close_record(ctx, fresh(ctx, cast.alice), cast.alice_dmp, "Je n'en veux plus")
     page = alice_browser.get(LIST)
     assert "Ce DMP est fermé" in read(page)
     assert "Chloé Bernard" in read(page)

@@ -3,7 +3,10 @@ size and at a phone's (390 × 844): the journey of a patient, and axe-core on ev
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+import zipfile
 from collections.abc import Iterator
 
 import httpx
@@ -17,6 +20,7 @@ from tests.e2e.browser import DESKTOP, PHONE, chromium, describe, serious_violat
 from tests.e2e.fhir import refused_search
 from tests.e2e.portal import STRONG
 from tests.e2e.portal_documents import add
+from tests.factories import PDF
 from tests.personas import ALICE_INS
 
 pytestmark = pytest.mark.browser
@@ -134,8 +138,74 @@ def test_the_patients_journey(browser, server, ctx, cast, tokens, last_code, siz
         page.get_by_role("button", name=re.compile("Détruire définitivement")).click()
         menu(page, "Documents")
         expect(page.get_by_role("heading", name="1 document")).to_be_visible()
+        # Damien, whom she never authorized, tries to read her DMP: refused, and she sees it,
+        # beside his emergency attempt refused since she opposed it.
+        damien = {"Authorization": f"Bearer {tokens['damien']}"}
+        assert refused_search(api.get("/fhir/DocumentReference", params=search, headers=damien))
+        menu(page, "Historique des accès")
+        accessible(page)
+        history_page = page.get_by_role("main")
+        expect(
+            history_page.get_by_text(
+                re.compile(
+                    r"Damien Petit, médecin, n'a pas pu rechercher vos documents .*, "
+                    r"faute de votre autorisation\."
+                )
+            ).first
+        ).to_be_visible()
+        expect(
+            history_page.get_by_text(
+                re.compile(
+                    r"Un accès en urgence \(bris de glace\) a été refusé au Dr Damien "
+                    r"Petit, médecin, .*car vous aviez refusé les accès en urgence\."
+                )
+            ).first
+        ).to_be_visible()
+        menu(page, "Notifications")
+        accessible(page)
+        menu(page, "Mon compte")
+        expect(page.get_by_role("heading", name="Mon compte", exact=True)).to_be_visible()
+        accessible(page)
+        page.get_by_role("link", name="Sécurité de la connexion").click()
+        accessible(page)
+        # A copy of the whole DMP: the report's PDF as it was deposited, its metadata, the
+        # history.
+        menu(page, "Mon compte")
+        page.get_by_role("link", name="Télécharger une copie de mon DMP").click()
+        accessible(page)
+        with page.expect_download() as downloading:
+            page.get_by_role("button", name="Télécharger la copie (ZIP)").click()
+        with zipfile.ZipFile(downloading.value.path()) as archive:
+            names = archive.namelist()
+            pdfs = [archive.read(n) for n in names if n.endswith(".pdf")]
+            assert [hashlib.sha256(d).hexdigest() for d in pdfs] == [
+                hashlib.sha256(PDF).hexdigest()
+            ]
+            bundle = json.loads(archive.read("metadonnees/documents.fhir.json"))
+            assert bundle["resourceType"] == "Bundle"
+            assert (
+                "faute de votre autorisation" in archive.read("historique/historique.txt").decode()
+            )
+        # The destruction's page, read but not confirmed; then the DMP closed.
+        menu(page, "Mon compte")
+        page.get_by_role("link", name="Détruire mon DMP").click()
+        expect(page.get_by_text("est définitive et irréversible")).to_be_visible()
+        accessible(page)
+        menu(page, "Mon compte")
+        page.get_by_role("link", name="Fermer mon DMP").click()
+        expect(page.get_by_role("heading", name="Fermer mon DMP")).to_be_visible()
+        accessible(page)
+        page.get_by_label("Motif de la fermeture").fill("Je ne souhaite plus l'utiliser")
+        page.get_by_label(re.compile("J'ai compris")).check()
+        page.get_by_role("button", name="Fermer mon DMP").click()
+        expect(page.get_by_text("Votre DMP est fermé.")).to_be_visible()
+        expect(page.get_by_text(re.compile("Ses données seront détruites le"))).to_be_visible()
+        accessible(page)
     trail = history.read_history(ctx, cast.alice, cast.alice_dmp, limit=200).entries
     refusals = {(e.actor_label.split()[0], e.reason) for e in trail if not e.allowed}
     assert ("Chloé", "masked") in refusals
     assert ("Damien", "emergency-opposed") in refusals
     assert [e for e in trail if e.action == "document.destroy" and e.allowed]
+    assert ("Damien", "not-authorized") in refusals
+    assert [e for e in trail if e.action == "record.export" and e.allowed]
+    assert [e for e in trail if e.action == "record.close" and e.allowed]

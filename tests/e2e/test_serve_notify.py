@@ -22,7 +22,7 @@ from dmp.services.audit import AuditSigner
 from dmp.services.records import close_record
 from dmp.settings import load_settings
 from tests.integration.mail import MAIL_FROM, free_port, smtp_server
-from tests.personas import populate
+from tests.personas import fresh, populate
 
 CLI = "from dmp.entrypoints.cli.main import app; app()"
 
@@ -67,7 +67,9 @@ def test_the_server_delivers_messages_soon_after_they_are_queued(tmp_path, worke
         server = subprocess.Popen([sys.executable, "-c", CLI, "serve"], env=env)
         try:
             _wait_for(lambda: set(states().values()) == {"sent"}, "the queued messages", server)
-            close_record(ctx, cast.alice, cast.alice_dmp, "Déménagement")  # while it runs
+            close_record(
+                ctx, fresh(ctx, cast.alice), cast.alice_dmp, "Déménagement"
+            )  # while it runs
             _wait_for(
                 lambda: any(
                     r.email["Subject"] == "Votre DMP a été fermé" for r in mail.inbox.received

@@ -15,7 +15,7 @@ from dmp.services import authorizations as auth
 from dmp.services.directory import issue_token
 from dmp.services.documents import Reading, find_documents
 from dmp.services.records import close_record, lookup
-from tests.personas import ALICE_INS, populate
+from tests.personas import ALICE_INS, fresh, populate
 
 
 @pytest.fixture
@@ -175,7 +175,7 @@ def test_the_access_choices(ctx, cast):
 
 
 def test_the_access_choices_of_a_closed_dmp_are_read_not_changed(ctx, cast):
-    close_record(ctx, cast.alice, cast.alice_dmp, "Je n'en veux plus")
+    close_record(ctx, fresh(ctx, cast.alice), cast.alice_dmp, "Je n'en veux plus")
     choices = auth.access_choices(ctx, cast.alice, cast.alice_dmp)
     assert (choices.state.value, choices.may_change) == ("closed", False)
     assert len(choices.authorizations) == 3

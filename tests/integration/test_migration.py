@@ -58,7 +58,7 @@ from tests.legacy import (
     Seeded,
     seed_revision_0002,
 )
-from tests.personas import ALICE_INS, LEA_INS, consent
+from tests.personas import ALICE_INS, LEA_INS, consent, fresh
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -141,7 +141,7 @@ def test_dmp_db_upgrade_seals_every_clear_value_and_loses_none(old_ctx, clock):
             consent=consent(ctx),
         )
     alice = PatientActor(seeded.accounts["alice"], seeded.dmp["alice"])
-    records.close_record(ctx, alice, seeded.dmp["alice"], "Déménagement")
+    records.close_record(ctx, fresh(ctx, alice), seeded.dmp["alice"], "Déménagement")
     assert records.reactivate_record(ctx, bruno, ALICE_INS, consent(ctx)) == seeded.dmp["alice"]
     _sealed_ins_opens(ctx, seeded)
     _contacts_open(ctx, seeded)

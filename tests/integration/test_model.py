@@ -29,7 +29,7 @@ from dmp.services.submission import change_document, submit_documents
 from dmp.settings import DeliverySettings, Settings
 from tests.conftest import FakeClock
 from tests.factories import pdf_submission
-from tests.personas import ALICE_INS, consent, populate
+from tests.personas import ALICE_INS, consent, fresh, populate
 
 PROS = ("bruno", "chloe", "damien", "pauline", "hugo", "elise")
 MEDECINS = {"bruno", "damien", "hugo", "elise"}
@@ -308,7 +308,7 @@ class DmpMachine(RuleBasedStateMachine):
     def close(self):
         done = self._try(
             lambda: records.close_record(
-                self.ctx, self.cast.alice, self.cast.alice_dmp, "Choix personnel"
+                self.ctx, fresh(self.ctx, self.cast.alice), self.cast.alice_dmp, "Choix personnel"
             )
         )
         assert done != self.model.closed

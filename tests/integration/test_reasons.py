@@ -33,7 +33,7 @@ from dmp.services.gate import Reading
 from dmp.services.submission import change_document, submit_documents
 from dmp.services.wording import wording
 from tests.factories import CDA, pdf_submission
-from tests.personas import ALICE_INS, Cast, consent, populate
+from tests.personas import ALICE_INS, Cast, consent, fresh, populate
 
 Scenario = Callable[["Play"], None]
 WHY = "Patiente inconsciente aux urgences"
@@ -114,7 +114,9 @@ def _record_destroyed(play: Play) -> None:
 
 
 def _closed(play: Play) -> None:
-    records.close_record(play.ctx, play.cast.alice, play.cast.alice_dmp, "Choix personnel")
+    records.close_record(
+        play.ctx, fresh(play.ctx, play.cast.alice), play.cast.alice_dmp, "Choix personnel"
+    )
     play.searches(Reading(play.cast.chloe))
 
 

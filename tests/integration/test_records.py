@@ -24,7 +24,7 @@ from dmp.services.records import Consent, close_record, create_record, destroy_r
 from dmp.services.submission import submit_documents
 from tests.factories import pdf_submission
 from tests.integration.helpers import Recorder
-from tests.personas import ALICE_INS, consent, ins, populate
+from tests.personas import ALICE_INS, consent, fresh, ins, populate
 
 JEAN = PatientIdentity("Moulin", "Jean", date(1970, 1, 1), "male")
 JEAN_INS = ins("1700175123457")
@@ -120,8 +120,8 @@ def test_closed_dmp_is_neither_read_nor_fed_and_comes_back_on_reactivation(ctx):
     cast = populate(ctx)
     submit_documents(ctx, cast.bruno, cast.alice_dmp, [pdf_submission()])
     with pytest.raises(InvalidInput):
-        close_record(ctx, cast.alice, cast.alice_dmp, "  ")
-    close_record(ctx, cast.alice, cast.alice_dmp, "Je n'en veux plus")
+        close_record(ctx, fresh(ctx, cast.alice), cast.alice_dmp, "  ")
+    close_record(ctx, fresh(ctx, cast.alice), cast.alice_dmp, "Je n'en veux plus")
     seen = lookup(ctx, cast.damien, ALICE_INS)
     assert seen.state is RecordState.CLOSED
     assert seen.closure_reason is None  # the patient's reason is for who may open the DMP
@@ -173,7 +173,7 @@ def test_destruction_needs_a_fresh_code_and_leaves_only_a_tombstone(ctx, clock):
 
 def test_retention_job_destroys_dmps_closed_ten_years_ago(ctx, clock):
     cast = populate(ctx)
-    close_record(ctx, cast.alice, cast.alice_dmp, "Déménagement")
+    close_record(ctx, fresh(ctx, cast.alice), cast.alice_dmp, "Déménagement")
     clock.advance(days=365 * 10)
     assert run_jobs(ctx).destroyed == 0  # ten years minus leap days
     clock.advance(days=4)  # 2036-03-03: more than ten calendar years
@@ -189,7 +189,7 @@ def _templates(ctx):
 
 def test_closure_and_destruction_are_notified(ctx, clock):
     cast = populate(ctx)
-    close_record(ctx, cast.alice, cast.alice_dmp, "Déménagement")
+    close_record(ctx, fresh(ctx, cast.alice), cast.alice_dmp, "Déménagement")
     assert "record_closed" in [t for t, _ in _templates(ctx)]
     destroy_record(
         ctx, PatientActor(cast.alice.account_id, cast.alice_dmp, clock()), cast.alice_dmp

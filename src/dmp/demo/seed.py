@@ -13,7 +13,7 @@ import random
 import secrets
 import shutil
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -42,6 +42,7 @@ from dmp.domain.model import (
 )
 from dmp.errors import DmpError
 from dmp.services import authorizations, records
+from dmp.services.accounts import DEMO_PASSWORD, reset_demo_password
 from dmp.services.context import Context
 from dmp.services.directory import (
     NewProfessional,
@@ -87,12 +88,34 @@ def seed_demo(ctx: Context, seed: int = 2012) -> list[str]:
     if _already_seeded(ctx):
         lines = ["Données de démonstration déjà présentes dans " + str(ctx.settings.data_dir)]
         lines += path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-        return lines + _tokens(ctx) + _checkpoint(ctx)
+        return lines + _tokens(ctx) + _checkpoint(ctx) + _portal_login(ctx, lines)
     rng = random.Random(seed)
     lines = _seed(ctx, rng)
     write_private(path, "\n".join(lines) + "\n")
     created = [f"Démo créée dans {ctx.settings.data_dir} :", *lines]
-    return created + _tokens(ctx) + _checkpoint(ctx)
+    return created + _tokens(ctx) + _checkpoint(ctx) + _portal_login(ctx, lines)
+
+
+DEMO_MARK = "(connexion de démonstration : voir à la fin)"
+
+
+def _portal_login(ctx: Context, lines: list[str]) -> list[str]:
+    """Where the portal is, and a login that works: the first patient's, their password set
+    to the demo's known one at each start (whatever was done with it in the portal), the
+    one-time code shown on the demo's page of messages."""
+    found = next((line for line in lines if line.endswith(DEMO_MARK)), None)
+    login = found.split(" — ")[-1].split()[0] if found else None
+    if login is None or not reset_demo_password(ctx, login):
+        return ["(Le patient de démonstration n'a plus de DMP : relancez avec --reset.)"]
+    settings = ctx.settings
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    root = f"http://{host}:{settings.port}"
+    return [
+        f"Portail des patients : {root}/",
+        f"  identifiant : {login}",
+        f"  mot de passe : {DEMO_PASSWORD}",
+        f"  le code de connexion s'affiche sur {root}/demo/messages (rien n'est envoyé)",
+    ]
 
 
 def _checkpoint(ctx: Context) -> list[str]:
@@ -342,6 +365,8 @@ def _patient(
         f"  {name}, né(e) le {person.birth_date:%d/%m/%Y}, INS {person.ins} — "
         f"{created.patient.login} / {created.patient.temporary_password}"
     ]
+    if index == 0:  # the one whose login ``dmp demo`` prints, with a known password
+        lines[0] = lines[0].split(" — ")[0] + f" — {created.patient.login} {DEMO_MARK}"
     if parent is not None:
         rep = created.representatives[0]
         lines.append(
@@ -351,7 +376,8 @@ def _patient(
     if index == 0:
         _accesses(ctx, team, excluded, created.dmp_id, Ins.parse(person.ins))
     if index == 4:
-        records.close_record(ctx, patient, created.dmp_id, "Déménagement à l'étranger")
+        confirmed = replace(patient, step_up_at=ctx.now())  # as the portal asks: a fresh code
+        records.close_record(ctx, confirmed, created.dmp_id, "Déménagement à l'étranger")
         lines[-1] += " (DMP fermé)"
     return lines
 

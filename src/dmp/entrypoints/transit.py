@@ -14,16 +14,20 @@ receive the answer instead of a connection reset.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import secrets
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from starlette.requests import ClientDisconnect
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 MIB = 1024 * 1024
 DRAIN_BYTES = 256 * MIB
@@ -67,3 +71,26 @@ async def drain(chunks: AsyncIterator[bytes]) -> None:
                 drained += len(chunk)
                 if drained > DRAIN_BYTES:
                     return
+
+
+class SealedWriter(io.RawIOBase):
+    """A write-only stream into a ``SealedFile``, for a writer that wants a file (``zipfile``):
+    not seekable, so the writer streams (a ZIP's sizes after each member). Counts what it
+    wrote, to read it back."""
+
+    def __init__(self, sealed: SealedFile) -> None:
+        super().__init__()
+        self._sealed = sealed
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: ReadableBuffer) -> int:
+        chunk = bytes(data)
+        self._sealed.write(chunk)
+        self.size += len(chunk)
+        return len(chunk)
+
+    def flush(self) -> None:
+        self._sealed.flush()

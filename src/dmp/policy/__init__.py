@@ -23,7 +23,14 @@ from dmp.policy.disclosure import told_why, told_why_document
 from dmp.policy.documents import DocumentChange, Flags, add_document, change_document, version_flags
 from dmp.policy.history import read_history, sees_history_entry
 from dmp.policy.jobs import Job, scheduled
-from dmp.policy.lifecycle import close_record, create_record, destroy, look_up, reactivate_record
+from dmp.policy.lifecycle import (
+    close_record,
+    create_record,
+    destroy,
+    export_record,
+    look_up,
+    reactivate_record,
+)
 from dmp.policy.portal import (
     change_login_factors,
     choose_notices,
@@ -53,6 +60,7 @@ __all__ = [
     "deny",
     "designate_medecin_traitant",
     "destroy",
+    "export_record",
     "fresh_step_up",
     "grant",
     "is_excluded",

@@ -8,7 +8,7 @@ from dmp.domain.model import AccessMode, Actor, ProfessionalActor, RecordState
 from dmp.policy.access import Access, as_holder, open_for_writing, open_record, professional_barred
 from dmp.policy.decision import Decision, allow, deny
 from dmp.policy.portal import fresh_step_up
-from dmp.policy.relations import is_excluded, refuse_actor, refuse_excluded
+from dmp.policy.relations import is_excluded, is_holder, refuse_actor, refuse_excluded
 
 
 def create_record(actor: Actor, existing: RecordState | None) -> Decision:
@@ -35,10 +35,24 @@ def look_up(actor: Actor) -> Decision:
     return allow("lookup")
 
 
-def close_record(access: Access) -> Decision:
-    """May this person close the DMP? The patient or a legal representative; or, at the patient's
-    request, a professional who may open it in normal access. Only an active DMP closes."""
-    return open_for_writing(access)
+def close_record(access: Access, now: datetime, max_step_up_age: timedelta) -> Decision:
+    """May this person close the DMP? The patient or a legal representative, having just entered
+    a fresh one-time code (a session left open must not be enough to shut the professionals out
+    of the DMP); or, at the patient's request, a professional who may open it in normal access
+    (the patient is in front of them). Only an active DMP closes."""
+    opened = open_for_writing(access)
+    if opened and is_holder(access.actor) and not fresh_step_up(access.actor, now, max_step_up_age):
+        return deny("step-up-required")
+    return opened
+
+
+def export_record(access: Access) -> Decision:
+    """May this person take away a copy of the whole DMP (every document they may read, its
+    metadata, its history)? The patient or a legal representative, at any time: on a closed DMP
+    too, and right before destroying it. What they may not read stays out of the copy
+    (``read_document``), and a representative's copy of the history leaves out the minor's
+    secret entries (``sees_history_entry``)."""
+    return as_holder(access, open_record)
 
 
 def reactivate_record(access: Access) -> Decision:

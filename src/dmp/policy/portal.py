@@ -41,10 +41,12 @@ def fresh_step_up(actor: Actor, now: datetime, max_age: timedelta) -> bool:
 
 
 def change_login_factors(access: Access, now: datetime, max_age: timedelta) -> Decision:
-    """May this person add or remove a way of proving who they are at login (an authenticator
-    app, a passkey), as seen from this DMP? Whoever signs in to it (its holder, or a legal
-    representative while the patient is a minor), having just entered a fresh one-time code: a
-    session left open must not be enough to plant a factor of one's own, nor to remove one."""
+    """May this person change a way of proving who they are at login, as seen from this DMP: add
+    or remove an authenticator app or a passkey, add, change or remove the phone or the e-mail
+    address the codes are sent to, change the password? Whoever signs in to it (its holder, or a
+    legal representative while the patient is a minor), on a closed DMP too, having just entered
+    a fresh one-time code: a session left open must not be enough to plant a factor or an
+    address of one's own, nor to lock the patient out."""
     opened = sign_in(access)
     if opened and not fresh_step_up(access.actor, now, max_age):
         return deny("step-up-required")

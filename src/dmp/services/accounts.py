@@ -18,7 +18,7 @@ from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
 from dmp.adapters.keystore import KeyDestroyed
 from dmp.domain.model import ContactChannels
-from dmp.errors import InvalidInput
+from dmp.errors import ConfigurationError, InvalidInput
 from dmp.services.context import Context
 
 # No 0/O, 1/I/L: the identifier is read aloud and copied from paper.
@@ -105,3 +105,28 @@ def contacts_of(ctx: Context, account: RowMap) -> ContactChannels:
         cipher.open_optional("email", "account", account["email_enc"]),
         cipher.open_optional("phone", "account", account["phone_enc"]),
     )
+
+
+# The demo's patient whose login ``dmp demo`` prints (synthetic data only).
+DEMO_PASSWORD = "patient-de-demo"  # noqa: S105 (the demo's, printed on purpose)
+
+
+def reset_demo_password(ctx: Context, login: str) -> bool:
+    """Demo mode only: give this account the demo's known password (no change asked at the
+    first login), so that the login ``dmp demo`` prints works every time it starts. False when
+    no account has this login any more (its DMP destroyed in the demo)."""
+    if not ctx.settings.demo:
+        raise ConfigurationError("Le mot de passe de démonstration n'existe qu'en mode démo.")
+    with ctx.uow() as uow:
+        account = uow.accounts.by_login(login, for_update=True)
+        if account is None:
+            return False
+        uow.accounts.update(
+            account["id"],
+            password_hash=ctx.password_hasher.hash(DEMO_PASSWORD),
+            must_change_password=False,
+            failed_logins=0,
+            next_login_at=None,
+        )
+        uow.commit()
+    return True

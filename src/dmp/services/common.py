@@ -7,6 +7,9 @@ from datetime import datetime
 from uuid import UUID, uuid4
 
 from dmp.adapters.db.uow import UnitOfWork
+from dmp.adapters.fieldcipher import FieldCipher
+from dmp.domain.model import ContactChannels
+from dmp.services.context import Context
 from dmp.services.gate import Door
 from dmp.services.notifications import templates
 
@@ -32,6 +35,38 @@ def notify(
             "recipient_id": recipient_id,
             "template": template,
             "params": json.dumps(params, ensure_ascii=False),
+            "created_at": now,
+            "attempts": 0,
+        }
+    )
+
+
+def notify_address(
+    ctx: Context,
+    uow: UnitOfWork,
+    now: datetime,
+    dmp_id: UUID | None,
+    contact: ContactChannels,
+    template: str,
+    **params: str,
+) -> None:
+    """Queue a notification to an address that is no longer the account's (one just replaced
+    or removed): it is told of the change, in case it was not its owner's doing. The address
+    is sealed in the message under a key of the message's own, destroyed once it is sent."""
+    if templates()[template].immediate:
+        raise ValueError(f"{template!r} is sent at once, never queued")
+    message_id = uuid4()
+    cipher = FieldCipher(message_id, ctx.keys.create(message_id))
+    addresses = {"email": contact.email or "", "phone": contact.phone or ""}
+    uow.outbox.add(
+        {
+            "id": message_id,
+            "dmp_id": dmp_id,
+            "recipient_kind": "contact",
+            "recipient_id": message_id,
+            "template": template,
+            "params": json.dumps(params, ensure_ascii=False),
+            "contact_enc": cipher.seal("contact", "outbox", json.dumps(addresses)),
             "created_at": now,
             "attempts": 0,
         }

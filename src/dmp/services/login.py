@@ -112,7 +112,7 @@ def begin(ctx: Context, session: WebSession, login: str, password: str, channel:
         account = uow.accounts.by_login(_normal(login), for_update=True)
         candidate = _password_holds(ctx, uow, account, password, now)
         uow.accounts.update_session(session.id, stage=CODE, candidate_id=candidate, account_id=None)
-        send = _prepare_code(ctx, uow, session.id, candidate, "login", channel, now)
+        send = prepare_code(ctx, uow, session.id, candidate, "login", channel, now)
         uow.commit()
     if send is not None:
         _quietly(send)
@@ -138,9 +138,9 @@ def _password_holds(
     Argon2 work is done in every case, so that timing tells nothing either."""
     waiting = account is not None and account["next_login_at"] is not None
     if account is None or (waiting and now < account["next_login_at"]):
-        _verify(ctx, _decoy_hash(ctx), password)
+        password_matches(ctx, _decoy_hash(ctx), password)
         return None
-    if not _verify(ctx, account["password_hash"], password[:MAX_PASSWORD]):
+    if not password_matches(ctx, account["password_hash"], password[:MAX_PASSWORD]):
         _failed_password(ctx, uow, account, now)
         return None
     if ctx.password_hasher.check_needs_rehash(account["password_hash"]):
@@ -158,7 +158,7 @@ def _decoy_hash(ctx: Context) -> str:
     return _decoys[key]
 
 
-def _verify(ctx: Context, hashed: str, password: str) -> bool:
+def password_matches(ctx: Context, hashed: str, password: str) -> bool:
     try:
         return ctx.password_hasher.verify(hashed, password)
     except (VerificationError, InvalidHashError):
@@ -181,7 +181,7 @@ def _failed_password(ctx: Context, uow: UnitOfWork, account: RowMap, now: dateti
 # --- the codes -----------------------------------------------------------------------------------
 
 
-def _prepare_code(
+def prepare_code(
     ctx: Context,
     uow: UnitOfWork,
     session_id: str,
@@ -215,6 +215,8 @@ def _prepare_code(
     chosen, to = target
     code = f"{secrets.randbelow(10**6):06d}"
     row |= {"channel": chosen, "code_hash": _code_hash(code_id, code)}
+    if address is not None and account_id is not None:  # a new address, waiting for its code
+        row["address_enc"] = _cipher(ctx, account_id).seal("contact-address", code_id, address)
     uow.accounts.add_code(row)
     if chosen == "totp":
         return None
@@ -240,7 +242,7 @@ def _target(
     the last hour are spent, or a passkey answers instead of a code)."""
     if account_id is None or channel == "passkey":
         return None
-    if uow.accounts.codes_sent_since(account_id, now - timedelta(hours=1)) >= SENDS_PER_HOUR:
+    if codes_spent(uow, account_id, now):
         return None
     if address is not None:
         return channel, address
@@ -258,11 +260,16 @@ def _target(
     return None
 
 
+def codes_spent(uow: UnitOfWork, account_id: UUID, now: datetime) -> bool:
+    """The account was sent as many codes as an hour allows."""
+    return uow.accounts.codes_sent_since(account_id, now - timedelta(hours=1)) >= SENDS_PER_HOUR
+
+
 def _code_hash(code_id: UUID, code: str) -> str:
     return hashlib.sha256(f"{code_id}:{code}".encode()).hexdigest()
 
 
-def _check_code(
+def check_code(
     ctx: Context, uow: UnitOfWork, session_id: str, purpose: str, code: str, now: datetime
 ) -> RowMap | None:
     """The code row, used now, if ``code`` is its code; None otherwise (a try is counted)."""
@@ -319,7 +326,7 @@ def finish(ctx: Context, session: WebSession, code: str) -> Done:
     """Check the code of this login (sent, or of the authenticator app)."""
 
     def proof(uow: UnitOfWork, account: RowMap | None, now: datetime) -> bool:
-        return _check_code(ctx, uow, session.id, "login", code, now) is not None
+        return check_code(ctx, uow, session.id, "login", code, now) is not None
 
     return finish_with(ctx, session, proof, "wrong-code")
 
@@ -461,7 +468,7 @@ def set_password(ctx: Context, session: WebSession, password: str, confirm: str)
     fresh code. Every other session of the account ends."""
     if session.account_id is None or session.stage not in (NEW_PASSWORD, SIGNED_IN):
         raise SignInRequired()
-    if session.stage == SIGNED_IN and not _fresh(ctx, session):
+    if session.stage == SIGNED_IN and not fresh_step_up_now(ctx, session):
         raise StepUpRequired()
     if password != confirm:
         raise InvalidInput("Les deux mots de passe ne sont pas identiques.", code="password")
@@ -470,7 +477,7 @@ def set_password(ctx: Context, session: WebSession, password: str, confirm: str)
         account = uow.accounts.get(session.account_id, for_update=True)
         assert account is not None
         check_password(password, account["login"])
-        if _verify(ctx, account["password_hash"], password):
+        if password_matches(ctx, account["password_hash"], password):
             raise InvalidInput("Choisissez un mot de passe différent de l'actuel.", code="password")
         uow.accounts.update(
             account["id"],
@@ -495,7 +502,7 @@ def _refreshed(uow: UnitOfWork, account_id: UUID) -> RowMap:
 # --- a fresh code before what cannot be undone -----------------------------------------------
 
 
-def _fresh(ctx: Context, session: WebSession) -> bool:
+def fresh_step_up_now(ctx: Context, session: WebSession) -> bool:
     return policy.fresh_step_up(session.actor(), ctx.now(), step_up_window(ctx))
 
 
@@ -512,7 +519,7 @@ def send_step_up(ctx: Context, session: WebSession, channel: str) -> None:
         raise InvalidInput("Choisissez comment recevoir votre code : SMS ou courriel.")
     now = ctx.now()
     with ctx.uow() as uow:
-        send = _prepare_code(ctx, uow, session.id, session.account_id, "step-up", channel, now)
+        send = prepare_code(ctx, uow, session.id, session.account_id, "step-up", channel, now)
         uow.commit()
     if send is not None:
         send()
@@ -523,7 +530,7 @@ def check_step_up(ctx: Context, session: WebSession, code: str) -> None:
         raise SignInRequired()
     now = ctx.now()
     with ctx.uow() as uow:
-        row = _check_code(ctx, uow, session.id, "step-up", code, now)
+        row = check_code(ctx, uow, session.id, "step-up", code, now)
         if row is None:
             uow.commit()
             raise CodeFailed()
@@ -544,7 +551,7 @@ def request_reset(ctx: Context, session: WebSession, login: str, channel: str) -
         account = uow.accounts.by_login(_normal(login))
         account_id = account["id"] if account is not None else None
         uow.accounts.update_session(session.id, candidate_id=account_id)
-        send = _prepare_code(ctx, uow, session.id, account_id, "reset", channel, now)
+        send = prepare_code(ctx, uow, session.id, account_id, "reset", channel, now)
         uow.commit()
     if send is not None:
         _quietly(send)
@@ -557,7 +564,7 @@ def finish_reset(ctx: Context, session: WebSession, code: str, password: str, co
         raise InvalidInput("Les deux mots de passe ne sont pas identiques.", code="password")
     now = ctx.now()
     with ctx.uow() as uow:
-        row = _check_code(ctx, uow, session.id, "reset", code, now)
+        row = check_code(ctx, uow, session.id, "reset", code, now)
         account = uow.accounts.get(session.candidate_id) if session.candidate_id else None
         if row is None or account is None:
             uow.commit()

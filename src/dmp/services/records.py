@@ -265,14 +265,23 @@ def _found(door: gate.Door, ins: Ins, *, opened: bool) -> Lookup:
 
 
 def close_record(ctx: Context, actor: Actor, patient: UUID | Ins, reason: str) -> UUID:
-    """Close the DMP: professionals can no longer read or feed it; data kept ten years."""
+    """Close the DMP: professionals can no longer read or feed it; data kept ten years. The
+    patient (or a legal representative) closes it with a fresh one-time code (the policy's
+    ``step-up-required`` otherwise)."""
     reason = inputs.check_reason((reason or "").strip())
     if not reason:
         raise InvalidInput("Le motif de fermeture est obligatoire.", code="reason")
     now = ctx.now()
+    step_up = timedelta(seconds=ctx.settings.step_up_max_age_seconds)
     with ctx.uow() as uow:
         door = gate.enter(
-            ctx, uow, Reading(actor), "record.close", patient, policy.close_record, lock=True
+            ctx,
+            uow,
+            Reading(actor),
+            "record.close",
+            patient,
+            lambda access: policy.close_record(access, now, step_up),
+            lock=True,
         )
         dmp_id = door.dmp_id
         uow.records.update(

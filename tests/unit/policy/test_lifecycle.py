@@ -11,7 +11,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dmp.domain.model import PatientActor, RecordState, RepresentativeActor
-from dmp.policy import Access, close_record, create_record, destroy, reactivate_record
+from dmp.policy import (
+    Access,
+    close_record,
+    create_record,
+    destroy,
+    export_record,
+    reactivate_record,
+)
 
 from .personas import ACTORS, RECORDS, access, outcome, table
 
@@ -50,37 +57,80 @@ def test_create_record(actor: str, existing: str, expected: str) -> None:
     assert outcome(create_record(ACTORS[actor], state)) == expected
 
 
+NOW = datetime(2024, 3, 14, 10, 30, tzinfo=UTC)
+MAX_AGE = timedelta(minutes=5)
+STEP_UPS = {
+    "never": None,
+    "fresh": NOW - timedelta(minutes=1),
+    "limit": NOW - MAX_AGE,
+    "stale": NOW - MAX_AGE - timedelta(seconds=1),
+}
+
 CLOSE_RECORD = """
-    actor     record           mode  expected
-    # -- the patient or a representative; a professional who may open the DMP, at her request
-    alice     alice            N     allow:holder
-    marc      lea              N     allow:legal-representative
-    bruno     alice            N     allow:medecin-traitant
-    chloe     alice            N     allow:authorized
-    gael      alice            N     allow:authorized
-    # -- an active DMP only, in normal access
-    alice     alice-closed     N     deny:record-closed
-    bruno     alice-closed     N     deny:record-closed
-    alice     alice-destroyed  N     deny:record-destroyed
-    alice     alice            E     deny:mode-not-for-patient
-    bruno     alice            E     deny:read-only-mode
-    samia     alice            S     deny:read-only-mode
+    actor     record           mode  step_up  expected
+    # -- the patient or a representative, with a fresh code; a professional who may open the
+    # -- DMP, at her request (she is in front of them: no code of hers)
+    alice     alice            N     fresh    allow:holder
+    alice     alice            N     limit    allow:holder
+    marc      lea              N     fresh    allow:legal-representative
+    bruno     alice            N     never    allow:medecin-traitant
+    chloe     alice            N     never    allow:authorized
+    gael      alice            N     never    allow:authorized
+    # -- a fresh one-time code first, for the patient and the representative
+    alice     alice            N     never    deny:step-up-required
+    alice     alice            N     stale    deny:step-up-required
+    marc      lea              N     stale    deny:step-up-required
+    # -- an active DMP only, in normal access (the state is told before the code is asked)
+    alice     alice-closed     N     fresh    deny:record-closed
+    alice     alice-closed     N     never    deny:record-closed
+    bruno     alice-closed     N     never    deny:record-closed
+    alice     alice-destroyed  N     fresh    deny:record-destroyed
+    alice     alice            E     fresh    deny:mode-not-for-patient
+    bruno     alice            E     never    deny:read-only-mode
+    samia     alice            S     never    deny:read-only-mode
     # -- nobody else
-    damien    alice            N     deny:not-authorized
-    zoe       alice            N     deny:other-record
-    marc      lea-adult        N     deny:representative-of-adult
-    irene     alice            N     deny:blocked
-    elise     alice            N     deny:excluded-actor
-    oscar-alone  alice         N     deny:excluded-actor
-    mathilde-mutuelle  alice   N     deny:excluded-actor
-    operator  alice            N     deny:operator-no-health-data
+    damien    alice            N     never    deny:not-authorized
+    zoe       alice            N     fresh    deny:other-record
+    marc      lea-adult        N     fresh    deny:representative-of-adult
+    irene     alice            N     never    deny:blocked
+    elise     alice            N     never    deny:excluded-actor
+    oscar-alone  alice         N     never    deny:excluded-actor
+    mathilde-mutuelle  alice   N     never    deny:excluded-actor
+    operator  alice            N     never    deny:operator-no-health-data
 """
 
 
 @pytest.mark.parametrize(*table(CLOSE_RECORD))
-def test_close_record(actor: str, record: str, mode: str, expected: str) -> None:
+def test_close_record(actor: str, record: str, mode: str, step_up: str, expected: str) -> None:
     why = "-" if mode == "N" else "why"
-    assert outcome(close_record(access(actor, record, mode, why))) == expected
+    asked = access(actor, record, mode, why)
+    if isinstance(asked.actor, PatientActor | RepresentativeActor):
+        asked = replace(asked, actor=replace(asked.actor, step_up_at=STEP_UPS[step_up]))
+    assert outcome(close_record(asked, NOW, MAX_AGE)) == expected
+
+
+EXPORT_RECORD = """
+    actor     record           expected
+    # -- the patient or a representative, at any time: a closed DMP too
+    alice     alice            allow:holder
+    alice     alice-closed     allow:holder
+    marc      lea              allow:legal-representative
+    marc      lea-closed       allow:legal-representative
+    # -- nothing left; not theirs
+    alice     alice-destroyed  deny:record-destroyed
+    zoe       alice            deny:other-record
+    marc      lea-adult        deny:representative-of-adult
+    # -- never a professional, even the médecin traitant; the law first; never the operator
+    bruno     alice            deny:holder-only
+    chloe     alice            deny:holder-only
+    elise     alice            deny:excluded-actor
+    operator  alice            deny:operator-no-health-data
+"""
+
+
+@pytest.mark.parametrize(*table(EXPORT_RECORD))
+def test_export_record(actor: str, record: str, expected: str) -> None:
+    assert outcome(export_record(access(actor, record, "N", "-"))) == expected
 
 
 REACTIVATE_RECORD = """
@@ -117,15 +167,6 @@ def test_reactivate_record(actor: str, record: str, mode: str, expected: str) ->
     why = "-" if mode == "N" else "why"
     assert outcome(reactivate_record(access(actor, record, mode, why))) == expected
 
-
-NOW = datetime(2024, 3, 14, 10, 30, tzinfo=UTC)
-MAX_AGE = timedelta(minutes=5)
-STEP_UPS = {
-    "never": None,
-    "fresh": NOW - timedelta(minutes=1),
-    "limit": NOW - MAX_AGE,
-    "stale": NOW - MAX_AGE - timedelta(seconds=1),
-}
 
 DESTROY = """
     actor     record           step_up  expected

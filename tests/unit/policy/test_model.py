@@ -295,7 +295,9 @@ class DmpModel(RuleBasedStateMachine):
     @rule(who=st.sampled_from(sorted(PROS) + sorted(HOLDERS)))
     def close(self, who: str) -> None:
         actor = EVERYONE[who]
-        decision = close_record(self._access(actor))
+        if who in HOLDERS:  # the patient and the representative close with a fresh code
+            actor = replace(HOLDERS[who], step_up_at=NOW - FRESH)
+        decision = close_record(self._access(actor), NOW, FRESH)
         assert bool(decision) == self.oracle.may_close(actor), decision
         if decision:
             self._set(state=RecordState.CLOSED)
@@ -377,7 +379,7 @@ class DmpModel(RuleBasedStateMachine):
 
     def _emergency_only_reads(self, access: Access) -> None:
         assert not add_document(access, "10"), "a document added in an emergency mode"
-        assert not close_record(access), "a DMP closed in an emergency mode"
+        assert not close_record(access, NOW, FRESH), "a DMP closed in an emergency mode"
         for doc in self.docs:
             changed = change_document(access, doc, DocumentChange.MASK, MATRIX)
             assert not changed, "changed in emergency"

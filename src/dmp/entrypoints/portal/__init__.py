@@ -19,7 +19,15 @@ def install(app: FastAPI, ctx: Context) -> None:
     """Add the portal's pages, its static files and its sessions to the application. The
     history's sentences and the table of notices are loaded now: a malformed table stops the
     start, not a page."""
-    from dmp.entrypoints.portal import document_add, document_contents, document_destroy
+    from dmp.entrypoints.portal import (
+        account,
+        closing,
+        demo,
+        document_add,
+        document_contents,
+        document_destroy,
+        export,
+    )
     from dmp.entrypoints.portal.authorizations import router as authorizations
     from dmp.entrypoints.portal.documents import router as documents
     from dmp.entrypoints.portal.history import router as history
@@ -38,5 +46,6 @@ def install(app: FastAPI, ctx: Context) -> None:
     app.state.spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # uploads in transit
     # The pages of fixed addresses before /documents/{id}, which would take them for an id.
     pages = (document_add.router, document_destroy.router, documents, document_contents.router)
-    for router in (home, login, security, authorizations, history, notices, *pages):
+    mine = (account.router, closing.router, export.router, demo.router)
+    for router in (home, login, security, authorizations, history, notices, *mine, *pages):
         app.include_router(router)

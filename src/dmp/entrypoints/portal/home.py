@@ -3,7 +3,9 @@ overview of their DMP."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -22,9 +24,14 @@ async def home(request: Request) -> Response:
     return page(request, "home.html")
 
 
+DONE = {"ferme": "Votre DMP est fermé. Vous êtes prévenu(e) par message."}
+
+
 @router.get("/tableau-de-bord")
-async def dashboard(request: Request) -> Response:
+async def dashboard(
+    request: Request, fait: Annotated[str | None, Query(max_length=20)] = None
+) -> Response:
     session = web.signed_in(request)
     ctx, actor = context_of(request), session.actor()
     seen = await run_in_threadpool(overview.overview, ctx, actor, actor.dmp_id)
-    return page(request, "dashboard.html", seen=seen)
+    return page(request, "dashboard.html", seen=seen, done=DONE.get(fait or ""))

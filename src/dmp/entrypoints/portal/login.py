@@ -232,5 +232,6 @@ async def step_up_post(request: Request) -> Response:
     try:
         await run_in_threadpool(login.check_step_up, context_of(request), session, code)
     except login.CodeFailed as failed:
-        return page(request, "step_up.html", status=401, error=failed.message, suite=target)
+        values = {"error": failed.message, "suite": target, "sent": None}
+        return page(request, "step_up.html", status=401, **values)
     return redirect(target)
