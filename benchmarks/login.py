@@ -56,9 +56,10 @@ from dmp.services.directory import NewProfessional, add_professional, profession
 from dmp.settings import DeliverySettings, load_settings
 
 PASSWORD = "une phrase de passe du banc d'essai"  # noqa: S105 (a benchmark input)
+DOCTOR_RPPS = "1000990000" + luhn_check_digit("1000990000")  # who creates the DMPs
 CODE = re.compile(r"\b([0-9]{6})\b")
 CSRF = re.compile(r'name="csrf" value="([^"]*)"')
-_DMP = ["-c", "from dmp.entrypoints.cli.main import app; app(['serve'])"]
+DMP_SERVE = ["-c", "from dmp.entrypoints.cli.main import app; app(['serve'])"]
 
 
 # --- the codes, as the patients receive them -----------------------------------------------------
@@ -99,12 +100,12 @@ class Mailboxes:
 # --- the data set ---------------------------------------------------------------------------------
 
 
-def _ins(n: int) -> Ins:
+def ins_of(n: int) -> Ins:
     nir = f"1850375{n:06d}"
     return Ins.parse(f"{nir}{nir_key(nir):02d}")
 
 
-def _environment(
+def environment(
     folder: Path, backend: str, smtp_port: int, port: int, workers: int
 ) -> dict[str, str]:
     env = {
@@ -126,7 +127,7 @@ def _environment(
     return env
 
 
-def _fresh_postgres() -> None:
+def fresh_postgres() -> None:
     with psycopg.connect(pg_conninfo("postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS dmp_bench_login WITH (FORCE)"))
         conn.execute(sql.SQL("CREATE DATABASE dmp_bench_login"))
@@ -144,10 +145,7 @@ def seed(env: dict[str, str], patients: int) -> list[tuple[str, str]]:
         os.environ.update(saved)
     ctx = build(settings, migrate=True)
     ctx.password_hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    base = "1000990"
-    doctor = add_professional(
-        ctx, NewProfessional(base + "000" + luhn_check_digit(base + "000"), "Banc", "Ema", "10")
-    )
+    doctor = add_professional(ctx, NewProfessional(DOCTOR_RPPS, "Banc", "Ema", "10"))
     actor = professional_actor(ctx, doctor.professional)
     consent = records.Consent(ctx.brochure.version, informed=True, consented=True)
     hashed = password_hasher().hash(PASSWORD)
@@ -157,7 +155,7 @@ def seed(env: dict[str, str], patients: int) -> list[tuple[str, str]]:
         created = records.create_record(
             ctx,
             actor,
-            ins=_ins(n),
+            ins=ins_of(n),
             identity=PatientIdentity("Banc", f"Patient{n}", date(1980, 1, 1), "female"),
             contacts=ContactChannels(email=email),
             consent=consent,
@@ -289,17 +287,17 @@ def argon2_floor(workers: int, seconds: float) -> float:
 def run(args: argparse.Namespace) -> list[Figure]:
     folder = Path(tempfile.mkdtemp(prefix="dmp-bench-login-"))
     boxes = Mailboxes()
-    smtp_port = _free_port()
+    smtp_port = free_port()
     smtp = Controller(boxes, hostname=LOOPBACK, port=smtp_port)
     smtp.start()
     try:
-        port = _free_port()
-        env = _environment(folder, args.backend, smtp_port, port, args.workers)
+        port = free_port()
+        env = environment(folder, args.backend, smtp_port, port, args.workers)
         if args.backend == "postgresql":
-            _fresh_postgres()
+            fresh_postgres()
         print(f"seeding {args.patients} patients …", flush=True)
         accounts = seed(env, args.patients)
-        with Server([sys.executable, *_DMP], env, port, folder / "server.log") as server:
+        with Server([sys.executable, *DMP_SERVE], env, port, folder / "server.log") as server:
             server.wait_ready("/connexion")
             logins = Logins(server.base_url, accounts, boxes)
             asyncio.run(_load(logins, 2, 3))  # warm up: imports, connections, caches
@@ -329,7 +327,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((LOOPBACK, 0))
         return int(sock.getsockname()[1])
