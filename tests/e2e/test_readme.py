@@ -91,6 +91,7 @@ def test_the_first_document_in_two_minutes(demo, tmp_path):
     printed, base = demo
     assert f"API FHIR des professionnels (base) : {base}/fhir" in printed
     assert f"Portail des patients : {base}/" in printed
+    assert f"Portail des professionnels : {base}/pro" in printed
     assert f"Description OpenAPI : {base}/openapi.json" in printed
     token = re.search(rf"{PROFESSIONAL}\s+RPPS [0-9]+ : (dmp_\S+)", printed)
     ins = re.search(rf"{PATIENT}, né\(e\) le [0-9/]+, INS ([0-9AB]{{15}})", printed)
@@ -124,3 +125,12 @@ def test_the_first_document_in_two_minutes(demo, tmp_path):
     assert outputs[4].startswith("Compte rendu de consultation")
     assert '"code":"MASQUE_PS"' in outputs[5]
     assert '"versionId":"2"' in outputs[5]
+
+
+def test_the_root_page_leads_a_newcomer_everywhere(browser):
+    home = browser.get("/")
+    assert home.status_code == 200
+    for link in ("/connexion", "/pro", "/fhir/metadata", "/openapi.json"):
+        assert f'href="{link}"' in home.text, link
+        reached = browser.client.get(link, follow_redirects=True)  # /pro: to its login
+        assert reached.status_code == 200, link

@@ -62,6 +62,7 @@ def addresses(settings: Settings) -> list[str]:
         f"API FHIR des professionnels (base) : {root}/fhir  (CapabilityStatement : "
         f"{root}/fhir/metadata)",
         f"Portail des patients : {root}/",
+        f"Portail des professionnels : {root}/pro",
         f"Description OpenAPI : {root}/openapi.json",
     ]
 
