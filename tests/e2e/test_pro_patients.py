@@ -10,7 +10,7 @@ from dmp.domain.model import PatientActor
 from dmp.services import records
 from dmp.services.context import Context
 from tests.e2e.portal import Browser, first_log_in
-from tests.personas import ALICE_INS, Cast, ins
+from tests.personas import ALICE_INS, Cast, fresh, ins
 
 NEW_INS = ins("1920275123099")
 IDENTITY = {"nom": "Garnier", "prenoms": "Paul", "naissance": "1992-02-14", "sexe": "male"}
@@ -55,7 +55,7 @@ def test_an_active_dmp_shows_its_state_and_the_patient_to_who_may_open_it(
 def test_a_closed_dmp_shows_its_date_and_how_to_reactivate(
     ctx: Context, pro_browser, cast: Cast
 ) -> None:
-    records.close_record(ctx, cast.alice, cast.alice_dmp, "Je ne souhaite plus de DMP")
+    records.close_record(ctx, fresh(ctx, cast.alice), cast.alice_dmp, "Je ne souhaite plus de DMP")
     found = pro_browser("damien").get(f"/pro/patient?ins={ALICE_INS.value}")
     assert "fermé" in unescape(found.text)
     assert "2 mars 2026" in found.text
