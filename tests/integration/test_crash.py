@@ -1,5 +1,6 @@
-"""A process killed between writing a content and committing its row leaves an orphan that the
-scheduled jobs remove; nothing half-written is ever visible."""
+"""A process killed between writing a content and committing its row, or half-way through the
+content's write, leaves an orphan that the scheduled jobs remove; nothing half-written is ever
+visible."""
 
 from __future__ import annotations
 
@@ -20,8 +21,12 @@ def _content_files(ctx) -> list[Path]:
     return [p for p in (ctx.settings.blob_dir / "objects").rglob("*") if p.is_file()]
 
 
-def test_killed_submission_leaves_nothing_once_swept(ctx, clock):
-    cast = populate(ctx)
+def _temporary_files(ctx) -> list[Path]:
+    return list((ctx.settings.blob_dir / "tmp").iterdir())
+
+
+def _killed_submission(ctx, cast, moment: str) -> None:
+    """A submission by Bruno to Alice's DMP, in a process that dies at ``moment``."""
     s = ctx.settings
     env = {
         **os.environ,
@@ -34,7 +39,6 @@ def test_killed_submission_leaves_nothing_once_swept(ctx, clock):
         "DMP_NOTIFICATIONS": "off",
         "PYTHONPATH": str(ROOT),
     }
-    keys_before = set(ctx.keys.store.iter_ids())
     died = subprocess.run(
         [
             sys.executable,
@@ -42,6 +46,7 @@ def test_killed_submission_leaves_nothing_once_swept(ctx, clock):
             "tests.integration.crash_submit",
             cast.bruno.rpps,
             str(cast.alice_dmp),
+            moment,
         ],
         env=env,
         cwd=ROOT,
@@ -50,6 +55,12 @@ def test_killed_submission_leaves_nothing_once_swept(ctx, clock):
         check=False,
     )
     assert died.returncode == 17, died.stderr.decode()
+
+
+def test_killed_submission_leaves_nothing_once_swept(ctx, clock):
+    cast = populate(ctx)
+    keys_before = set(ctx.keys.store.iter_ids())
+    _killed_submission(ctx, cast, "commit")
     assert find_documents(ctx, Reading(cast.bruno), cast.alice_dmp) == []  # no half document
     assert len(_content_files(ctx)) == 1  # the orphan content…
     assert len(set(ctx.keys.store.iter_ids()) - keys_before) == 1  # …and its key
@@ -58,4 +69,20 @@ def test_killed_submission_leaves_nothing_once_swept(ctx, clock):
     clock.now = datetime.now(UTC) + timedelta(hours=2)
     assert sweep_orphans(ctx) == 2
     assert _content_files(ctx) == []
+    assert set(ctx.keys.store.iter_ids()) == keys_before
+
+
+def test_submission_killed_mid_write_leaves_nothing_once_swept(ctx, clock):
+    cast = populate(ctx)
+    keys_before = set(ctx.keys.store.iter_ids())
+    _killed_submission(ctx, cast, "write")
+    assert find_documents(ctx, Reading(cast.bruno), cast.alice_dmp) == []
+    assert _content_files(ctx) == []  # never a partial content in place…
+    assert len(_temporary_files(ctx)) == 1  # …but the temporary file it was written to
+    assert len(set(ctx.keys.store.iter_ids()) - keys_before) == 1
+    clock.now = datetime.now(UTC)
+    assert sweep_orphans(ctx) == 0  # within the grace period: it may be an upload in progress
+    clock.now = datetime.now(UTC) + timedelta(hours=2)
+    assert sweep_orphans(ctx) == 2
+    assert _temporary_files(ctx) == []
     assert set(ctx.keys.store.iter_ids()) == keys_before
