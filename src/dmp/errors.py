@@ -100,6 +100,19 @@ class MigrationRefused(DmpError):
     message = "Migration refusée."
 
 
+class DatabaseUnavailable(DmpError):
+    """The database does not answer (stopped, restarting, unreachable) or cannot take the
+    transaction now (locked): nothing the request asked was acknowledged, and the same request
+    may be sent again (a document already stored is refused as a duplicate of itself)."""
+
+    code = "database-unavailable"
+    status = 503
+    message = (
+        "Le service est momentanément indisponible : sa base de données ne répond pas. "
+        "Réessayez dans quelques instants."
+    )
+
+
 class NotificationUnavailable(DmpError):
     """A message that had to leave at once (a one-time code) could not: the e-mail server or the
     SMS gateway is down, or that channel is not offered."""

@@ -19,7 +19,7 @@ from starlette.datastructures import FormData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dmp.domain.french import day_fr, moment_fr
-from dmp.errors import InvalidInput
+from dmp.errors import DmpError, InvalidInput
 from dmp.services import sessions
 from dmp.services.context import Context
 from dmp.services.sessions import Opened, SignInRequired, WebSession
@@ -63,7 +63,13 @@ class PortalSessions:
             return
         state = scope.setdefault("state", {})
         ctx: Context = scope["app"].state.ctx
-        state["web_session"] = await run_in_threadpool(sessions.current, ctx, _token(scope))
+        try:
+            state["web_session"] = await run_in_threadpool(sessions.current, ctx, _token(scope))
+        except DmpError as error:  # e.g. the database does not answer: a page says so
+            state["web_session"] = None
+            answer = page(Request(scope), "error.html", status=error.status, message=error.message)
+            await answer(scope, receive, send)
+            return
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
