@@ -4,6 +4,7 @@ answers (a page, a redirection). No rule here: the services decide."""
 
 from __future__ import annotations
 
+import logging
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from dmp.services.context import Context
 from dmp.services.sessions import Opened, SignInRequired, WebSession
 
 HERE = Path(__file__).parent
+log = logging.getLogger("dmp.portal")
 COOKIE = "dmp_session"
 MAX_FIELD = 4000  # a form field: free text (a reason, a comment) fits; more is not meant
 MAX_CREDENTIAL = 20_000  # a passkey device's answer, in JSON: some hundred bytes, an RSA key more
@@ -66,6 +68,7 @@ class PortalSessions:
         try:
             state["web_session"] = await run_in_threadpool(sessions.current, ctx, _token(scope))
         except DmpError as error:  # e.g. the database does not answer: a page says so
+            log.error("dmp error %s on %s %s", error.code, scope["method"], scope["path"])
             state["web_session"] = None
             answer = page(Request(scope), "error.html", status=error.status, message=error.message)
             await answer(scope, receive, send)
