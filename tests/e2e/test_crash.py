@@ -28,7 +28,6 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psutil
@@ -44,7 +43,7 @@ from dmp.settings import Settings
 from tests.conftest import FakeClock
 from tests.e2e.fhir import FHIR_JSON, free_port, ins_token
 from tests.e2e.serving import MIB, Served, operator_env
-from tests.e2e.uploads import Answer, Upload, Uploaders, deposit
+from tests.e2e.uploads import Answer, Upload, Uploaders, deposit, half_stored
 from tests.personas import ALICE_INS, populate
 
 pytestmark = [
@@ -118,7 +117,7 @@ def test_killed_workers_and_server_lose_nothing_acknowledged(ctx, served, settin
     assert missing == []  # every acknowledged upload is there…
     for answer in acknowledged:  # …under the id it was acknowledged with
         assert found[answer.upload.master] == _created_id(answer)
-    assert _half_stored(ctx) == []
+    assert half_stored(ctx) == []
     assert _orphans(ctx) == {"files": [], "temporary": [], "keys": []}
     verified = served.cli("audit", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
@@ -206,22 +205,6 @@ def _sha256(client: httpx.Client, url: str) -> str:
         for chunk in response.iter_bytes():
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _half_stored(ctx: Context) -> list[Any]:
-    """What is stored only in part: a document without contents, a content whose blob is
-    missing, a document without its key."""
-    with ctx.engine.connect() as conn:
-        documents = set(conn.execute(select(t.documents.c.id)).scalars())
-        contents = conn.execute(
-            select(t.document_contents.c.document_id, t.document_contents.c.blob_key)
-        ).all()
-    with_contents = {row.document_id for row in contents}
-    problems: list[Any] = [("no content", d) for d in documents - with_contents]
-    problems += [("no blob", r.blob_key) for r in contents if not ctx.blobs.exists(r.blob_key)]
-    keys = ctx.keys.store.get_many(sorted(documents))
-    problems += [("no key", d) for d in documents if d not in keys]
-    return problems
 
 
 def _orphans(ctx: Context) -> dict[str, list[str]]:

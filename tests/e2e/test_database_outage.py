@@ -39,8 +39,7 @@ from tests.conftest import IN_CI, FakeClock
 from tests.e2e import pgcluster
 from tests.e2e.fhir import ENGLISH, FHIR_JSON, free_port, ins_token
 from tests.e2e.serving import Served, operator_env
-from tests.e2e.test_crash import _half_stored
-from tests.e2e.uploads import Answer, Upload, Uploaders, deposit
+from tests.e2e.uploads import Answer, Upload, Uploaders, deposit, half_stored
 from tests.personas import ALICE_INS, populate
 
 pytestmark = [
@@ -121,7 +120,7 @@ def test_the_database_stops_under_load_and_comes_back(cluster, outage_ctx, tmp_p
             ).scalars()
         )
     assert set(acknowledged) - stored == set()  # no acknowledged write lost
-    assert _half_stored(ctx) == []
+    assert half_stored(ctx) == []
     verified = served.cli("audit", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
 

@@ -1,7 +1,8 @@
 """Uploads of the crash and outage tests: ITI-65 provide bundles whose one PDF is generated
 from a seed while it is sent (the test process never holds a content), each with its own
 master identifier, so that whatever the server stored can be traced back to the upload and held
-to its SHA-256; a pool of client threads that records what each upload was answered."""
+to its SHA-256; a pool of client threads that records what each upload was answered; and what
+is stored only in part."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
+from dmp.adapters.db import tables as t
 from dmp.domain.identifiers import Ins
+from dmp.services.context import Context
 from tests.e2e.fhir import FHIR_JSON, STREAM_BLOCK, document_reference
 from tests.factories import PDF
 
@@ -127,11 +131,11 @@ class Uploaders:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-        assert not any(t.is_alive() for t in self._threads), "an upload never ended"
+        assert not any(thread.is_alive() for thread in self._threads), "an upload never ended"
 
     @property
     def running(self) -> bool:
-        return any(t.is_alive() for t in self._threads)
+        return any(thread.is_alive() for thread in self._threads)
 
     def acknowledged(self) -> list[Answer]:
         with self._lock:
@@ -149,3 +153,19 @@ class Uploaders:
                 answer = self.send(client, upload)
                 with self._lock:
                     self.answers.append(answer)
+
+
+def half_stored(ctx: Context) -> list[Any]:
+    """What is stored only in part: a document without contents, a content whose blob is
+    missing, a document without its key."""
+    with ctx.engine.connect() as conn:
+        documents = set(conn.execute(select(t.documents.c.id)).scalars())
+        contents = conn.execute(
+            select(t.document_contents.c.document_id, t.document_contents.c.blob_key)
+        ).all()
+    with_contents = {row.document_id for row in contents}
+    problems: list[Any] = [("no content", d) for d in documents - with_contents]
+    problems += [("no blob", r.blob_key) for r in contents if not ctx.blobs.exists(r.blob_key)]
+    keys = ctx.keys.store.get_many(sorted(documents))
+    problems += [("no key", d) for d in documents if d not in keys]
+    return problems

@@ -10,8 +10,14 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from dmp.services.documents import Reading, find_documents
+import pytest
+
+from dmp.adapters.db.uow import UnitOfWork
+from dmp.errors import CommitInDoubt
+from dmp.services.documents import Reading, find_documents, open_content
 from dmp.services.jobs import sweep_orphans
+from dmp.services.submission import submit_documents
+from tests.factories import PDF, pdf_submission
 from tests.personas import populate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,3 +92,22 @@ def test_submission_killed_mid_write_leaves_nothing_once_swept(ctx, clock):
     assert sweep_orphans(ctx) == 2
     assert _temporary_files(ctx) == []
     assert set(ctx.keys.store.iter_ids()) == keys_before
+
+
+def test_a_commit_left_unconfirmed_keeps_the_content_it_may_have_stored(ctx, monkeypatch):
+    """The database applied the commit, and the connection broke before it said so: the
+    submission answers 503, and the document, which is stored, keeps its content and key."""
+    cast = populate(ctx)
+    applied = UnitOfWork.commit
+
+    def applied_then_lost(uow: UnitOfWork) -> None:
+        applied(uow)
+        raise CommitInDoubt()
+
+    monkeypatch.setattr(UnitOfWork, "commit", applied_then_lost)
+    with pytest.raises(CommitInDoubt):
+        submit_documents(ctx, cast.bruno, cast.alice_dmp, [pdf_submission()])
+    monkeypatch.setattr(UnitOfWork, "commit", applied)
+    [stored] = find_documents(ctx, Reading(cast.bruno), cast.alice_dmp)
+    _, chunks = open_content(ctx, Reading(cast.bruno), cast.alice_dmp, stored.id)
+    assert b"".join(chunks) == PDF

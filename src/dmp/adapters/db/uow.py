@@ -22,7 +22,7 @@ from dmp.adapters.db.repositories import (
     OutboxRepository,
     RecordRepository,
 )
-from dmp.errors import DatabaseUnavailable
+from dmp.errors import CommitInDoubt, DatabaseUnavailable
 
 
 def unavailable(error: BaseException) -> bool:
@@ -72,9 +72,12 @@ class UnitOfWork:
     def commit(self) -> None:
         if self._read_only:
             raise RuntimeError("a read-only unit of work has nothing to commit")
-        # A commit the database did not confirm raises here, and the use case acknowledges
-        # nothing (whether it was applied or not, the client may send it again).
-        self._transaction.commit()
+        try:
+            self._transaction.commit()
+        except sa_exc.DBAPIError as error:
+            if unavailable(error):  # the database may have applied it, or not
+                raise CommitInDoubt() from error
+            raise
 
     def rollback(self) -> None:
         if self._transaction.is_active:
