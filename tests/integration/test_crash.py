@@ -7,20 +7,24 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from dmp.adapters.db.uow import UnitOfWork
+from dmp.domain.model import ContactChannels, PatientIdentity, RecordState
 from dmp.errors import CommitInDoubt
 from dmp.services.documents import Reading, find_documents, open_content
 from dmp.services.jobs import sweep_orphans
+from dmp.services.records import create_record, lookup
 from dmp.services.submission import submit_documents
 from tests.factories import PDF, pdf_submission
-from tests.personas import populate
+from tests.personas import consent, ins, populate
 
 ROOT = Path(__file__).resolve().parents[2]
+JEAN = PatientIdentity("Moulin", "Jean", date(1970, 1, 1), "male")
+JEAN_INS = ins("1700175123457")
 
 
 def _content_files(ctx) -> list[Path]:
@@ -111,3 +115,28 @@ def test_a_commit_left_unconfirmed_keeps_the_content_it_may_have_stored(ctx, mon
     [stored] = find_documents(ctx, Reading(cast.bruno), cast.alice_dmp)
     _, chunks = open_content(ctx, Reading(cast.bruno), cast.alice_dmp, stored.id)
     assert b"".join(chunks) == PDF
+
+
+def test_a_creation_left_unconfirmed_keeps_the_keys_of_the_dmp_it_may_have_created(
+    ctx, monkeypatch
+):
+    cast = populate(ctx)
+    applied = UnitOfWork.commit
+
+    def applied_then_lost(uow: UnitOfWork) -> None:
+        applied(uow)
+        raise CommitInDoubt()
+
+    monkeypatch.setattr(UnitOfWork, "commit", applied_then_lost)
+    with pytest.raises(CommitInDoubt):
+        create_record(
+            ctx,
+            cast.damien,
+            ins=JEAN_INS,
+            identity=JEAN,
+            contacts=ContactChannels(phone="06 12 34 56 78"),
+            consent=consent(ctx),
+        )
+    monkeypatch.setattr(UnitOfWork, "commit", applied)
+    found = lookup(ctx, cast.damien, JEAN_INS)  # the DMP was created, and opens: its key is there
+    assert (found.state, found.identity) == (RecordState.ACTIVE, JEAN)
