@@ -100,6 +100,32 @@ class MigrationRefused(DmpError):
     message = "Migration refusée."
 
 
+class DatabaseUnavailable(DmpError):
+    """The database does not answer (stopped, restarting, unreachable) or cannot take the
+    transaction now (locked): nothing the request asked was acknowledged, and the same request
+    may be sent again (a document already stored is refused as a duplicate of itself)."""
+
+    code = "database-unavailable"
+    status = 503
+    message = (
+        "Le service est momentanément indisponible : sa base de données ne répond pas. "
+        "Réessayez dans quelques instants."
+    )
+
+
+class CommitInDoubt(DatabaseUnavailable):
+    """The connection broke while the database committed: it may have applied the transaction
+    or not. Nothing may be undone on the assumption that it did not (a content, a key): the
+    orphan sweep removes later what no committed row refers to."""
+
+    code = "commit-unconfirmed"
+    message = (
+        "Le service est momentanément indisponible : sa base de données n'a pas confirmé "
+        "l'enregistrement. Réessayez dans quelques instants (ce qui a déjà été enregistré "
+        "sera refusé comme doublon)."
+    )
+
+
 class NotificationUnavailable(DmpError):
     """A message that had to leave at once (a one-time code) could not: the e-mail server or the
     SMS gateway is down, or that channel is not offered."""

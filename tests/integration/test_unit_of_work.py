@@ -1,12 +1,18 @@
 """The unit of work: a transaction that commits only when asked, and the read-only kind that
-takes no transaction (and, on SQLite, no write lock)."""
+takes no transaction (and, on SQLite, no write lock); a database that does not answer is
+``DatabaseUnavailable`` (503), a statement it refuses is not."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import insert, select, text, update
 
+from dmp.adapters.db.engine import make_engine
 from dmp.adapters.db.tables import professionals
+from dmp.adapters.db.uow import UnitOfWork
+from dmp.errors import DatabaseUnavailable
+from tests.e2e.fhir import free_port
 from tests.personas import populate
 
 
@@ -45,3 +51,33 @@ def test_a_unit_of_work_rolls_back_unless_committed(ctx, cast):
 def test_a_reader_refuses_to_commit(ctx, cast):
     with ctx.reader() as reader, pytest.raises(RuntimeError):
         reader.commit()
+
+
+def test_a_database_that_does_not_answer_is_unavailable_not_an_error_of_ours():
+    nothing_there = make_engine(f"postgresql://postgres@127.0.0.1:{free_port()}/dmp")
+    with pytest.raises(DatabaseUnavailable) as raised, UnitOfWork(nothing_there):
+        pass
+    assert raised.value.status == 503
+    nothing_there.dispose()
+
+
+def test_a_connection_lost_mid_transaction_is_unavailable_and_the_next_one_works(postgres_url):
+    engine = make_engine(postgres_url)
+    with pytest.raises(DatabaseUnavailable), UnitOfWork(engine) as uow:
+        # The server ends this session, as a restart of the database would.
+        uow.connection.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+    with UnitOfWork(engine, read_only=True) as uow:  # the pool checks before it lends
+        assert uow.connection.execute(text("SELECT 1")).scalar_one() == 1
+    engine.dispose()
+
+
+def test_a_statement_the_database_refuses_is_not_an_outage(ctx, cast):
+    with ctx.reader() as uow:
+        row = dict(uow.connection.execute(select(professionals)).mappings().first())
+    with pytest.raises(sa_exc.IntegrityError):  # a duplicate key, through the unit of work
+        _insert(ctx, row)
+
+
+def _insert(ctx, row) -> None:
+    with ctx.uow() as uow:
+        uow.connection.execute(insert(professionals).values(**row))

@@ -60,6 +60,12 @@ class BlobStore(Protocol):
         """Remove every blob of a DMP (total destruction); returns how many."""
         ...
 
+    def purge_temp(self, older_than: datetime) -> int:
+        """Remove what a process killed during ``put`` left of its write (a temporary file; in
+        an object store, an unfinished multipart upload), started before ``older_than``
+        (aware); returns how many."""
+        ...
+
 
 def blob_key(dmp_id: UUID, blob_id: UUID) -> str:
     return f"{dmp_id}/{blob_id}"

@@ -5,7 +5,8 @@
 - destroy the DMPs closed for more than ten years, and finish destructions cut short by a crash;
 - tell the patient, after 14 days, that a document hidden from them awaits a consultation;
 - reveal such a document one month after it was submitted;
-- remove content and keys that no committed row refers to (left by a crash mid-submission);
+- remove content, temporary files and keys that no committed row refers to (left by a crash
+  mid-submission);
 - send the queued notifications (``services.delivery``; ``dmp serve`` sends them too, every few
   seconds), and report those that failed for good or whose send is uncertain.
 """
@@ -116,9 +117,10 @@ def hidden_documents(ctx: Context) -> tuple[int, int]:
 
 
 def sweep_orphans(ctx: Context) -> int:
-    """Content files and keys that no committed row refers to, older than the grace period."""
+    """Content files and keys that no committed row refers to, and what a killed process left
+    of a content it was writing, older than the grace period."""
     cutoff = ctx.now() - ORPHAN_GRACE
-    removed = 0
+    removed = ctx.blobs.purge_temp(cutoff)
     with ctx.uow() as uow:
         for blob_key in list(ctx.blobs.list_older_than(cutoff)):
             if not uow.documents.blob_key_exists(blob_key):

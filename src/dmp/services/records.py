@@ -25,7 +25,7 @@ from dmp.domain.model import (
     RepresentativeActor,
     SystemActor,
 )
-from dmp.errors import InvalidInput
+from dmp.errors import CommitInDoubt, InvalidInput
 from dmp.services import audit, gate
 from dmp.services.accounts import Credentials, check_contacts, contacts_of, open_account
 from dmp.services.common import french_date, notify_patient
@@ -122,6 +122,8 @@ def create_record(
             door.record()
             notify_patient(door, "record_created", login=created.patient.login)
             uow.commit()
+        except CommitInDoubt:
+            raise  # the DMP may exist: its keys stay (the orphan sweep removes unowned ones)
         except BaseException:
             for key_id in draft.keys_made:
                 ctx.keys.destroy(key_id)
@@ -362,6 +364,8 @@ def finish_destruction(
     message = _LastMessage.to(ctx, contact)
     try:
         _bury(ctx, dmp_id, plan.ins_index, requested_by, message)
+    except CommitInDoubt:
+        raise  # the message may be queued: its key stays (the orphan sweep removes it if not)
     except BaseException:
         if message is not None:
             ctx.keys.destroy(message.id)

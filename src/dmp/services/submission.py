@@ -4,7 +4,8 @@ destroy them at the patient's request.
 Submission runs in three steps so that no database lock is held while content streams in:
 check the right to write; stream each content through the type check and the cipher into the
 blob store; then, in one transaction, check again and write the metadata and the audit entry.
-If anything fails after content was written, that content and its key are removed; if the process
+If anything fails after content was written, that content and its key are removed, unless the
+commit itself went unconfirmed (``CommitInDoubt``: the document may be stored); if the process
 dies instead, ``dmp jobs run`` sweeps what no committed row refers to.
 """
 
@@ -33,6 +34,7 @@ from dmp.domain.model import (
     ProfessionalActor,
 )
 from dmp.errors import (
+    CommitInDoubt,
     Conflict,
     ContentMismatch,
     InvalidInput,
@@ -220,6 +222,8 @@ def submit_documents(
             stored = [_insert(ctx, door, p, now) for p in prepared]
             _notify_added(door, prepared, now)
             uow.commit()
+    except CommitInDoubt:
+        raise  # stored or not: the orphan sweep removes the contents only if no row has them
     except BaseException:
         _discard(ctx, written)
         raise

@@ -1,10 +1,17 @@
-"""The unit of work: one database transaction that rolls back unless ``commit()`` is called."""
+"""The unit of work: one database transaction that rolls back unless ``commit()`` is called.
+
+It is also where a database that does not answer becomes ``DatabaseUnavailable`` (HTTP 503),
+whatever statement met it: every use case reaches the database through a unit of work, and a
+driver's exception must not cross the service boundary (it would be an HTTP 500). The engine's
+pool checks each connection before use (``pool_pre_ping``), so the first request after the
+database is back succeeds, with no restart."""
 
 from __future__ import annotations
 
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy import exc as sa_exc
 
 from dmp.adapters.db.repositories import (
     AccountRepository,
@@ -15,6 +22,15 @@ from dmp.adapters.db.repositories import (
     OutboxRepository,
     RecordRepository,
 )
+from dmp.errors import CommitInDoubt, DatabaseUnavailable
+
+
+def unavailable(error: BaseException) -> bool:
+    """The database is down, restarting, unreachable, or the connection was lost
+    (``OperationalError``: also a lock that timed out), as opposed to a statement it refused."""
+    if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return True
+    return isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated
 
 
 class UnitOfWork:
@@ -28,10 +44,16 @@ class UnitOfWork:
         self._connection: Connection | None = None
 
     def __enter__(self) -> UnitOfWork:
-        self._connection = self._engine.connect()
-        if self._read_only:
-            self._connection = self._connection.execution_options(isolation_level="AUTOCOMMIT")
-        self._transaction = self._connection.begin()
+        try:
+            self._connection = self._engine.connect()
+            if self._read_only:
+                self._connection = self._connection.execution_options(isolation_level="AUTOCOMMIT")
+            self._transaction = self._connection.begin()
+        except sa_exc.DBAPIError as error:
+            self._discard()
+            if unavailable(error):
+                raise DatabaseUnavailable() from error
+            raise
         conn = self._connection
         self.directory = DirectoryRepository(conn)
         self.records = RecordRepository(conn)
@@ -50,7 +72,12 @@ class UnitOfWork:
     def commit(self) -> None:
         if self._read_only:
             raise RuntimeError("a read-only unit of work has nothing to commit")
-        self._transaction.commit()
+        try:
+            self._transaction.commit()
+        except sa_exc.DBAPIError as error:
+            if unavailable(error):  # the database may have applied it, or not
+                raise CommitInDoubt() from error
+            raise
 
     def rollback(self) -> None:
         if self._transaction.is_active:
@@ -62,6 +89,20 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.rollback()
-        self.connection.close()
-        self._connection = None
+        failure = exc
+        try:
+            self.rollback()
+        except sa_exc.DBAPIError as error:  # the connection is lost: say so if nothing else did
+            failure = failure or error
+        finally:
+            self._discard()
+        if failure is not None and unavailable(failure):
+            raise DatabaseUnavailable() from failure
+        if failure is not None and exc is None:
+            raise failure
+
+    def _discard(self) -> None:
+        """Give the connection back to the pool (which drops it, if it is broken)."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

@@ -4,6 +4,7 @@ answers (a page, a redirection). No rule here: the services decide."""
 
 from __future__ import annotations
 
+import logging
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,13 @@ from starlette.datastructures import FormData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dmp.domain.french import day_fr, moment_fr
-from dmp.errors import InvalidInput
+from dmp.errors import DmpError, InvalidInput
 from dmp.services import sessions
 from dmp.services.context import Context
 from dmp.services.sessions import Opened, SignInRequired, WebSession
 
 HERE = Path(__file__).parent
+log = logging.getLogger("dmp.portal")
 COOKIE = "dmp_session"
 MAX_FIELD = 4000  # a form field: free text (a reason, a comment) fits; more is not meant
 MAX_CREDENTIAL = 20_000  # a passkey device's answer, in JSON: some hundred bytes, an RSA key more
@@ -63,7 +65,14 @@ class PortalSessions:
             return
         state = scope.setdefault("state", {})
         ctx: Context = scope["app"].state.ctx
-        state["web_session"] = await run_in_threadpool(sessions.current, ctx, _token(scope))
+        try:
+            state["web_session"] = await run_in_threadpool(sessions.current, ctx, _token(scope))
+        except DmpError as error:  # e.g. the database does not answer: a page says so
+            log.error("dmp error %s on %s %s", error.code, scope["method"], scope["path"])
+            state["web_session"] = None
+            answer = page(Request(scope), "error.html", status=error.status, message=error.message)
+            await answer(scope, receive, send)
+            return
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
