@@ -139,3 +139,51 @@ def log_in_again(browser: Browser, rpps: str, secret: str, clock: FakeClock) -> 
 
 def code_at(secret: str, clock: FakeClock) -> str:
     return pyotp.TOTP(secret).at(clock.now)
+
+
+BOUNDARY = "----dmp-pro-test-boundary-Qd81Kx"
+
+
+def pro_multipart(
+    fields: dict[str, str], files: list[tuple[str, str, bytes]], *, file_name: str = "fichiers"
+) -> bytes:
+    """A multipart/form-data body as a browser sends the document form: the fields first, then
+    each file (name, MIME type, bytes) under the same field name."""
+    body = b""
+    for name, value in fields.items():
+        body += (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        ).encode()
+    for name, mime_type, content in files:
+        body += (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{file_name}"; '
+            f'filename="{name}"\r\nContent-Type: {mime_type}\r\n\r\n'
+        ).encode()
+        body += content + b"\r\n"
+    return body + f"--{BOUNDARY}--\r\n".encode()
+
+
+def pro_upload(
+    browser: Browser,
+    form_page: str,
+    fields: dict[str, str],
+    files: list[tuple[str, str, bytes]],
+    *,
+    csrf: str | None = None,
+) -> httpx.Response:
+    """Open the document form at ``form_page``, then post it with these fields and files."""
+    shown = browser.get(form_page)
+    assert shown.status_code == 200, shown.text
+    action = re.search(r'<form method="post" action="([^"]+)" enctype', shown.text)
+    assert action is not None, shown.text
+    token = browser.csrf() if csrf is None else csrf
+    body = pro_multipart({"csrf": token, **fields}, files)
+    answer = browser.client.post(
+        unescape(action.group(1)),
+        content=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+    )
+    assert answer.status_code < 500, answer.text
+    if answer.status_code != 303:
+        browser.page = answer
+    return answer

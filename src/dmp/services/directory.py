@@ -20,7 +20,14 @@ from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.domain.identifiers import parse_finess, parse_rpps
 from dmp.domain.inputs import MAX_NAME, check_text
-from dmp.domain.model import MEDECIN, Establishment, Professional, ProfessionalActor, SystemActor
+from dmp.domain.model import (
+    MEDECIN,
+    Actor,
+    Establishment,
+    Professional,
+    ProfessionalActor,
+    SystemActor,
+)
 from dmp.domain.names import words
 from dmp.errors import Conflict, DmpError, Forbidden, InvalidInput, NotFound, Unauthenticated
 from dmp.policy import Decision
@@ -214,13 +221,20 @@ class IssuedToken:
 
 
 def issue_token(
-    ctx: Context, rpps: str, *, finess: str | None = None, days: int = 90, label: str | None = None
+    ctx: Context,
+    rpps: str,
+    *,
+    finess: str | None = None,
+    days: int = 90,
+    label: str | None = None,
+    by: Actor = OPERATOR,
 ) -> IssuedToken:
     """A bearer token bound to one professional (acting for one establishment, optionally).
     Only its hash is kept. An excluded actor never gets one. Malformed input is refused before
     anything is read; every other refusal (an unknown professional or establishment, the law's
     exclusion, a professional no longer practising or not working there) is audited with its
-    exact reason before it is answered."""
+    exact reason before it is answered, with who asked (``by``: the operator, or the
+    professional themselves from the portal)."""
     rpps = parse_rpps(rpps)
     finess = parse_finess(finess) if finess else None
     if not 1 <= days <= 366:
@@ -230,15 +244,15 @@ def issue_token(
         professional = uow.directory.professional_by_rpps(rpps)
         if professional is None:
             message = f"Aucun professionnel avec le RPPS {rpps}."
-            _refuse_token(ctx, uow, rpps, "unknown-professional", NotFound(message))
+            _refuse_token(ctx, uow, rpps, "unknown-professional", NotFound(message), by)
         establishment = uow.directory.establishment_by_finess(finess) if finess else None
         if finess and establishment is None:
             message = f"Aucun établissement avec le FINESS {finess}."
-            _refuse_token(ctx, uow, rpps, "unknown-establishment", NotFound(message))
+            _refuse_token(ctx, uow, rpps, "unknown-establishment", NotFound(message), by)
         decision = policy.may_hold_credentials(professional, establishment)
         if not decision:
-            _refuse_token(ctx, uow, rpps, decision.reason, Forbidden(decision.message))
-        _token_audit(ctx, uow, rpps, True, decision.reason)
+            _refuse_token(ctx, uow, rpps, decision.reason, Forbidden(decision.message), by)
+        _token_audit(ctx, uow, rpps, True, decision.reason, by)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         issued = IssuedToken(uuid4(), token, now + timedelta(days=days))
         uow.directory.add_token(
@@ -257,16 +271,18 @@ def issue_token(
     return issued
 
 
-def _token_audit(ctx: Context, uow: UnitOfWork, rpps: str, allowed: bool, reason: str) -> None:
+def _token_audit(
+    ctx: Context, uow: UnitOfWork, rpps: str, allowed: bool, reason: str, by: Actor
+) -> None:
     event = audit.Event("directory.token.issue", allowed, reason, "professional", rpps)
-    audit.append(uow, ctx.signer, ctx.now(), None, OPERATOR, event)
+    audit.append(uow, ctx.signer, ctx.now(), None, by, event)
 
 
 def _refuse_token(
-    ctx: Context, uow: UnitOfWork, rpps: str, reason: str, error: DmpError
+    ctx: Context, uow: UnitOfWork, rpps: str, reason: str, error: DmpError, by: Actor
 ) -> NoReturn:
     """A refused token issue is in the trail before it is answered: commit it, then raise."""
-    _token_audit(ctx, uow, rpps, False, reason)
+    _token_audit(ctx, uow, rpps, False, reason, by)
     uow.commit()
     raise error
 

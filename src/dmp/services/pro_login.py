@@ -23,9 +23,11 @@ import base64
 import hmac
 import json
 import secrets
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 import pyotp
@@ -282,6 +284,24 @@ def _count_try(uow: UnitOfWork, session: WebSession, state: dict[str, Any]) -> N
 
 def provider_enabled(ctx: Context) -> bool:
     return ctx.oidc is not None
+
+
+def provider_origins(ctx: Context) -> list[str]:
+    """The origins the login form's redirection may lead to: the provider's authorization
+    endpoint (where « Pro Santé Connect » sends the browser), and its issuer. A browser holds a
+    form's redirections to the page's ``form-action``: without them there, the button goes
+    nowhere."""
+    if ctx.oidc is None:
+        return []
+    found = [_origin(ctx.oidc.settings.issuer)]
+    with suppress(OidcError):  # the provider is down: the button will say so
+        found.append(_origin(str(ctx.oidc.metadata()["authorization_endpoint"])))
+    return sorted({o for o in found if o})
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") else ""
 
 
 def _redirect_uri(ctx: Context) -> str:

@@ -38,6 +38,7 @@ DESTROYING = "destroying"  # the state of a DMP while its destruction is under w
 # facts and a document, and appends to the audit chain) are built once: building a statement
 # costs as much Python as executing it.
 _pro, _est, _tok = t.professionals, t.establishments, t.api_tokens
+_SYSTEM_CHAIN = UUID(int=0)  # services.audit.SYSTEM_CHAIN: entries that concern no DMP
 _member = t.professional_establishments
 
 
@@ -456,13 +457,36 @@ class DirectoryRepository(_Repository):
         email: str | None = self.conn.execute(stmt).scalar()
         return email
 
-    def revoke_token(self, token_id: UUID, at: datetime) -> bool:
-        result = self.conn.execute(
-            update(t.api_tokens)
-            .where(t.api_tokens.c.id == token_id, t.api_tokens.c.revoked_at.is_(None))
-            .values(revoked_at=at)
+    def revoke_token(
+        self, token_id: UUID, at: datetime, professional_id: UUID | None = None
+    ) -> bool:
+        """Revoke a token not yet revoked (with ``professional_id``: only if it is theirs)."""
+        stmt = update(t.api_tokens).where(
+            t.api_tokens.c.id == token_id, t.api_tokens.c.revoked_at.is_(None)
         )
-        return result.rowcount > 0
+        if professional_id is not None:
+            stmt = stmt.where(t.api_tokens.c.professional_id == professional_id)
+        return self.conn.execute(stmt.values(revoked_at=at)).rowcount > 0
+
+    def tokens_of(self, professional_id: UUID, limit: int) -> list[RowMap]:
+        """A professional's tokens, newest first, with the FINESS each acts for (never a hash)."""
+        tok = t.api_tokens
+        stmt = (
+            select(
+                tok.c.id,
+                tok.c.label,
+                tok.c.created_at,
+                tok.c.expires_at,
+                tok.c.revoked_at,
+                _est.c.finess,
+                _est.c.name.label("establishment_name"),
+            )
+            .select_from(tok.outerjoin(_est, _est.c.id == tok.c.establishment_id))
+            .where(tok.c.professional_id == professional_id)
+            .order_by(tok.c.created_at.desc(), tok.c.id)
+            .limit(limit)
+        )
+        return self._rows(stmt)
 
 
 class RecordRepository(_Repository):
@@ -929,6 +953,31 @@ class AuditRepository(_Repository):
             self.conn.execute(_AUDIT_INSERT, entry)
             moved = {k: v for k, v in head.items() if k != "dmp_id"}
             self.conn.execute(_AUDIT_MOVE_HEAD, {**moved, "chain": head["dmp_id"]})
+
+    def by_professional(self, professional_id: UUID, limit: int) -> list[RowMap]:
+        """What this professional did on DMPs (allowed or refused), newest first, at most
+        ``limit`` entries: their own entries only, through the index on (actor id, time), never
+        another actor's, never the system chain's. Only what the entry says in clear: no
+        justification (sealed under the DMP's key), no target id."""
+        c = t.audit_entries.c
+        stmt = select(
+            c.dmp_id,
+            c.seq,
+            c.at,
+            c.profession,
+            c.establishment,
+            c.mode,
+            c.action,
+            c.target_kind,
+            c.outcome,
+            c.reason,
+        ).where(
+            c.actor_kind == "professional",
+            c.actor_id == str(professional_id),
+            c.dmp_id != _SYSTEM_CHAIN,
+        )
+        stmt = stmt.order_by(c.at.desc(), c.dmp_id, c.seq.desc()).limit(limit)
+        return list(self.conn.execute(stmt).mappings())
 
     def chain(self, dmp_id: UUID) -> Generator[RowMap, None, None]:
         stmt = select(t.audit_entries).where(t.audit_entries.c.dmp_id == dmp_id)

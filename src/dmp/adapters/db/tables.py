@@ -394,6 +394,8 @@ audit_entries = Table(
     Column("hash", String(64), nullable=False),
     PrimaryKeyConstraint("dmp_id", "seq", "at"),
     Index("ix_audit_entries_dmp_id_at", "dmp_id", "at"),
+    # A professional's own activity, newest first, across DMPs (the professional portal).
+    Index("ix_audit_entries_actor_id_at", "actor_id", "at"),
 )
 
 audit_heads = Table(

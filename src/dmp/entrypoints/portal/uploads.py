@@ -39,17 +39,17 @@ READ_BLOCK = 256 * 1024
 
 
 @dataclass
-class Received:
-    """The form's fields, and its file waiting in a sealed temporary file."""
+class ReceivedFile:
+    """One file of the form, waiting in a sealed temporary file."""
 
-    fields: FormData
     file_name: str = ""
     content_type: str = ""
     size: int = 0
     _file: SealedFile | None = None
 
     @property
-    def has_file(self) -> bool:
+    def chosen(self) -> bool:
+        """Whether a file was chosen (a form posted with no file sends an empty, nameless one)."""
         return self._file is not None and (self.size > 0 or bool(self.file_name))
 
     def chunks(self) -> Iterator[bytes]:
@@ -57,6 +57,42 @@ class Received:
         for offset in range(0, self.size, READ_BLOCK):
             assert self._file is not None  # size > 0 only once a file was written
             yield self._file.read(offset, min(READ_BLOCK, self.size - offset))
+
+
+@dataclass
+class Received:
+    """The form's fields, and its files (the first one named by the properties below)."""
+
+    fields: FormData
+    files: list[ReceivedFile]
+
+    @property
+    def _first(self) -> ReceivedFile:
+        return self.files[0] if self.files else ReceivedFile()
+
+    @property
+    def file_name(self) -> str:
+        return self._first.file_name
+
+    @property
+    def content_type(self) -> str:
+        return self._first.content_type
+
+    @property
+    def size(self) -> int:
+        return self._first.size
+
+    @property
+    def has_file(self) -> bool:
+        return self._first.chosen
+
+    def chunks(self) -> Iterator[bytes]:
+        return self._first.chunks()
+
+    @property
+    def chosen(self) -> list[ReceivedFile]:
+        """The files actually chosen, in the form's order."""
+        return [f for f in self.files if f.chosen]
 
 
 @dataclass
@@ -72,12 +108,13 @@ class _Part:
 class _Form:
     """The parser's callbacks: where each part of the body goes."""
 
-    def __init__(self, session: WebSession, max_bytes: int, directory: Path | None) -> None:
+    def __init__(
+        self, session: WebSession, max_bytes: int, directory: Path | None, max_files: int
+    ) -> None:
         self.session, self.max_bytes, self.directory = session, max_bytes, directory
+        self.max_files = max_files
         self.fields: list[tuple[str, str | UploadFile]] = []
-        self.file: SealedFile | None = None
-        self.file_name = self.content_type = ""
-        self.size = 0
+        self.files: list[ReceivedFile] = []
         self.part = _Part()
 
     def callbacks(self) -> MultipartCallbacks:
@@ -111,15 +148,22 @@ class _Form:
             if len(self.fields) >= MAX_FIELDS:
                 raise InvalidInput("Le formulaire porte trop de champs.", code="form")
             return
-        if self.file is not None:
-            raise InvalidInput("Un seul fichier par envoi.", code="form")
+        if len(self.files) >= self.max_files:
+            if self.max_files == 1:
+                raise InvalidInput("Un seul fichier par envoi.", code="form")
+            raise InvalidInput(f"{self.max_files} fichiers au plus par envoi.", code="form")
         # The token came before the file (the form's first field): nothing is written without it.
         token = dict(self.fields).get("csrf")
         sessions.check_csrf(self.session, token if isinstance(token, str) else None)
         self.part.is_file = True
-        self.file_name = _text(options[b"filename"])[:255]
-        self.content_type = _text(self.part.headers.get(b"content-type", b""))[:100]
-        self.file = SealedFile(self.directory)
+        self.files.append(
+            ReceivedFile(
+                _text(options[b"filename"])[:255],
+                _text(self.part.headers.get(b"content-type", b""))[:100],
+                0,
+                SealedFile(self.directory),
+            )
+        )
 
     def part_data(self, data: bytes, start: int, end: int) -> None:
         if not self.part.is_file:
@@ -127,19 +171,21 @@ class _Form:
             if len(self.part.data) > 4 * MAX_FIELD:  # UTF-8: 4 bytes a character at most
                 raise InvalidInput(f"Le champ « {self.part.name} » est trop long.", code="form")
             return
-        assert self.file is not None
-        self.size += end - start
-        if self.size > self.max_bytes:
+        current = self.files[-1]
+        assert current._file is not None
+        current.size += end - start
+        if current.size > self.max_bytes:
             raise too_large(self.max_bytes)
-        self.file.write(data[start:end])
+        current._file.write(data[start:end])
 
     def part_end(self) -> None:
         if not self.part.is_file:
             self.fields.append((self.part.name, _text(self.part.data, strict=True)))
 
     def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
+        for received in self.files:
+            if received._file is not None:
+                received._file.close()
 
 
 def _text(raw: bytes | bytearray, *, strict: bool = False) -> str:
@@ -170,16 +216,22 @@ def _boundary(request: Request) -> bytes:
 
 @asynccontextmanager
 async def receive(
-    request: Request, session: WebSession, max_bytes: int, directory: Path | None
+    request: Request,
+    session: WebSession,
+    max_bytes: int,
+    directory: Path | None,
+    *,
+    max_files: int = 1,
 ) -> AsyncIterator[Received]:
-    """Read the posted form and its file; the file is gone once the block ends."""
-    form = _Form(session, max_bytes, directory)
+    """Read the posted form and its files (``max_files`` at most, each ``max_bytes`` at most);
+    the files are gone once the block ends."""
+    form = _Form(session, max_bytes, directory, max_files)
     try:
-        await _read(request, form, max_bytes)
-        file = form.file
-        if file is not None:
-            file.flush()  # read back by offset, from the file itself
-        yield Received(FormData(form.fields), form.file_name, form.content_type, form.size, file)
+        await _read(request, form, max_bytes * max_files)
+        for received in form.files:
+            assert received._file is not None
+            received._file.flush()  # read back by offset, from the file itself
+        yield Received(FormData(form.fields), list(form.files))
     finally:
         form.close()
 

@@ -15,9 +15,13 @@ PREFIX = "/pro"
 def install(app: FastAPI, ctx: Context) -> None:
     """Add the professional portal's pages (after the patient portal: its middleware loads the
     session of every page, these ones included)."""
+    from dmp.entrypoints.pro.activity import router as activity
+    from dmp.entrypoints.pro.administer import router as administer
     from dmp.entrypoints.pro.consult import router as consult
+    from dmp.entrypoints.pro.feed import router as feed
     from dmp.entrypoints.pro.login import router as login
     from dmp.entrypoints.pro.patients import router as patients
+    from dmp.entrypoints.pro.tokens import router as tokens
 
-    for router in (login, patients, consult):
+    for router in (login, patients, consult, feed, administer, tokens, activity):
         app.include_router(router, prefix=PREFIX)

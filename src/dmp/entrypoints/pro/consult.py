@@ -7,7 +7,6 @@ services the FHIR API calls: the door decides and writes the audit entry."""
 from __future__ import annotations
 
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -19,7 +18,7 @@ from dmp.entrypoints.portal import web
 from dmp.entrypoints.portal.document_contents import INLINE, _stream
 from dmp.entrypoints.portal.documents import LISTED, _query, document_id
 from dmp.entrypoints.portal.web import context_of, field, redirect
-from dmp.entrypoints.pro.web import page, professional
+from dmp.entrypoints.pro.web import dmp_ref, done, page, professional
 from dmp.errors import InvalidInput, NotFound
 from dmp.services import authorizations, documents, pro_login
 
@@ -28,10 +27,7 @@ Text = Annotated[str | None, Query(max_length=100)]
 MODES = {"urgence": AccessMode.EMERGENCY, "samu": AccessMode.SAMU}
 
 
-def _dmp(text: str) -> UUID:
-    """A DMP named by a path: a malformed id names none (the nil UUID, which no DMP has), so
-    that the door refuses it as any missing DMP, and writes it."""
-    return document_id(text)
+_dmp = dmp_ref
 
 
 @router.get("/dmp/{ref}")
@@ -43,6 +39,7 @@ async def consult(
     du: Text = None,
     au: Text = None,
     auteur: Text = None,
+    fait: Text = None,
 ) -> Response:
     actor = await professional(request)
     ctx, dmp_id = context_of(request), _dmp(ref)
@@ -56,6 +53,7 @@ async def consult(
         "vs": ctx.valuesets,
         "chosen": chosen,
         "reading": reading,
+        "done": done(fait),
     }
     try:
         found = await run_in_threadpool(documents.find_documents, ctx, reading, dmp_id, query)
@@ -99,7 +97,7 @@ async def emergency(request: Request, ref: str) -> Response:
 
 
 @router.get("/dmp/{ref}/documents/{doc}")
-async def show(request: Request, ref: str, doc: str) -> Response:
+async def show(request: Request, ref: str, doc: str, fait: Text = None) -> Response:
     actor = await professional(request)
     ctx, dmp_id = context_of(request), _dmp(ref)
     session = web.session_of(request)
@@ -119,6 +117,7 @@ async def show(request: Request, ref: str, doc: str) -> Response:
         doc=shown.document,
         clinical=shown.clinical,
         vs=ctx.valuesets,
+        done=done(fait),
     )
 
 

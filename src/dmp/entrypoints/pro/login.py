@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from dmp.entrypoints.portal import web
+from dmp.entrypoints.portal import CSP, web
 from dmp.entrypoints.portal.security import qr_code
 from dmp.entrypoints.portal.web import context_of, field, redirect
 from dmp.entrypoints.pro.web import page
@@ -31,13 +31,19 @@ Param = Annotated[str | None, Query(max_length=2000)]
 
 def _login_page(request: Request, status: int = 200, error: str | None = None) -> Response:
     ctx = context_of(request)
-    return page(
+    response = page(
         request,
         "pro/login.html",
         status=status,
         error=error,
         provider=pro_login.provider_enabled(ctx),
     )
+    origins = pro_login.provider_origins(ctx)
+    if origins:  # the button's form is redirected to the provider: let the browser follow
+        allowed = " ".join(["'self'", *origins]).encode()
+        policy = CSP.replace(b"form-action 'self'", b"form-action " + allowed)
+        response.headers["content-security-policy"] = policy.decode()
+    return response
 
 
 @router.get("/connexion")

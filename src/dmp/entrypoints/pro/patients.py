@@ -17,7 +17,7 @@ from dmp.domain.identifiers import Ins
 from dmp.domain.model import ContactChannels, PatientIdentity
 from dmp.entrypoints.portal import web
 from dmp.entrypoints.portal.web import context_of, field
-from dmp.entrypoints.pro.web import page, professional, signed_in_page
+from dmp.entrypoints.pro.web import done, page, professional, signed_in_page
 from dmp.errors import InvalidInput
 from dmp.services import records
 from dmp.services.brochure import Brochure
@@ -56,21 +56,21 @@ def _joined(paragraph: str) -> list[str]:
     return lines
 
 
-def _ins(text: str | None) -> Ins:
+def parse_ins(text: str | None) -> Ins:
     if not text:
         raise InvalidInput("Saisissez l'INS du patient (15 caractères).", code="ins")
     return Ins.parse(text)
 
 
 @router.get("")
-async def home(request: Request) -> Response:
-    return await signed_in_page(request, "pro/home.html", ins="")
+async def home(request: Request, fait: InsParam = None) -> Response:
+    return await signed_in_page(request, "pro/home.html", ins="", done=done(fait))
 
 
 @router.get("/patient")
 async def find(request: Request, ins: InsParam = None) -> Response:
     actor = await professional(request)
-    parsed = _ins(ins)
+    parsed = parse_ins(ins)
     found = await run_in_threadpool(records.lookup, context_of(request), actor, parsed)
     return page(request, "pro/patient.html", me=actor, ins=parsed.value, found=found)
 
@@ -93,7 +93,7 @@ async def create_form(request: Request, ins: InsParam = None) -> Response:
         me=actor,
         brochure=ctx.brochure,
         blocks=blocks(ctx.brochure),
-        ins=_ins(ins).value,
+        ins=parse_ins(ins).value,
         form={},
         genders=GENDER_LABELS,
     )
@@ -104,7 +104,7 @@ async def create(request: Request) -> Response:
     actor = await professional(request)
     ctx = context_of(request)
     data = await web.form(request)
-    ins = _ins(field(data, "ins", max_length=40))
+    ins = parse_ins(field(data, "ins", max_length=40))
     form = {name: field(data, name, required=False, max_length=200) for name in _FIELDS}
     try:
         identity = _identity(form)

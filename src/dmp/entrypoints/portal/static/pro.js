@@ -1,5 +1,6 @@
-// DMP — the professional portal's script: the INS key checked as it is typed, and the print
-// buttons. The forms work without it (the server checks the INS again).
+// DMP — the professional portal's script: the INS key checked as it is typed, the print
+// buttons, and the document types narrowed as a word is typed. The forms work without it (the
+// server checks the INS again; the types' search is a GET form).
 "use strict";
 (() => {
   // The key of an INS (NIR): 97 − (NIR mod 97), Corsica's 2A and 2B read as 19 and 18.
@@ -26,6 +27,18 @@
       };
       input.addEventListener("input", check);
       check();
+    }
+    for (const input of document.querySelectorAll("input[data-type-filter]")) {
+      const select = document.getElementById(input.dataset.typeFilter);
+      if (!select) continue;
+      const fold = (text) => text.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+      input.addEventListener("input", () => {
+        const words = fold(input.value).split(/\s+/).filter(Boolean);
+        for (const option of select.querySelectorAll("option[value]:not([value=''])")) {
+          const text = fold(`${option.textContent} ${option.value}`);
+          option.hidden = !words.every((word) => text.includes(word));
+        }
+      });
     }
     for (const button of document.querySelectorAll("[data-print]")) {
       button.addEventListener("click", () => window.print());
