@@ -123,6 +123,12 @@ def visit_the_other_pages(page: Page, dmp_page: str) -> None:
     accessible(page)
     page.goto(dmp_page + "/fermer")
     accessible(page)
+    page.get_by_label("Motif de la fermeture, donné par le patient").fill("Déménagement")
+    page.get_by_role("button", name="Fermer le DMP").click()
+    expect(page.get_by_text("Le DMP est fermé.")).to_be_visible()
+    page.goto(f"/pro/patient/reactiver?ins={NEW_INS.value}")
+    expect(page.get_by_role("button", name="Réactiver le DMP")).to_be_visible()
+    accessible(page)
 
 
 def patient_titles(page: Page) -> str:
