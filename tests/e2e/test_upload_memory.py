@@ -1,6 +1,7 @@
 """Uploads stream: the server's peak memory for a 50 MiB document stays within a few MiB of its
-peak for a 1 MiB one (SPEC §4), plus one part's copies when the contents go to S3. The server runs in its own process (``server.run``, as in
-production); its resident memory is sampled in a thread, and its high-water mark (VmHWM) read.
+peak for a 1 MiB one (SPEC §4), plus one part's copies when the contents go to S3. The server
+runs in its own process (``server.run``, as in production); its resident memory is sampled in a
+thread, and its high-water mark (VmHWM) read.
 
 Run alone to see the figures: ``pytest tests/e2e/test_upload_memory.py -s``."""
 
