@@ -286,7 +286,11 @@ def _part(number: int, answer: dict[str, Any]) -> dict[str, Any]:
 
 
 def _total(answer: dict[str, Any]) -> int:
-    """The object's size, from ``Content-Range: bytes 0-99/1234``."""
+    """The object's size, from ``Content-Range: bytes 0-99/1234``; a store that ignored the
+    range sent the whole object, without that header."""
+    if "ContentRange" not in answer:
+        length: int = answer["ContentLength"]
+        return length
     total = ascii_int(str(answer["ContentRange"]).rsplit("/", 1)[-1])
     if total is None:
         raise StorageUnavailable()  # not an answer S3 gives
