@@ -22,6 +22,7 @@ from dmp.adapters.db.tables import metadata
 from dmp.bootstrap import build
 from dmp.services.context import Context
 from dmp.settings import DeliverySettings, Settings
+from tests.objectstore import ObjectServer, object_server
 
 PG_ADMIN_URL = os.environ.get(
     "DMP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -159,6 +160,19 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         # Nothing is sent unless a test gives the context a notifier (tests/integration/mail.py).
         delivery=DeliverySettings(enabled=False),
     )
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[ObjectServer]:
+    """A local S3-compatible server (moto, in its own process), for the whole run."""
+    with object_server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_bucket(s3_server: ObjectServer) -> str:
+    """A fresh bucket of the test's own."""
+    return s3_server.new_bucket()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import os
 from sqlalchemy import Engine
 
 from dmp.adapters.blindindex import BlindIndex
-from dmp.adapters.blobs import LocalBlobStore
+from dmp.adapters.blobs import BlobStore, LocalBlobStore
 from dmp.adapters.crypto import generate_master_key_spec, parse_master_keys
 from dmp.adapters.db.engine import make_engine
 from dmp.adapters.db.uow import UnitOfWork
@@ -65,7 +65,7 @@ def build(settings: Settings, *, clock: Clock = system_clock, migrate: bool = Fa
         settings=settings,
         engine=engine,
         keys=keys,
-        blobs=LocalBlobStore(settings.blob_dir),
+        blobs=blob_store(settings),
         signer=AuditSigner(settings.audit_signing_key),
         witness=FileWitness(settings.witness_path),
         valuesets=load_valuesets(),
@@ -79,6 +79,15 @@ def build(settings: Settings, *, clock: Clock = system_clock, migrate: bool = Fa
     if migrate:
         migrate_database(ctx)
     return ctx
+
+
+def blob_store(settings: Settings) -> BlobStore:
+    """Local files by default; an S3 bucket (``DMP_BLOB_URL``) for several servers."""
+    if settings.blob_s3 is None:
+        return LocalBlobStore(settings.blob_dir)
+    from dmp.adapters.s3 import S3BlobStore  # boto3 takes a while to import: only when used
+
+    return S3BlobStore.from_settings(settings.blob_s3)
 
 
 def _nothing_indexed(engine: Engine) -> bool:

@@ -24,6 +24,7 @@ from dmp.errors import ConfigurationError
 
 MIB = 1024 * 1024
 SmtpSecurity = Literal["starttls", "tls", "none"]
+AddressingStyle = Literal["auto", "path", "virtual"]
 SMTP_PORTS: dict[SmtpSecurity, int] = {"starttls": 587, "tls": 465, "none": 25}
 # Where a connection in clear (SMTP without TLS, an SMS gateway over http) is acceptable: a relay
 # on the same machine, or a test's server.
@@ -73,6 +74,21 @@ class OidcSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class S3Settings:
+    """The content store on an S3-compatible object store (``DMP_BLOB_URL=s3://bucket/prefix``).
+    Credentials not given here come from the usual AWS chain (environment, shared files, the
+    instance's role); ``endpoint_url`` None is AWS itself."""
+
+    bucket: str
+    prefix: str = ""  # "" or ending with "/"
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+    addressing_style: AddressingStyle = "auto"
+
+
+@dataclass(frozen=True, slots=True)
 class DeliverySettings:
     """How the outbox is delivered (docs/adr/0009-notification-delivery.md). ``enabled`` is
     False only when the operator says so: nothing is sent, and nothing is dropped either."""
@@ -89,7 +105,7 @@ class Settings:
     data_dir: Path
     database_url: str
     keystore_url: str
-    blob_dir: Path
+    blob_dir: Path  # the local content store, unless ``blob_s3`` is set
     master_keys: str  # "id:base64,id:base64", the first one current
     audit_signing_key: str  # base64 of a 32-byte Ed25519 seed
     demo: bool = False
@@ -128,6 +144,8 @@ class Settings:
     # The browser origins (SMART apps, web software of professionals) that may call the API from
     # a page of theirs (CORS). None by default: no page of another site may.
     cors_origins: tuple[str, ...] = ()
+    # The content store on S3 (several servers share it); None: local files in ``blob_dir``.
+    blob_s3: S3Settings | None = None
 
     @property
     def witness_path(self) -> Path:
@@ -269,6 +287,80 @@ def _check_sms_template(template: str) -> None:
         )
 
 
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_PREFIX_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+ADDRESSING_STYLES: tuple[AddressingStyle, ...] = ("auto", "path", "virtual")
+
+
+def _blob_s3(env: Mapping[str, str]) -> S3Settings | None:
+    """``DMP_BLOB_URL=s3://bucket[/prefix]`` and its ``DMP_S3_*`` companions; None without it."""
+    url = _optional(env, "DMP_BLOB_URL")
+    if url is None:
+        return None
+    if _optional(env, "DMP_BLOB_DIR"):
+        raise ConfigurationError(
+            "DMP_BLOB_URL (S3) et DMP_BLOB_DIR (fichiers locaux) désignent chacun le stockage "
+            "des documents : n'en donnez qu'un."
+        )
+    bucket, prefix = _s3_location(url.strip())
+    username, password = _pair(env, "DMP_S3_ACCESS_KEY_ID", "DMP_S3_SECRET_ACCESS_KEY")
+    endpoint = _optional(env, "DMP_S3_ENDPOINT_URL")
+    if endpoint is not None:
+        _check_endpoint(endpoint)
+    return S3Settings(
+        bucket=bucket,
+        prefix=prefix,
+        endpoint_url=endpoint.rstrip("/") if endpoint else None,
+        region=_optional(env, "DMP_S3_REGION"),
+        access_key_id=username,
+        secret_access_key=password,
+        addressing_style=_addressing(env),
+    )
+
+
+def _s3_location(url: str) -> tuple[str, str]:
+    """The bucket and the prefix (``""`` or ``"a/b/"``) of ``s3://bucket[/a/b]``."""
+    scheme, _, rest = url.partition("://")
+    bucket, _, path = rest.partition("/")
+    parts = [part for part in path.split("/") if part]
+    if (
+        scheme != "s3"
+        or not _BUCKET.fullmatch(bucket)
+        or ".." in bucket
+        or not all(_PREFIX_PART.fullmatch(part) for part in parts)
+    ):
+        raise ConfigurationError(
+            "DMP_BLOB_URL désigne un compartiment S3 : s3://compartiment[/préfixe] (compartiment "
+            "en minuscules, chiffres, points et tirets ; préfixe en lettres, chiffres, « . », "
+            f"« _ », « - » et « / ») ; reçu : {url[:80]!r}."
+        )
+    return bucket, "".join(f"{part}/" for part in parts)
+
+
+def _check_endpoint(url: str) -> None:
+    parts = urlsplit(url)
+    secure = parts.scheme == "https" and bool(parts.hostname)
+    if not (secure or (parts.scheme == "http" and parts.hostname in LOOPBACK)):
+        raise ConfigurationError(
+            "DMP_S3_ENDPOINT_URL doit être une adresse https:// (http:// seulement en local) : "
+            f"{url!r}."
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ConfigurationError(
+            f"DMP_S3_ENDPOINT_URL est l'adresse du service S3, sans chemin : {url!r}."
+        )
+
+
+def _addressing(env: Mapping[str, str]) -> AddressingStyle:
+    raw = (env.get("DMP_S3_ADDRESSING_STYLE") or "auto").strip().lower()
+    for style in ADDRESSING_STYLES:
+        if raw == style:
+            return style
+    raise ConfigurationError(
+        f"DMP_S3_ADDRESSING_STYLE vaut « auto », « path » ou « virtual » (reçu : {raw!r})."
+    )
+
+
 def _delivery(env: Mapping[str, str]) -> DeliverySettings:
     return DeliverySettings(
         enabled=_switch(env, "DMP_NOTIFICATIONS"),
@@ -388,4 +480,5 @@ def load_settings(env: Mapping[str, str] | None = None, *, demo: bool | None = N
         public_url=_public_url(env, port),
         cors_origins=_origins(env),
         oidc=_oidc(env),
+        blob_s3=_blob_s3(env),
     )

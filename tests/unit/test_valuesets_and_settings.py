@@ -201,3 +201,71 @@ def test_notifications_are_switched_off_by_off_only():
     ).delivery
     assert (delivery.timeout_seconds, delivery.max_attempts) == (3.0, 4)
     assert (delivery.retry_seconds, delivery.interval_seconds) == (30, 2)
+
+
+# --- the content store ----------------------------------------------------------------------------
+
+
+def test_the_content_store_is_local_unless_an_s3_url_is_given(tmp_path):
+    settings = load_settings({**DEMO, "DMP_DATA_DIR": str(tmp_path)})
+    assert settings.blob_s3 is None
+    assert settings.blob_dir == tmp_path / "blobs"
+
+
+def test_s3_settings():
+    s3 = load_settings(
+        {
+            **DEMO,
+            "DMP_BLOB_URL": "s3://dmp-contenus.region-1/prod/blobs",
+            "DMP_S3_ENDPOINT_URL": "https://s3.example.fr/",
+            "DMP_S3_REGION": "fr-par",
+            "DMP_S3_ACCESS_KEY_ID": "AKIA",
+            "DMP_S3_SECRET_ACCESS_KEY": "secret",
+            "DMP_S3_ADDRESSING_STYLE": "Path",
+        }
+    ).blob_s3
+    assert s3 is not None
+    assert (s3.bucket, s3.prefix) == ("dmp-contenus.region-1", "prod/blobs/")
+    assert (s3.endpoint_url, s3.region, s3.addressing_style) == (
+        "https://s3.example.fr",
+        "fr-par",
+        "path",
+    )
+    assert (s3.access_key_id, s3.secret_access_key) == ("AKIA", "secret")
+    assert "secret" not in repr(s3)  # never in a log line
+
+
+def test_s3_settings_default_to_the_aws_chain():
+    s3 = load_settings({**DEMO, "DMP_BLOB_URL": "s3://dmp-contenus"}).blob_s3
+    assert s3 is not None
+    assert (s3.bucket, s3.prefix, s3.endpoint_url, s3.region) == ("dmp-contenus", "", None, None)
+    assert (s3.access_key_id, s3.secret_access_key, s3.addressing_style) == (None, None, "auto")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DMP_BLOB_URL": "file:///var/dmp"}, "DMP_BLOB_URL désigne un compartiment S3"),
+        ({"DMP_BLOB_URL": "s3://Majuscules"}, "DMP_BLOB_URL désigne un compartiment S3"),
+        ({"DMP_BLOB_URL": "s3://ab"}, "DMP_BLOB_URL désigne un compartiment S3"),
+        ({"DMP_BLOB_URL": "s3://dmp..x"}, "DMP_BLOB_URL désigne un compartiment S3"),
+        ({"DMP_BLOB_URL": "s3://dmp/../autre"}, "DMP_BLOB_URL désigne un compartiment S3"),
+        ({"DMP_BLOB_URL": "s3://dmp/a b"}, "DMP_BLOB_URL désigne un compartiment S3"),
+        ({"DMP_BLOB_DIR": "/srv/blobs"}, "n'en donnez qu'un"),
+        ({"DMP_S3_ENDPOINT_URL": "http://s3.example.fr"}, "http:// seulement en local"),
+        ({"DMP_S3_ENDPOINT_URL": "ftp://127.0.0.1"}, "http:// seulement en local"),
+        ({"DMP_S3_ENDPOINT_URL": "https://s3.example.fr/dmp"}, "sans chemin"),
+        ({"DMP_S3_ACCESS_KEY_ID": "AKIA"}, "DMP_S3_ACCESS_KEY_ID et DMP_S3_SECRET_ACCESS_KEY vont"),
+        ({"DMP_S3_ADDRESSING_STYLE": "dns"}, "DMP_S3_ADDRESSING_STYLE vaut « auto », « path »"),
+    ],
+)
+def test_s3_settings_refused(env, message):
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        load_settings({**DEMO, "DMP_BLOB_URL": "s3://dmp", **env})
+
+
+def test_an_s3_endpoint_in_clear_on_the_loopback_only():
+    local = {**DEMO, "DMP_BLOB_URL": "s3://dmp", "DMP_S3_ENDPOINT_URL": "http://127.0.0.1:9000"}
+    s3 = load_settings(local).blob_s3
+    assert s3 is not None
+    assert s3.endpoint_url == "http://127.0.0.1:9000"

@@ -6,8 +6,8 @@ and total destruction is one :meth:`BlobStore.delete_prefix`.
 
 :class:`LocalBlobStore` is for **one machine** (development, and a region served by one server):
 files under a root directory, written atomically. The national service uses an S3-compatible
-object store (SPEC §8); its backend implements the same :class:`BlobStore` protocol, and
-``bootstrap`` picks one from the settings.
+object store (SPEC §8): :class:`dmp.adapters.s3.S3BlobStore` implements the same
+:class:`BlobStore` protocol, and ``bootstrap`` picks one from the settings.
 """
 
 from __future__ import annotations

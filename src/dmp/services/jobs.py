@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from dmp import policy
+from dmp.adapters.blobs import parse_key
 from dmp.domain.model import SystemActor
 from dmp.services import gate
 from dmp.services.common import french_date, notify_patient
@@ -117,13 +118,14 @@ def hidden_documents(ctx: Context) -> tuple[int, int]:
 
 
 def sweep_orphans(ctx: Context) -> int:
-    """Content files and keys that no committed row refers to, and what a killed process left
-    of a content it was writing, older than the grace period."""
+    """Content files and keys that no committed row refers to, older than the grace period,
+    and the writes a dead process left unfinished (temp files, incomplete S3 uploads)."""
     cutoff = ctx.now() - ORPHAN_GRACE
     removed = ctx.blobs.purge_temp(cutoff)
     with ctx.uow() as uow:
         for blob_key in list(ctx.blobs.list_older_than(cutoff)):
-            if not uow.documents.blob_key_exists(blob_key):
+            dmp_id, _name = parse_key(blob_key)
+            if not uow.documents.blob_key_exists(dmp_id, blob_key):
                 ctx.blobs.delete(blob_key)
                 removed += 1
     batch: list[UUID] = []

@@ -929,9 +929,10 @@ class DocumentRepository(_Repository):
         )
         return keys
 
-    def blob_key_exists(self, blob_key: str) -> bool:
+    def blob_key_exists(self, dmp_id: UUID, blob_key: str) -> bool:
+        """Whether a row names ``blob_key``; its DMP (the key's first part) routes the look-up."""
         stmt = select(t.document_contents.c.blob_key).where(
-            t.document_contents.c.blob_key == blob_key
+            t.document_contents.c.dmp_id == dmp_id, t.document_contents.c.blob_key == blob_key
         )
         return self._one(stmt) is not None
 
