@@ -12,6 +12,7 @@ object store (SPEC §8); its backend implements the same :class:`BlobStore` prot
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -33,6 +34,20 @@ class StorageUnavailable(DmpError):
     code = "storage-unavailable"
     status = 503
     message = "Le stockage des documents est indisponible."
+
+
+class StorageFull(StorageUnavailable):
+    code = "storage-full"
+    status = 507
+    message = "Le stockage des documents est plein : le document n'a pas été enregistré."
+
+
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _failure(error: OSError) -> StorageUnavailable:
+    """Full (no space, quota, file size limit) or otherwise unwritable (rights, read-only, I/O)."""
+    return StorageFull() if error.errno in _FULL else StorageUnavailable()
 
 
 class BlobStore(Protocol):
@@ -58,6 +73,10 @@ class BlobStore(Protocol):
 
     def delete_prefix(self, dmp_id: UUID) -> int:
         """Remove every blob of a DMP (total destruction); returns how many."""
+        ...
+
+    def stored_keys(self) -> Iterator[str]:
+        """Every key stored (a backup copies them)."""
         ...
 
 
@@ -97,7 +116,7 @@ class LocalBlobStore:
         try:
             fd, tmp_name = tempfile.mkstemp(dir=self._tmp, suffix=".part")
         except OSError as error:
-            raise StorageUnavailable() from error
+            raise _failure(error) from error
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as out:
@@ -108,7 +127,7 @@ class LocalBlobStore:
         except BaseException as error:
             tmp.unlink(missing_ok=True)
             if isinstance(error, OSError):
-                raise StorageUnavailable() from error
+                raise _failure(error) from error
             raise
         return size
 
@@ -136,6 +155,12 @@ class LocalBlobStore:
         for dmp_dir in self._dmp_dirs():
             for entry in _scandir(dmp_dir):
                 if _modified_before(entry, limit):
+                    yield f"{dmp_dir.name}/{entry.name}"
+
+    def stored_keys(self) -> Iterator[str]:
+        for dmp_dir in self._dmp_dirs():
+            for entry in _scandir(dmp_dir):
+                if entry.is_file():
                     yield f"{dmp_dir.name}/{entry.name}"
 
     def delete_prefix(self, dmp_id: UUID) -> int:

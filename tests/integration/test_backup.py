@@ -1,0 +1,270 @@
+"""``dmp backup`` and ``dmp restore`` on both backends: every document reads back hash-identical
+after a restore into fresh locations and into the same place; what was destroyed after the
+backup stays destroyed (rows, tombstones, files); the audit trail verifies against the witness,
+which says what the restore lost; a backup taken while documents are being written restores
+whole; an altered backup, or one that is not an earlier state of this install, is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from dmp.adapters.db.tables import audit_entries, document_contents, documents, records, tombstones
+from dmp.bootstrap import build
+from dmp.domain.model import ContactChannels, PatientActor, PatientIdentity, RecordState
+from dmp.errors import IntegrityError, NotFound
+from dmp.services.backup import restore_backup, take_backup
+from dmp.services.documents import Reading, find_documents, open_content
+from dmp.services.operations import verify_audit
+from dmp.services.records import create_record, destroy_record, lookup
+from dmp.services.submission import destroy_documents, submit_documents
+from dmp.services.witness import checkpoint
+from tests.conftest import PG_ADMIN_URL
+from tests.factories import pdf_submission
+from tests.personas import consent, ins, populate
+
+JEAN_INS = ins("1700175123457")
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path, settings, database_url):
+    """Settings for a restore into fresh places: a new empty database (on PostgreSQL, a new
+    database) and a new content folder; the same key store, witness and keys."""
+    if database_url.startswith("sqlite"):
+        url, drop = f"sqlite:///{tmp_path / 'restored.sqlite3'}", None
+    else:
+        name = f"dmp_restored_{tmp_path.name[-20:].replace('-', '_').lower()}"
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url, drop = database_url.rsplit("/", 1)[0] + f"/{name}", (admin, name)
+    yield settings.with_(
+        database_url=url, blob_dir=tmp_path / "restored-blobs", witness_dir=settings.witness_path
+    )
+    if drop is not None:
+        admin, name = drop
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def other(elsewhere, clock):
+    """The context of the fresh places."""
+    context = build(elsewhere, clock=clock)
+    yield context
+    context.engine.dispose()
+
+
+def _jean(ctx, cast):
+    created = create_record(
+        ctx,
+        cast.bruno,
+        ins=JEAN_INS,
+        identity=PatientIdentity("Moulin", "Jean", __import__("datetime").date(1970, 1, 1), "male"),
+        contacts=ContactChannels(phone="06 12 34 56 78"),
+        consent=consent(ctx),
+    )
+    return created
+
+
+def _content(number: int) -> bytes:
+    return b"%PDF-1.4\n" + f"document n. {number} ".encode() * 50 + b"\n%%EOF\n"
+
+
+def _submit(ctx, cast, dmp_id, number: int) -> UUID:
+    [doc] = submit_documents(ctx, cast.bruno, dmp_id, [pdf_submission(_content(number))])
+    return doc.id
+
+
+def _digests(ctx, cast, dmp_id) -> dict[UUID, str]:
+    """Every document of a DMP, read back through the services: the SHA-256 of its content."""
+    found = {}
+    for doc in find_documents(ctx, Reading(cast.bruno), dmp_id):
+        _, chunks = open_content(ctx, Reading(cast.bruno), dmp_id, doc.id)
+        found[doc.id] = hashlib.sha256(b"".join(chunks)).hexdigest()
+    return found
+
+
+def _count(engine, table, *where) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+
+
+def _files(blob_dir: Path) -> set[str]:
+    return {
+        str(p.relative_to(blob_dir / "objects"))
+        for p in (blob_dir / "objects").rglob("*")
+        if p.is_file()
+    }
+
+
+def test_round_trip_into_fresh_places_and_into_the_same_place(ctx, cast_and_docs, other, tmp_path):
+    cast, before = cast_and_docs
+    taken = take_backup(ctx, tmp_path / "backup")
+    manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
+    assert manifest["census"]["documents"] == sum(len(d) for d in before.values())
+    assert manifest["blobs"]["files"] == taken.blobs == len(_files(ctx.settings.blob_dir))
+    assert not list((tmp_path / "backup").rglob("keys*"))  # never the key store
+    later = _submit(ctx, cast, cast.alice_dmp, 99)  # written after the backup: lost by a restore
+    _digests(ctx, cast, cast.alice_dmp)  # reads after the backup: audit entries lost too
+    checkpoint(ctx)
+
+    restored = restore_backup(other, tmp_path / "backup")
+    after = {dmp: _digests(other, cast, dmp) for dmp in before}
+    identical = sum(after[d][i] == h for d in before for i, h in before[d].items() if i in after[d])
+    print(
+        f"\nfresh place: {sum(len(d) for d in before.values())} document(s) backed up, "
+        f"{restored.blobs} file(s) restored, {identical} hash-identical"
+    )
+    assert after == before
+    assert later not in after[cast.alice_dmp]
+    verification = verify_audit(other)
+    assert verification.ok, verification.breaks
+    [restoration] = verification.restorations
+    assert restoration.chains_behind >= 1
+    assert restoration.entries_lost >= 2
+    print(f"verify: {restoration}")
+
+    restored = restore_backup(ctx, tmp_path / "backup")  # the same place, over the live data
+    assert {dmp: _digests(ctx, cast, dmp) for dmp in before} == before
+    with pytest.raises(NotFound):
+        open_content(ctx, Reading(cast.bruno), cast.alice_dmp, later)
+    verification = verify_audit(ctx)
+    assert verification.ok, verification.breaks
+    assert len(verification.restorations) == 2
+    print(f"same place: {restored.blobs} file(s) restored; verify: {verification.restorations[-1]}")
+
+
+@pytest.fixture
+def cast_and_docs(ctx):
+    cast = populate(ctx)
+    jean = _jean(ctx, cast)
+    for number in range(3):
+        _submit(ctx, cast, cast.alice_dmp, number)
+    for number in range(3, 5):
+        _submit(ctx, cast, jean.dmp_id, number)
+    cast.jean_dmp = jean.dmp_id  # type: ignore[attr-defined]
+    cast.jean_account = jean.patient.account_id  # type: ignore[attr-defined]
+    checkpoint(ctx)
+    before = {cast.alice_dmp: _digests(ctx, cast, cast.alice_dmp)}
+    before[jean.dmp_id] = _digests(ctx, cast, jean.dmp_id)
+    checkpoint(ctx)
+    return cast, before
+
+
+@pytest.mark.parametrize("place", ["fresh", "same"])
+def test_what_was_destroyed_after_the_backup_stays_destroyed(
+    ctx, cast_and_docs, clock, tmp_path, place, request
+):
+    cast, before = cast_and_docs
+    take_backup(ctx, tmp_path / "backup")
+    jean = cast.jean_dmp
+    doomed = sorted(before[cast.alice_dmp])[0]
+    with ctx.engine.connect() as conn:
+        doomed_blob = conn.execute(
+            select(document_contents.c.blob_key).where(document_contents.c.document_id == doomed)
+        ).scalar_one()
+    fresh = PatientActor(cast.alice.account_id, cast.alice_dmp, clock())
+    destroy_documents(ctx, fresh, cast.alice_dmp, [doomed])
+    clock.advance(minutes=1)
+    destroyed_at = clock()
+    destroy_record(ctx, PatientActor(cast.jean_account, jean, clock()), jean)
+    checkpoint(ctx)
+
+    target = ctx if place == "same" else request.getfixturevalue("other")
+    restored = restore_backup(target, tmp_path / "backup")
+    engine, blob_dir = target.engine, target.settings.blob_dir
+    print(
+        f"\n{place}: {restored.blobs} file(s) restored, {restored.blobs_skipped} skipped, "
+        f"{restored.records_destroyed} DMP and {restored.documents_destroyed} document(s) "
+        f"destroyed again, {restored.files_removed} file(s) removed"
+    )
+    # Nothing of Jean's DMP came back: no row, no audit chain, no file; its tombstone is there.
+    for table in (records, documents, document_contents, audit_entries):
+        assert _count(engine, table, table.c.dmp_id == jean) == 0, table.name
+    assert not any(
+        name.startswith(f"{str(jean)[:2]}/{str(jean)[2:4]}/{jean}") for name in _files(blob_dir)
+    )
+    with engine.connect() as conn:
+        tomb = conn.execute(select(tombstones).where(tombstones.c.dmp_id == jean)).one()
+    assert tomb.requested_by == "patient"
+    assert tomb.destroyed_at.replace(tzinfo=None) == destroyed_at.replace(tzinfo=None)
+    assert lookup(target, cast.bruno, JEAN_INS).state is RecordState.DESTROYED
+    # Nor did Alice's destroyed document: no row, no file; her other documents read back.
+    assert _count(engine, documents, documents.c.id == doomed) == 0
+    assert _count(engine, document_contents, document_contents.c.document_id == doomed) == 0
+    dmp_dir, _name = doomed_blob.split("/")
+    assert f"{dmp_dir[:2]}/{dmp_dir[2:4]}/{doomed_blob}" not in _files(blob_dir)
+    assert restored.documents_destroyed == 1
+    assert restored.records_destroyed == 1
+    expected = {i: h for i, h in before[cast.alice_dmp].items() if i != doomed}
+    assert _digests(target, cast, cast.alice_dmp) == expected
+    verification = verify_audit(target)
+    assert verification.ok, verification.breaks
+
+
+def test_a_backup_taken_while_documents_are_written_restores_whole(ctx, other, tmp_path):
+    cast = populate(ctx)
+    stop, written = threading.Event(), []
+
+    def writer() -> None:
+        number = 0
+        while not stop.is_set() and number < 60:
+            written.append(_submit(ctx, cast, cast.alice_dmp, number))
+            number += 1
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        while len(written) < 5:
+            stop.wait(0.01)
+        take_backup(ctx, tmp_path / "backup")
+    finally:
+        stop.set()
+        thread.join()
+    restore_backup(other, tmp_path / "backup")
+    restored = _digests(other, cast, cast.alice_dmp)  # every content the snapshot refers to
+    print(
+        f"\nonline: {len(written)} document(s) written during the run, {len(restored)} in "
+        "the backup, every one readable"
+    )
+    assert 5 <= len(restored) <= len(written)
+    assert set(restored) <= set(written)
+    with other.engine.connect() as conn:
+        sums = {
+            row.document_id: row.sha256
+            for row in conn.execute(
+                select(document_contents.c.document_id, document_contents.c.sha256)
+            )
+        }
+    assert {i: sums[i] for i in restored} == restored  # the stored hash of the plaintext
+
+
+def test_an_altered_backup_is_refused_before_anything_is_touched(ctx, cast_and_docs, tmp_path):
+    cast, _before = cast_and_docs
+    take_backup(ctx, tmp_path / "backup")
+    later = _submit(ctx, cast, cast.alice_dmp, 42)
+    backup = tmp_path / "backup"
+    database = backup / json.loads((backup / "manifest.json").read_text())["database"]["file"]
+    victims = [sorted(p for p in (backup / "blobs").rglob("*") if p.is_file())[0], database]
+    for victim in victims:
+        original = victim.read_bytes()
+        altered = bytearray(original)
+        altered[len(altered) // 2] ^= 1
+        victim.write_bytes(bytes(altered))
+        with pytest.raises(IntegrityError, match="altérée"):
+            restore_backup(ctx, backup)
+        victim.write_bytes(original)
+        # Nothing was replaced: the document written after the backup is still there.
+        assert later in _digests(ctx, cast, cast.alice_dmp)
+    assert json.loads(ctx.witness.path.read_text().splitlines()[-1]).get("restore") is None
