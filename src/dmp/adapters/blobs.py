@@ -24,28 +24,25 @@ from typing import BinaryIO, Protocol
 from uuid import UUID
 
 from dmp.adapters.files import DIR_MODE, private_dir
-from dmp.errors import DmpError, InvalidInput, NotFound
+from dmp.errors import InvalidInput, NotFound, StorageFull, Unavailable
 
 READ_SIZE = 64 * 1024
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 
-class StorageUnavailable(DmpError):
+class StorageUnavailable(Unavailable):
     code = "storage-unavailable"
     status = 503
-    message = "Le stockage des documents est indisponible."
-
-
-class StorageFull(StorageUnavailable):
-    code = "storage-full"
-    status = 507
-    message = "Le stockage des documents est plein : le document n'a pas été enregistré."
+    message = (
+        "Le stockage des documents est indisponible : le document n'a pas été enregistré. "
+        "Réessayez dans quelques minutes."
+    )
 
 
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
-def _failure(error: OSError) -> StorageUnavailable:
+def _failure(error: OSError) -> Unavailable:
     """Full (no space, quota, file size limit) or otherwise unwritable (rights, read-only, I/O)."""
     return StorageFull() if error.errno in _FULL else StorageUnavailable()
 

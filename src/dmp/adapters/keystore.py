@@ -75,7 +75,7 @@ from sqlalchemy import exc as sa_exc
 
 from dmp.adapters.crypto import KeyRing, WrappedKey
 from dmp.adapters.files import private_sqlite_file
-from dmp.errors import ConfigurationError, Conflict, DmpError, IntegrityError
+from dmp.errors import ConfigurationError, Conflict, IntegrityError, Unavailable
 
 KEYSTORE_FILENAME = "keys.sqlite3"
 
@@ -119,10 +119,13 @@ class KeyDestroyed(IntegrityError):
     message = "Les données de ce DMP ont été détruites."
 
 
-class KeyStoreUnavailable(DmpError):
+class KeyStoreUnavailable(Unavailable):
     code = "keystore-unavailable"
     status = 503
-    message = "Le magasin de clés est indisponible."
+    message = (
+        "Le magasin de clés est injoignable : rien n'a été enregistré. Réessayez dans quelques "
+        "minutes."
+    )
 
 
 def keystore_url_beside(data_dir: Path) -> str:
