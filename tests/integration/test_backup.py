@@ -6,9 +6,12 @@ whole; an altered backup, or one that is not an earlier state of this install, i
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import os
 import threading
+from datetime import date, timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -21,15 +24,17 @@ from dmp.domain.model import ContactChannels, PatientActor, PatientIdentity, Rec
 from dmp.errors import IntegrityError, NotFound
 from dmp.services.backup import restore_backup, take_backup
 from dmp.services.documents import Reading, find_documents, open_content
+from dmp.services.jobs import sweep_orphans
 from dmp.services.operations import verify_audit
 from dmp.services.records import create_record, destroy_record, lookup
 from dmp.services.submission import destroy_documents, submit_documents
-from dmp.services.witness import checkpoint
+from dmp.services.witness import checkpoint, record_restore
 from tests.conftest import PG_ADMIN_URL
 from tests.factories import pdf_submission
 from tests.personas import consent, ins, populate
 
 JEAN_INS = ins("1700175123457")
+KEVIN_INS = ins("1900375123458")
 
 pytestmark = pytest.mark.slow
 
@@ -65,16 +70,12 @@ def other(elsewhere, clock):
     context.engine.dispose()
 
 
-def _jean(ctx, cast):
-    created = create_record(
-        ctx,
-        cast.bruno,
-        ins=JEAN_INS,
-        identity=PatientIdentity("Moulin", "Jean", __import__("datetime").date(1970, 1, 1), "male"),
-        contacts=ContactChannels(phone="06 12 34 56 78"),
-        consent=consent(ctx),
+def _patient(ctx, cast, ins_value=JEAN_INS, name=("Moulin", "Jean")):
+    identity = PatientIdentity(*name, date(1970, 1, 1), "male")
+    contacts = ContactChannels(phone="06 12 34 56 78")
+    return create_record(
+        ctx, cast.bruno, ins=ins_value, identity=identity, contacts=contacts, consent=consent(ctx)
     )
-    return created
 
 
 def _content(number: int) -> bytes:
@@ -108,7 +109,9 @@ def _files(blob_dir: Path) -> set[str]:
     }
 
 
-def test_round_trip_into_fresh_places_and_into_the_same_place(ctx, cast_and_docs, other, tmp_path):
+def test_round_trip_into_fresh_places_and_into_the_same_place(
+    ctx, cast_and_docs, other, tmp_path, clock
+):
     cast, before = cast_and_docs
     taken = take_backup(ctx, tmp_path / "backup")
     manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
@@ -143,12 +146,20 @@ def test_round_trip_into_fresh_places_and_into_the_same_place(ctx, cast_and_docs
     assert verification.ok, verification.breaks
     assert len(verification.restorations) == 2
     print(f"same place: {restored.blobs} file(s) restored; verify: {verification.restorations[-1]}")
+    # The content and key of the document written after the backup are orphans now: swept.
+    [orphan] = list((ctx.settings.blob_dir / "objects").rglob(f"{later}-0"))
+    clock.advance(hours=2)
+    past = (clock() - timedelta(hours=2)).timestamp()
+    os.utime(orphan, (past, past))
+    assert sweep_orphans(ctx) >= 2
+    assert not orphan.exists()
+    assert not ctx.keys.store.has(later)
 
 
 @pytest.fixture
 def cast_and_docs(ctx):
     cast = populate(ctx)
-    jean = _jean(ctx, cast)
+    jean = _patient(ctx, cast)
     for number in range(3):
         _submit(ctx, cast, cast.alice_dmp, number)
     for number in range(3, 5):
@@ -179,6 +190,10 @@ def test_what_was_destroyed_after_the_backup_stays_destroyed(
     clock.advance(minutes=1)
     destroyed_at = clock()
     destroy_record(ctx, PatientActor(cast.jean_account, jean, clock()), jean)
+    # Kevin's DMP is created after the backup, and destroyed: only its tombstone must come back.
+    kevin = _patient(ctx, cast, KEVIN_INS, ("Roux", "Kevin"))
+    _submit(ctx, cast, kevin.dmp_id, 7)
+    destroy_record(ctx, PatientActor(kevin.patient.account_id, kevin.dmp_id, clock()), kevin.dmp_id)
     checkpoint(ctx)
 
     target = ctx if place == "same" else request.getfixturevalue("other")
@@ -200,6 +215,9 @@ def test_what_was_destroyed_after_the_backup_stays_destroyed(
     assert tomb.requested_by == "patient"
     assert tomb.destroyed_at.replace(tzinfo=None) == destroyed_at.replace(tzinfo=None)
     assert lookup(target, cast.bruno, JEAN_INS).state is RecordState.DESTROYED
+    assert lookup(target, cast.bruno, KEVIN_INS).state is RecordState.DESTROYED
+    assert _count(engine, records, records.c.dmp_id == kevin.dmp_id) == 0
+    assert _count(engine, tombstones, tombstones.c.dmp_id == kevin.dmp_id) == 1
     # Nor did Alice's destroyed document: no row, no file; her other documents read back.
     assert _count(engine, documents, documents.c.id == doomed) == 0
     assert _count(engine, document_contents, document_contents.c.document_id == doomed) == 0
@@ -207,6 +225,7 @@ def test_what_was_destroyed_after_the_backup_stays_destroyed(
     assert f"{dmp_dir[:2]}/{dmp_dir[2:4]}/{doomed_blob}" not in _files(blob_dir)
     assert restored.documents_destroyed == 1
     assert restored.records_destroyed == 1
+    assert restored.tombstones_added == 2  # Jean's, with his DMP destroyed again; Kevin's
     expected = {i: h for i, h in before[cast.alice_dmp].items() if i != doomed}
     assert _digests(target, cast, cast.alice_dmp) == expected
     verification = verify_audit(target)
@@ -268,3 +287,57 @@ def test_an_altered_backup_is_refused_before_anything_is_touched(ctx, cast_and_d
         # Nothing was replaced: the document written after the backup is still there.
         assert later in _digests(ctx, cast, cast.alice_dmp)
     assert json.loads(ctx.witness.path.read_text().splitlines()[-1]).get("restore") is None
+
+
+def _restore_line(ctx) -> int:
+    lines = ctx.witness.path.read_bytes().splitlines()
+    return next(i for i, line in enumerate(lines) if b'"restore"' in line)
+
+
+def test_attack_a_restore_line_cannot_be_edited_nor_forged(ctx, cast_and_docs, tmp_path):
+    """The restore lines are what lets verify accept a shorter trail: editing one (to hide a
+    rollback behind it), or writing one without the audit key, is a break."""
+    cast, _before = cast_and_docs
+    take_backup(ctx, tmp_path / "backup")
+    _submit(ctx, cast, cast.alice_dmp, 8)
+    checkpoint(ctx)
+    restore_backup(ctx, tmp_path / "backup")
+    assert verify_audit(ctx).ok
+    path = ctx.witness.path
+    original = path.read_bytes()
+    lines = original.splitlines()
+    index = _restore_line(ctx)
+    edited = json.loads(lines[index])
+    edited["restore"]["backup_at"] = "2020-01-01T00:00:00.000000+00:00"
+    path.write_bytes(
+        b"\n".join([*lines[:index], json.dumps(edited).encode(), *lines[index + 1 :]]) + b"\n"
+    )
+    breaks = [str(b) for b in verify_audit(ctx).breaks]
+    assert any(f"ligne {index + 1}" in b for b in breaks), breaks
+    # Forged: a restore line whose heads say the chains were always this short, signed with
+    # another key, appended as if a restore had happened.
+    path.write_bytes(original)
+    _submit(ctx, cast, cast.alice_dmp, 9)
+    checkpoint(ctx)
+    forger = ctx.signer.__class__(ctx.signer.generate())
+    forged_ctx = dataclasses.replace(ctx, signer=forger)
+    record_restore(forged_ctx, ctx.now(), "0" * 64)
+    breaks = [str(b) for b in verify_audit(ctx).breaks]
+    assert any("signature invalide" in b for b in breaks), breaks
+
+
+def test_attack_a_backup_from_an_abandoned_history_is_refused(ctx, cast_and_docs, tmp_path):
+    """Backup B2 holds entries that a restore of an older backup B1 replaced, under the same
+    numbers, by others that the witness then saw: B2 is no earlier state of the trail as it
+    now stands, and its restore stops before the witness is written or anything destroyed."""
+    cast, _before = cast_and_docs
+    take_backup(ctx, tmp_path / "b1")
+    _submit(ctx, cast, cast.alice_dmp, 10)
+    take_backup(ctx, tmp_path / "b2")
+    restore_backup(ctx, tmp_path / "b1")
+    _submit(ctx, cast, cast.alice_dmp, 11)  # the same numbers of Alice's chain, other entries
+    checkpoint(ctx)
+    witness = ctx.witness.path.read_bytes()
+    with pytest.raises(IntegrityError, match="ne concorde pas avec le témoin"):
+        restore_backup(ctx, tmp_path / "b2")
+    assert ctx.witness.path.read_bytes() == witness
