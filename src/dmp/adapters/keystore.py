@@ -265,7 +265,8 @@ class KeyStore:
             if self._sqlite:  # also on a pooled connection opened before this store was built
                 conn.exec_driver_sql("PRAGMA secure_delete=ON")
             result = conn.execute(delete(data_keys).where(data_keys.c.dmp_id == dmp_id))
-            if result.rowcount > 0:
+            if result.rowcount > 0:  # a key id used again (never, with uuid4): the last wins
+                conn.execute(delete(shredded_keys).where(shredded_keys.c.owner_id == dmp_id))
                 row = _ledger_row(dmp_id, note or Shredding(), self._clock())
                 conn.execute(insert(shredded_keys), row)
         return result.rowcount > 0
