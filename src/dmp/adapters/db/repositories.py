@@ -677,8 +677,7 @@ class RecordRepository(_Repository):
             ("contents", t.document_contents),
             ("tombstones", t.tombstones),
         ):
-            count = self.conn.execute(select(func.count()).select_from(table)).scalar_one()
-            counts[name] = int(count)
+            counts[name] = self.conn.execute(select(func.count()).select_from(table)).scalar_one()
         return counts
 
     def add_tombstone(self, values: dict[str, Any]) -> None:
