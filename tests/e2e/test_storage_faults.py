@@ -18,6 +18,8 @@ import pytest
 from dmp.adapters.crypto import parse_master_keys
 from dmp.adapters.keystore import DataKeys, KeyStore
 from dmp.entrypoints.app import create_app
+from dmp.errors import DmpError, InvalidInput
+from dmp.services.backup import restore_backup, take_backup
 from tests.e2e.fhir import live_server, provide_bundle
 from tests.e2e.portal_documents import BOUNDARY, held, multipart
 from tests.personas import ALICE_INS
@@ -147,3 +149,23 @@ def test_the_portal_says_in_french_that_the_store_is_full_or_unwritable(
     assert "Le stockage des documents est indisponible" in answer.text
     assert held(ctx).changes(before) == {}
     assert _leftovers(ctx) == []
+
+
+def test_a_backup_onto_a_full_disk_fails_clearly_and_is_not_mistaken_for_one(api, ctx, tmp_path):
+    """``dmp backup`` onto a disk too small for it: a French error, and no manifest, so that
+    the folder cannot be restored as if it were a backup."""
+    assert _deposit(api, SMALL_PDF).status_code == 200
+    target = tmp_path / "tiny"
+    target.mkdir()
+    _mount("-t", "tmpfs", "-o", "size=64k", "tmpfs", target=target)
+    try:
+        (target / "filler").write_bytes(b"\0" * 60 * 1024)  # 4 KiB left: less than any copy
+        with pytest.raises(DmpError) as refused:
+            take_backup(ctx, target / "sauvegarde")
+        print(f"\n{refused.value.message}")
+        assert any(w in refused.value.message.lower() for w in ("impossible", "échoué")), refused
+        assert not (target / "sauvegarde" / "manifest.json").exists()
+        with pytest.raises(InvalidInput, match="pas de sauvegarde complète"):
+            restore_backup(ctx, target / "sauvegarde")
+    finally:
+        subprocess.run(["umount", "-l", target], check=False)

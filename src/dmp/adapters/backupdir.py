@@ -35,6 +35,13 @@ class BackupUnwritable(DmpError):
     message = "Impossible d'écrire la sauvegarde."
 
 
+def _unwritable(path: Path, error: OSError) -> BackupUnwritable:
+    return BackupUnwritable(
+        f"Impossible d'écrire {path} : {error.strerror or error}. La sauvegarde est incomplète "
+        "(pas de manifeste) : libérez de la place ou choisissez un autre dossier, et recommencez."
+    )
+
+
 def sha256_file(path: Path) -> tuple[str, int]:
     digest, size = hashlib.sha256(), 0
     with path.open("rb") as handle:
@@ -69,16 +76,19 @@ class BackupDirectory:
     def write_blob(self, key: str, chunks: Iterable[bytes]) -> tuple[str, int]:
         """Copy one content file, hashing it on the way; returns its SHA-256 and size."""
         target = self._blob_path(key)
-        target.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         digest, size = hashlib.sha256(), 0
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                out.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-            out.flush()
-            os.fsync(out.fileno())
+        try:
+            target.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as error:
+            raise _unwritable(target, error) from error
         return digest.hexdigest(), size
 
     def drop_blob(self, key: str) -> None:
@@ -104,11 +114,14 @@ class BackupDirectory:
         return hashlib.sha256(body).hexdigest()
 
     def _write(self, name: str, data: bytes) -> None:
-        fd = os.open(self.root / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
+        try:
+            fd = os.open(self.root / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as error:
+            raise _unwritable(self.root / name, error) from error
 
     # --- reading ---------------------------------------------------------------------------
 

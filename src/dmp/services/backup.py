@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from dmp.adapters.backupdir import BackupDirectory
+from dmp.adapters.backupdir import BackupDirectory, sha256_file
 from dmp.adapters.db import backup as db_copy
 from dmp.adapters.db.migrate import head_revision
 from dmp.adapters.keystore import Shredded
@@ -35,7 +35,7 @@ from dmp.domain.model import SystemActor
 from dmp.errors import ConfigurationError, IntegrityError, NotFound
 from dmp.services import audit, records
 from dmp.services.context import Context
-from dmp.services.witness import checkpoint, record_restore
+from dmp.services.witness import checkpoint, parse, record_restore
 from dmp.services.witness_check import Seen
 
 _RESTORE = SystemActor("restore")
@@ -112,7 +112,7 @@ def take_backup(ctx: Context, directory: Path) -> Taken:
     db_copy.dump(url, target.path(database))
     listing = list(_copy_blobs(ctx, target, taken))
     listing_hash, count = target.write_listing(listing)
-    db_hash, db_size = _hash(target.path(database))
+    db_hash, db_size = sha256_file(target.path(database))
     manifest = {
         "format": "dmp-backup/1",
         "taken_at": taken.taken_at.isoformat(),
@@ -144,12 +144,6 @@ def _copy_blobs(ctx: Context, target: BackupDirectory, taken: Taken) -> Iterator
         taken.blobs += 1
         taken.blob_bytes += size
         yield digest, key
-
-
-def _hash(path: Path) -> tuple[str, int]:
-    from dmp.adapters.backupdir import sha256_file
-
-    return sha256_file(path)
 
 
 # --- restore --------------------------------------------------------------------------------
@@ -213,8 +207,6 @@ def _hold_against_witness(ctx: Context) -> int:
         restored = {chain: seq for chain, seq, _ in uow.audit.heads_signed_since(None)}
     anchors: dict[UUID, Seen] = {}
     if ctx.witness.exists():
-        from dmp.services.witness import parse
-
         with ctx.witness.reader() as lines:
             for number, raw in enumerate(lines, 1):
                 found = parse(raw.removesuffix(b"\n"))
