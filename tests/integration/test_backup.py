@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, func, select, text
 from dmp.adapters.db.tables import audit_entries, document_contents, documents, records, tombstones
 from dmp.bootstrap import build
 from dmp.domain.model import ContactChannels, PatientActor, PatientIdentity, RecordState
-from dmp.errors import IntegrityError, NotFound
+from dmp.errors import IntegrityError, InvalidInput, NotFound
 from dmp.services.backup import restore_backup, take_backup
 from dmp.services.documents import Reading, find_documents, open_content
 from dmp.services.jobs import sweep_orphans
@@ -341,3 +341,20 @@ def test_attack_a_backup_from_an_abandoned_history_is_refused(ctx, cast_and_docs
     with pytest.raises(IntegrityError, match="ne concorde pas avec le témoin"):
         restore_backup(ctx, tmp_path / "b2")
     assert ctx.witness.path.read_bytes() == witness
+
+
+def test_attack_a_manifest_naming_another_file_is_refused(ctx, cast_and_docs, tmp_path):
+    """The database copy a restore loads is the backup's own file, never one a forged
+    manifest points to elsewhere."""
+    take_backup(ctx, tmp_path / "backup")
+    path = tmp_path / "backup" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    for name in ("../../etc/passwd", str(ctx.settings.blob_dir), None):
+        manifest["database"]["file"] = name
+        path.write_text(json.dumps(manifest))
+        with pytest.raises(InvalidInput, match="Manifeste de sauvegarde incomplet"):
+            restore_backup(ctx, tmp_path / "backup")
+    del manifest["database"]
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(InvalidInput):
+        restore_backup(ctx, tmp_path / "backup")

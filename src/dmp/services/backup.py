@@ -32,7 +32,7 @@ from dmp.adapters.db import backup as db_copy
 from dmp.adapters.db.migrate import head_revision
 from dmp.adapters.keystore import Shredded
 from dmp.domain.model import SystemActor
-from dmp.errors import ConfigurationError, IntegrityError, NotFound
+from dmp.errors import ConfigurationError, IntegrityError, InvalidInput, NotFound
 from dmp.services import audit, records
 from dmp.services.context import Context
 from dmp.services.witness import checkpoint, parse, record_restore
@@ -183,6 +183,7 @@ def restore_backup(ctx: Context, directory: Path) -> Restored:
 
 
 def _check_compatible(ctx: Context, manifest: dict[str, Any]) -> None:
+    _check_shape(manifest)
     backend = db_copy.backend_of(ctx.settings.database_url)
     if manifest.get("backend") != backend:
         raise ConfigurationError(
@@ -195,6 +196,23 @@ def _check_compatible(ctx: Context, manifest: dict[str, Any]) -> None:
             f"dmp au schéma {head_revision()} : restaurez-la avec la version de dmp qui l'a "
             "prise, puis mettez à jour (« dmp db upgrade »)."
         )
+
+
+def _check_shape(manifest: dict[str, Any]) -> None:
+    """The fields a restore reads, of the expected kinds; the database copy named as a backup
+    names it (never a path of the operator's choosing elsewhere)."""
+    try:
+        database, blobs = manifest["database"], manifest["blobs"]
+        datetime.fromisoformat(manifest["taken_at"])
+        well_formed = (
+            database["file"] in (db_copy.SQLITE_FILE, db_copy.PG_DUMP_FILE)
+            and isinstance(database["sha256"], str)
+            and isinstance(blobs["sha256"], str)
+        )
+    except (KeyError, TypeError, ValueError):
+        well_formed = False
+    if not well_formed:
+        raise InvalidInput("Manifeste de sauvegarde incomplet ou invalide : restauration refusée.")
 
 
 def _hold_against_witness(ctx: Context) -> int:
