@@ -133,3 +133,23 @@ class NotificationUnavailable(DmpError):
     code = "notification-unavailable"
     status = 503
     message = "L'envoi du message est momentanément impossible. Réessayez dans quelques minutes."
+
+
+class Unavailable(DmpError):
+    """A store the service needs cannot be written or reached (the content store, the key
+    store): nothing was recorded, and the same request may succeed later."""
+
+    code = "unavailable"
+    status = 503
+    message = "Le service est momentanément indisponible : rien n'a été enregistré."
+
+
+class StorageFull(Unavailable):
+    """The content store has no room left (HTTP 507, Insufficient Storage)."""
+
+    code = "storage-full"
+    status = 507
+    message = (
+        "Le stockage des documents est plein : le document n'a pas été enregistré. "
+        "Réessayez plus tard ; l'exploitant du service est prévenu."
+    )

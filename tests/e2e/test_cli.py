@@ -283,3 +283,32 @@ def test_db_upgrade_seals_what_an_older_version_kept_in_clear(env):
     ctx = build(load_settings(env))
     assert lookup(ctx, seeded.bruno, ALICE_INS).exists
     ctx.engine.dispose()
+
+
+def test_backup_and_restore_as_an_operator_runs_them(env, tmp_path):
+    """On the demo (SQLite): a backup, a restore into fresh places (the same key store and
+    witness), verify reporting the restore; French errors for a folder in use or no backup."""
+    _run(env, "demo", "--no-serve", "--seed", "7")
+    out = _run(env, "backup", str(tmp_path / "sauvegarde"))
+    assert "Sauvegarde écrite dans" in out
+    assert "Le magasin de clés n'est pas dans la sauvegarde" in out
+    taken = int(out.split(" document(s)")[0].rsplit(", ", 1)[-1])
+    assert taken > 0
+    print(f"\n{out}")
+    refused = _run(env, "backup", str(tmp_path / "sauvegarde"), code=2)
+    assert "n'est pas vide" in refused
+    assert "ne contient pas de sauvegarde" in _run(env, "restore", str(tmp_path), code=2)
+    data = tmp_path / "data"
+    fresh = {
+        **env,
+        "DMP_DATABASE_URL": f"sqlite:///{tmp_path / 'ailleurs' / 'dmp.sqlite3'}",
+        "DMP_BLOB_DIR": str(tmp_path / "ailleurs" / "blobs"),
+        "DMP_KEYSTORE_URL": f"sqlite:///{data / 'keys.sqlite3'}",
+        "DMP_WITNESS_DIR": str(data / "witness"),
+    }
+    restored = _run(fresh, "restore", str(tmp_path / "sauvegarde"))
+    print(restored)
+    assert f"{taken} document(s)" in restored
+    verified = _run(fresh, "audit", "verify")
+    assert "Restauration — " in verified
+    assert "Journal intègre" in verified

@@ -12,6 +12,7 @@ object store (SPEC §8): :class:`dmp.adapters.s3.S3BlobStore` implements the sam
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -23,16 +24,27 @@ from typing import BinaryIO, Protocol
 from uuid import UUID
 
 from dmp.adapters.files import DIR_MODE, private_dir
-from dmp.errors import DmpError, InvalidInput, NotFound
+from dmp.errors import InvalidInput, NotFound, StorageFull, Unavailable
 
 READ_SIZE = 64 * 1024
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 
-class StorageUnavailable(DmpError):
+class StorageUnavailable(Unavailable):
     code = "storage-unavailable"
     status = 503
-    message = "Le stockage des documents est indisponible."
+    message = (
+        "Le stockage des documents est indisponible : le document n'a pas été enregistré. "
+        "Réessayez dans quelques minutes."
+    )
+
+
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _failure(error: OSError) -> Unavailable:
+    """Full (no space, quota, file size limit) or otherwise unwritable (rights, read-only, I/O)."""
+    return StorageFull() if error.errno in _FULL else StorageUnavailable()
 
 
 class BlobStore(Protocol):
@@ -64,6 +76,10 @@ class BlobStore(Protocol):
         """Remove what a process killed during ``put`` left of its write (a temporary file; in
         an object store, an unfinished multipart upload), started before ``older_than``
         (aware); returns how many."""
+        ...
+
+    def stored_keys(self) -> Iterator[str]:
+        """Every key stored (a backup copies them)."""
         ...
 
 
@@ -103,7 +119,7 @@ class LocalBlobStore:
         try:
             fd, tmp_name = tempfile.mkstemp(dir=self._tmp, suffix=".part")
         except OSError as error:
-            raise StorageUnavailable() from error
+            raise _failure(error) from error
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as out:
@@ -114,7 +130,7 @@ class LocalBlobStore:
         except BaseException as error:
             tmp.unlink(missing_ok=True)
             if isinstance(error, OSError):
-                raise StorageUnavailable() from error
+                raise _failure(error) from error
             raise
         return size
 
@@ -142,6 +158,12 @@ class LocalBlobStore:
         for dmp_dir in self._dmp_dirs():
             for entry in _scandir(dmp_dir):
                 if _modified_before(entry, limit):
+                    yield f"{dmp_dir.name}/{entry.name}"
+
+    def stored_keys(self) -> Iterator[str]:
+        for dmp_dir in self._dmp_dirs():
+            for entry in _scandir(dmp_dir):
+                if entry.is_file():
                     yield f"{dmp_dir.name}/{entry.name}"
 
     def delete_prefix(self, dmp_id: UUID) -> int:

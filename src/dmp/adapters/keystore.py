@@ -44,6 +44,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,7 @@ from sqlalchemy import exc as sa_exc
 
 from dmp.adapters.crypto import KeyRing, WrappedKey
 from dmp.adapters.files import private_sqlite_file
-from dmp.errors import ConfigurationError, Conflict, DmpError, IntegrityError
+from dmp.errors import ConfigurationError, Conflict, IntegrityError, Unavailable
 
 KEYSTORE_FILENAME = "keys.sqlite3"
 
@@ -95,6 +96,20 @@ data_keys = Table(
     Column("rotated_at", DateTime(timezone=True), nullable=True),
 )
 
+# The shredding ledger: one row per key deleted, written in the key deletion's own transaction.
+# The key store is never restored from a backup, so this ledger outlives every data backup: a
+# restore reads it to destroy again what a backup taken before a destruction brings back (see
+# docs/adr/0014-backup-and-restore.md). No health data: ids, a time, and for a DMP the blind
+# index of its INS (the tombstone's) and who asked.
+shredded_keys = Table(
+    "shredded_keys",
+    metadata,
+    Column("owner_id", Uuid, primary_key=True),
+    Column("shredded_at", DateTime(timezone=True), nullable=False),
+    Column("ins_index", String(64), nullable=True),
+    Column("requested_by", String(20), nullable=True),
+)
+
 
 class KeyDestroyed(IntegrityError):
     """The DMP's data key is gone: its data were destroyed (crypto-shredding)."""
@@ -104,10 +119,13 @@ class KeyDestroyed(IntegrityError):
     message = "Les données de ce DMP ont été détruites."
 
 
-class KeyStoreUnavailable(DmpError):
+class KeyStoreUnavailable(Unavailable):
     code = "keystore-unavailable"
     status = 503
-    message = "Le magasin de clés est indisponible."
+    message = (
+        "Le magasin de clés est injoignable : rien n'a été enregistré. Réessayez dans quelques "
+        "minutes."
+    )
 
 
 def keystore_url_beside(data_dir: Path) -> str:
@@ -148,6 +166,35 @@ def _secure_delete(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Shredding:
+    """What the ledger keeps of a DMP's shredding beside its id, to write its tombstone again."""
+
+    ins_index: str | None = None
+    requested_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Shredded:
+    owner_id: UUID
+    at: datetime
+    note: Shredding
+
+
+def _ledger_row(owner_id: UUID, note: Shredding, now: datetime) -> dict[str, Any]:
+    return {
+        "owner_id": owner_id,
+        "shredded_at": now,
+        "ins_index": note.ins_index,
+        "requested_by": note.requested_by,
+    }
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives naive datetimes back: they were written in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 _PUT = insert(data_keys)
@@ -211,12 +258,37 @@ class KeyStore:
                     found[row.dmp_id] = WrappedKey(row.key_id, bytes(row.wrapped))
         return found
 
-    def delete(self, dmp_id: UUID) -> bool:
+    def delete(self, dmp_id: UUID, note: Shredding | None = None) -> bool:
+        """Delete a key and, in the same transaction, note its shredding in the ledger (what a
+        DMP's tombstone needs with it: ``note``)."""
         with self._begin() as conn:
             if self._sqlite:  # also on a pooled connection opened before this store was built
                 conn.exec_driver_sql("PRAGMA secure_delete=ON")
             result = conn.execute(delete(data_keys).where(data_keys.c.dmp_id == dmp_id))
+            if result.rowcount > 0:  # a key id used again (never, with uuid4): the last wins
+                conn.execute(delete(shredded_keys).where(shredded_keys.c.owner_id == dmp_id))
+                row = _ledger_row(dmp_id, note or Shredding(), self._clock())
+                conn.execute(insert(shredded_keys), row)
         return result.rowcount > 0
+
+    def shredded(self, batch_size: int = 1000) -> Iterator[Shredded]:
+        """Every key shredded, by pages: what a restore destroys again."""
+        after: UUID | None = None
+        while True:
+            stmt = select(shredded_keys).order_by(shredded_keys.c.owner_id).limit(batch_size)
+            if after is not None:
+                stmt = stmt.where(shredded_keys.c.owner_id > after)
+            with self._read() as conn:
+                page = conn.execute(stmt).all()
+            for row in page:
+                note = Shredding(row.ins_index, row.requested_by)
+                yield Shredded(row.owner_id, _aware(row.shredded_at), note)
+            if len(page) < batch_size:
+                return
+            after = page[-1].owner_id
+
+    def has(self, key_id: UUID) -> bool:
+        return self.get(key_id) is not None
 
     def iter_ids(self, batch_size: int = 1000) -> Iterator[UUID]:
         """Every DMP id with a key, by pages (no cursor held open between pages)."""
@@ -356,12 +428,13 @@ class DataKeys:
         for owner, wrapped in self._store.get_many(missing).items():
             self._remember(owner, self._keyring.unwrap(owner, wrapped), generation)
 
-    def destroy(self, dmp_id: UUID) -> bool:
-        """Crypto-shred the DMP: forget its key here and delete it from the store."""
+    def destroy(self, dmp_id: UUID, note: Shredding | None = None) -> bool:
+        """Crypto-shred the DMP: forget its key here and delete it from the store (the store
+        notes the shredding in its ledger)."""
         with self._lock:
             self._destructions += 1
             self._cache.pop(dmp_id, None)
-        return self._store.delete(dmp_id)
+        return self._store.delete(dmp_id, note)
 
     def _remember(self, dmp_id: UUID, data_key: bytes, generation: int | None = None) -> None:
         with self._lock:

@@ -183,6 +183,12 @@ class S3BlobStore:
             if item["LastModified"] < cutoff and _is_key(key):
                 yield key
 
+    def stored_keys(self) -> Iterator[str]:
+        for item in self._listed("list_objects_v2", "Contents", self.prefix):
+            key = item["Key"][len(self.prefix) :]
+            if _is_key(key):
+                yield key
+
     # --- deleting -----------------------------------------------------------------------------
 
     def delete(self, key: str) -> None:

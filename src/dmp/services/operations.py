@@ -10,7 +10,14 @@ from uuid import UUID
 from dmp.adapters.crypto import KeyRing
 from dmp.services.audit import SYSTEM_CHAIN, Break, verify_chain
 from dmp.services.context import Context
-from dmp.services.witness_check import Tap, WitnessBreak, empty_witness, replay, vanished
+from dmp.services.witness_check import (
+    Restoration,
+    Tap,
+    WitnessBreak,
+    empty_witness,
+    replay,
+    vanished,
+)
 
 
 @dataclass
@@ -19,6 +26,7 @@ class Verification:
     entries: int = 0
     checkpoints: int = 0  # of the witness
     breaks: list[Break | WitnessBreak] = field(default_factory=list)
+    restorations: list[Restoration] = field(default_factory=list)  # what each restore lost
 
     @property
     def ok(self) -> bool:
@@ -33,7 +41,11 @@ def verify_audit(ctx: Context) -> Verification:
     The witness is read first: what it holds was committed before the database is read, so a
     database behind it was rolled back, not merely caught mid-write."""
     witnessed = replay(ctx.witness, ctx.signer)
-    result = Verification(checkpoints=witnessed.checkpoints, breaks=list(witnessed.breaks))
+    result = Verification(
+        checkpoints=witnessed.checkpoints,
+        breaks=list(witnessed.breaks),
+        restorations=witnessed.restorations,
+    )
     with ctx.uow() as uow:
         chains = set(uow.audit.chains())
         records = set(uow.records.ids())

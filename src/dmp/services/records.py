@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 from dmp import policy
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
+from dmp.adapters.keystore import Shredding
 from dmp.domain import inputs
 from dmp.domain.identifiers import Ins
 from dmp.domain.model import (
@@ -350,27 +351,59 @@ def destroy_record(ctx: Context, actor: Actor, dmp_id: UUID) -> None:
 
 
 def finish_destruction(
-    ctx: Context, dmp_id: UUID, requested_by: str, contact: ContactChannels | None = None
-) -> None:
+    ctx: Context,
+    dmp_id: UUID,
+    requested_by: str,
+    contact: ContactChannels | None = None,
+    destroyed_at: datetime | None = None,
+) -> int | None:
     """Shred the keys (the DMP's, its documents', and those of the accounts that belong to no
     other DMP), then purge the rows and leave a tombstone, then delete the content files. Each
-    step can be run again: a crash part-way is finished by ``dmp jobs run``."""
+    step can be run again: a crash part-way is finished by ``dmp jobs run``, and a restore of a
+    backup taken before the destruction runs it again (``destroyed_at``: when it happened).
+    Returns how many content files were deleted; None when there was nothing left to destroy."""
     with ctx.uow() as uow:
         plan = uow.records.shredding(dmp_id)
     if plan is None:
-        return
-    for key_id in [*plan.document_ids, dmp_id, *plan.account_ids]:
+        return None
+    for key_id in plan.document_ids:
+        ctx.keys.destroy(key_id)
+    ctx.keys.destroy(dmp_id, Shredding(plan.ins_index, requested_by))
+    for key_id in plan.account_ids:
         ctx.keys.destroy(key_id)
     message = _LastMessage.to(ctx, contact)
     try:
-        _bury(ctx, dmp_id, plan.ins_index, requested_by, message)
+        _bury(ctx, dmp_id, plan.ins_index, requested_by, message, destroyed_at)
     except CommitInDoubt:
         raise  # the message may be queued: its key stays (the orphan sweep removes it if not)
     except BaseException:
         if message is not None:
             ctx.keys.destroy(message.id)
         raise
-    ctx.blobs.delete_prefix(dmp_id)
+    return ctx.blobs.delete_prefix(dmp_id)
+
+
+def restore_tombstone(
+    ctx: Context, dmp_id: UUID, ins_index: str, requested_by: str, destroyed_at: datetime
+) -> bool:
+    """A DMP destroyed after a backup was taken, and created after it too, leaves nothing in
+    the restored database but must leave its tombstone there. False if it is there already."""
+    with ctx.uow() as uow:
+        if uow.records.has_tombstone(dmp_id):
+            return False
+        uow.records.add_tombstone(
+            {
+                "id": uuid4(),
+                "ins_index": ins_index,
+                "dmp_id": dmp_id,
+                "destroyed_at": destroyed_at,
+                "requested_by": requested_by,
+            }
+        )
+        event = audit.Event("record.destroyed", True, requested_by, "record", dmp_id)
+        audit.append(uow, ctx.signer, ctx.now(), None, _RESTORE, event)
+        uow.commit()
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,11 +439,17 @@ class _LastMessage:
 
 
 def _bury(
-    ctx: Context, dmp_id: UUID, ins_index: str, requested_by: str, message: _LastMessage | None
+    ctx: Context,
+    dmp_id: UUID,
+    ins_index: str,
+    requested_by: str,
+    message: _LastMessage | None,
+    destroyed_at: datetime | None,
 ) -> None:
     """In one transaction: purge the DMP's rows, leave its tombstone (the blind index of its INS,
     never the INS), write the audit entry, and queue the last message."""
     now = ctx.now()
+    actor = _SYSTEM if destroyed_at is None else _RESTORE
     with ctx.uow() as uow:
         uow.records.purge(dmp_id)
         uow.records.add_tombstone(
@@ -418,15 +457,16 @@ def _bury(
                 "id": uuid4(),
                 "ins_index": ins_index,
                 "dmp_id": dmp_id,
-                "destroyed_at": now,
+                "destroyed_at": destroyed_at or now,
                 "requested_by": requested_by,
             }
         )
         event = audit.Event("record.destroyed", True, requested_by, "record", dmp_id)
-        audit.append(uow, ctx.signer, now, None, _SYSTEM, event)
+        audit.append(uow, ctx.signer, now, None, actor, event)
         if message is not None:
             uow.outbox.add(message.row(now))
         uow.commit()
 
 
 _SYSTEM = SystemActor("destruction")
+_RESTORE = SystemActor("restore")  # a destruction done again after a restore (ADR 14)

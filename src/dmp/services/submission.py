@@ -40,6 +40,7 @@ from dmp.errors import (
     InvalidInput,
     PreconditionFailed,
     TooLarge,
+    Unavailable,
     UnsupportedContent,
 )
 from dmp.policy import DocumentChange, Flags
@@ -178,11 +179,17 @@ def _store_refused_or(
 
 
 def _discard(ctx: Context, written: list[tuple[UUID, str]]) -> None:
-    for key_id, blob_key in written:
-        if blob_key:
-            ctx.blobs.delete(blob_key)
-        else:
-            ctx.keys.destroy(key_id)
+    """Remove what a failed submission wrote: the contents first, then the keys. A store that
+    fails here (the one that made the submission fail, often) leaves an orphan that the sweep
+    of ``dmp jobs run`` removes; the submission's own error is the one reported."""
+    for key_id, blob_key in sorted(written, key=lambda w: not w[1]):
+        try:
+            if blob_key:
+                ctx.blobs.delete(blob_key)
+            else:
+                ctx.keys.destroy(key_id)
+        except Unavailable:
+            continue
 
 
 def submit_documents(

@@ -12,6 +12,12 @@ A checkpoint is one line of JSON::
 ``n`` counts from 1 without a gap; ``heads`` are the chain heads that moved since the previous
 checkpoint, sorted by chain id; ``root`` chains every head the witness has ever been shown; the
 signature is the audit signing key's, over a message of its own kind (``dmp-witness:``).
+
+A **restore** (``dmp restore``) writes lines of its own: they carry ``"restore": {...}`` (when
+the backup was taken, its manifest's hash, how many lines list the restored heads), covered by
+``root`` and so by the signature, and list *every* head of the restored database. From them on,
+the witness holds the restored heads, and ``dmp audit verify`` tells what the restore lost (see
+``witness_check`` and docs/adr/0014-backup-and-restore.md).
 """
 
 from __future__ import annotations
@@ -47,16 +53,17 @@ class Checkpoint:
     prev: str
     root: str
     sig: str
+    restore: dict[str, Any] | None = None  # on the lines a restore writes
 
     def line(self) -> bytes:
-        body = {
+        body: dict[str, Any] = {
             "n": self.n,
             "at": self.at,
             "heads": [list(head) for head in self.heads],
-            "prev": self.prev,
-            "root": self.root,
-            "sig": self.sig,
         }
+        if self.restore is not None:
+            body["restore"] = self.restore
+        body.update(prev=self.prev, root=self.root, sig=self.sig)
         return json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -71,6 +78,7 @@ def parse(line: bytes) -> Checkpoint | None:
             _digest(data["prev"]),
             _digest(data["root"]),
             _text(data["sig"]),
+            _restore(data.get("restore")),
         )
     except (ValueError, KeyError, TypeError):
         return None
@@ -80,9 +88,12 @@ def moment(checkpoint: Checkpoint) -> datetime:
     return datetime.fromisoformat(checkpoint.at)
 
 
-def heads_root(previous: str, heads: Iterable[Head]) -> str:
-    """SHA-256 of the previous root and the canonical list of this checkpoint's heads."""
+def heads_root(previous: str, heads: Iterable[Head], restore: dict[str, Any] | None = None) -> str:
+    """SHA-256 of the previous root and the canonical list of this checkpoint's heads (and, on
+    a restore's line, of what it says of the restore)."""
     canonical = json.dumps([list(head) for head in heads], separators=(",", ":")).encode()
+    if restore is not None:
+        canonical += json.dumps(restore, separators=(",", ":"), sort_keys=True).encode()
     return hashlib.sha256(bytes.fromhex(previous) + canonical).hexdigest()
 
 
@@ -120,6 +131,20 @@ def _time(value: Any) -> str:
     return str(value)
 
 
+def _restore(value: Any) -> dict[str, Any] | None:
+    """What a restore's line says of it: the backup's time, its manifest's hash, and how many
+    lines (this one first) list the restored heads."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"backup_at", "manifest", "lines", "part"}:
+        raise ValueError(value)
+    _time(value["backup_at"])
+    _digest(value["manifest"])
+    if _number(value["part"]) > _number(value["lines"]):
+        raise ValueError(value)
+    return value
+
+
 def _head(value: Any) -> Head:
     chain, seq, digest = value
     if not _CHAIN.fullmatch(_text(chain)):  # one spelling per chain
@@ -138,11 +163,17 @@ class _Tail:
     prev: str = GENESIS
     root: str = GENESIS
 
-    def extend(self, signer: AuditSigner, at: str, heads: list[Head]) -> bytes:
+    def extend(
+        self,
+        signer: AuditSigner,
+        at: str,
+        heads: list[Head],
+        restore: dict[str, Any] | None = None,
+    ) -> bytes:
         heads.sort()
-        n, root = self.n + 1, heads_root(self.root, heads)
+        n, root = self.n + 1, heads_root(self.root, heads, restore)
         sig = signer.sign_checkpoint(n, at, root)
-        line = Checkpoint(n, at, tuple(heads), self.prev, root, sig).line()
+        line = Checkpoint(n, at, tuple(heads), self.prev, root, sig, restore).line()
         self.n, self.prev, self.root = n, line_hash(line), root
         return line
 
@@ -159,6 +190,29 @@ def checkpoint(ctx: Context) -> int:
             moved = _moved(uow.audit.heads_signed_since(since), known)
             log.append(tail.extend(ctx.signer, at, batch) for batch in _batches(moved))
     return tail.n
+
+
+def record_restore(ctx: Context, backup_at: datetime, manifest_sha256: str) -> int:
+    """After a restore, before anything else is written to the database: lines listing every
+    head of the restored database, marked as a restore's. Returns the number of the first."""
+    with ctx.witness.writer() as log:
+        tail, _since, _known = _recent(log, ctx.witness.location)
+        first = tail.n + 1
+        at = ctx.now().isoformat(timespec="microseconds")
+        with ctx.uow() as uow:
+            heads = [(str(c), seq, digest) for c, seq, digest in uow.audit.heads_signed_since(None)]
+        batches = list(_batches(iter(heads)))
+        lines = []
+        for part, batch in enumerate(batches, 1):
+            about = {
+                "backup_at": backup_at.isoformat(timespec="microseconds"),
+                "manifest": manifest_sha256,
+                "lines": len(batches),
+                "part": part,
+            }
+            lines.append(tail.extend(ctx.signer, at, batch, about))
+        log.append(lines)
+    return first
 
 
 def _recent(

@@ -74,12 +74,37 @@ class WitnessedHeads:
 
 
 @dataclass
+class Restoration:
+    """A restore the witness recorded (``dmp restore``), and what it lost of what the witness
+    had seen: chains put back to an earlier head (and how many entries that is), chains the
+    backup did not hold at all (created, or destroyed, after it was taken)."""
+
+    n: int  # the first checkpoint of the restore
+    at: str
+    backup_at: str
+    chains: int = 0  # restored heads
+    chains_behind: int = 0
+    chains_lost: int = 0
+    entries_lost: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"restauration du {self.at} (point de contrôle n° {self.n}) d'une sauvegarde du "
+            f"{self.backup_at} : {self.chains} chaîne(s) restaurée(s) ; par rapport à ce que le "
+            f"témoin avait vu, {self.chains_behind} chaîne(s) revenue(s) à une tête antérieure "
+            f"et {self.chains_lost} absente(s) de la sauvegarde, soit {self.entries_lost} "
+            "entrée(s) perdue(s) avec la restauration"
+        )
+
+
+@dataclass
 class Replay:
     heads: WitnessedHeads = field(default_factory=WitnessedHeads)
     breaks: list[Break | WitnessBreak] = field(default_factory=list)
     found: bool = True
     lines: int = 0
     checkpoints: int = 0  # lines that are signed checkpoints
+    restorations: list[Restoration] = field(default_factory=list)
 
 
 def replay(witness: Witness, signer: AuditSigner) -> Replay:
@@ -106,6 +131,7 @@ class _Replayer:
         self.n: int | None = 0
         self.prev: str | None = GENESIS
         self.root: str | None = GENESIS
+        self.before: WitnessedHeads | None = None  # the heads seen before a restore's lines
 
     def read(self, number: int, raw: bytes) -> None:
         self.result.lines += 1
@@ -138,7 +164,7 @@ class _Replayer:
         edited = (
             problem is None
             and self.root is not None
-            and heads_root(self.root, checkpoint.heads) != checkpoint.root
+            and heads_root(self.root, checkpoint.heads, checkpoint.restore) != checkpoint.root
         )
         if edited:
             problem = "les têtes ne correspondent plus à l'empreinte signée (root) : ligne modifiée"
@@ -159,6 +185,42 @@ class _Replayer:
         return None
 
     def _merge(self, checkpoint: Checkpoint) -> None:
+        restore = checkpoint.restore
+        if restore is not None and restore["part"] == 1:
+            self.before, self.result.heads = self.result.heads, WitnessedHeads()
+            self.result.restorations.append(
+                Restoration(checkpoint.n, checkpoint.at, restore["backup_at"])
+            )
+        self._merge_heads(checkpoint)
+        if restore is not None and restore["part"] == restore["lines"] and self.before is not None:
+            self._account(self.before, self.result.restorations[-1])
+            self.before = None
+
+    def _account(self, before: WitnessedHeads, restoration: Restoration) -> None:
+        """What the restore lost of what the witness had seen; a restored head under the same
+        number as a witnessed one but with another hash is no earlier state: a break."""
+        after = self.result.heads
+        restoration.chains = sum(1 for _ in after.chains())
+        for chain in before.chains():
+            seen, now = before[chain], after.get(chain)
+            if now is None:
+                restoration.chains_lost += 1
+                restoration.entries_lost += seen.seq
+            elif now.seq < seen.seq:
+                restoration.chains_behind += 1
+                restoration.entries_lost += seen.seq - now.seq
+            elif now.seq == seen.seq and now.hash != seen.hash:
+                self.result.breaks.append(
+                    Break(
+                        chain,
+                        now.seq,
+                        f"la restauration (point de contrôle n° {now.n}) a remis sous ce numéro "
+                        f"une autre entrée que celle que le témoin avait vue (point de contrôle "
+                        f"n° {seen.n}) : ce n'est pas un état antérieur de la chaîne",
+                    )
+                )
+
+    def _merge_heads(self, checkpoint: Checkpoint) -> None:
         heads = self.result.heads
         for chain_id, seq, digest in checkpoint.heads:
             chain = UUID(chain_id)

@@ -271,6 +271,17 @@ def test_delete_prefix_destroys_one_dmp_only(store: BlobStore) -> None:
     assert store.delete_prefix(DMP_A) == 0
 
 
+def test_stored_keys_are_every_content_and_nothing_else(store: BlobStore) -> None:
+    assert list(store.stored_keys()) == []
+    kept = {key_a(), key_a(), blob_key(DMP_B, uuid.uuid4())}
+    for key in kept:
+        store.put(key, [b"x"])
+    gone = key_a()
+    store.put(gone, [b"y"])
+    store.delete(gone)
+    assert set(store.stored_keys()) == kept
+
+
 def test_purge_temp_removes_crash_leftovers(local: LocalBlobStore) -> None:
     leftover = local.root / "tmp" / "crashed.part"
     leftover.write_bytes(b"partial")

@@ -24,6 +24,7 @@ from dmp.adapters.keystore import (
     KeyDestroyed,
     KeyStore,
     KeyStoreUnavailable,
+    Shredding,
     data_keys,
     ensure_separate,
     keystore_url_beside,
@@ -65,6 +66,37 @@ def test_put_get_delete(store: KeyStore) -> None:
     assert store.delete(DMP_A) is True
     assert store.get(DMP_A) is None
     assert store.delete(DMP_A) is False
+
+
+def test_each_shredding_is_noted_in_the_ledger_with_the_deletion(store: KeyStore) -> None:
+    """The ledger a restore reads (ADR 14): one row per key deleted, in the same transaction;
+    none for a key that was not there; a DMP's row keeps what its tombstone needs."""
+    keyring = KeyRing(K2024)
+    store.put(DMP_A, keyring.wrap(DMP_A, b"d" * 32))
+    store.put(DMP_B, keyring.wrap(DMP_B, b"e" * 32))
+    assert store.delete(DMP_A, Shredding("ab" * 32, "patient")) is True
+    assert store.delete(DMP_B) is True
+    assert store.delete(uuid.uuid4()) is False  # nothing deleted, nothing noted
+    noted = {s.owner_id: s.note for s in store.shredded(batch_size=1)}
+    assert noted == {DMP_A: Shredding("ab" * 32, "patient"), DMP_B: Shredding()}
+
+
+def test_a_deletion_whose_note_fails_deletes_nothing(store: KeyStore) -> None:
+    """Deletion and note are one transaction: when the note cannot be written, the key stays."""
+    store.put(DMP_A, KeyRing(K2024).wrap(DMP_A, b"d" * 32))
+
+    def refuse_the_note(_conn, _cursor, statement, *_args) -> None:
+        if statement.startswith("INSERT INTO shredded_keys"):
+            raise RuntimeError("disk full")
+
+    event.listen(store.engine, "before_cursor_execute", refuse_the_note)
+    try:
+        with pytest.raises(RuntimeError):
+            store.delete(DMP_A)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", refuse_the_note)
+    assert store.get(DMP_A) is not None
+    assert list(store.shredded()) == []
 
 
 def test_create_schema_is_idempotent(store: KeyStore) -> None:

@@ -708,6 +708,22 @@ class RecordRepository(_Repository):
         owners = union_all(records, documents, accounts, messages)
         return set(self.conn.execute(owners).scalars())
 
+    def has_tombstone(self, dmp_id: UUID) -> bool:
+        stmt = select(t.tombstones.c.id).where(t.tombstones.c.dmp_id == dmp_id).limit(1)
+        return self._one(stmt) is not None
+
+    def census(self) -> dict[str, int]:
+        """How many DMPs, documents, contents and tombstones (what a backup reports)."""
+        counts = {}
+        for name, table in (
+            ("records", t.records),
+            ("documents", t.documents),
+            ("contents", t.document_contents),
+            ("tombstones", t.tombstones),
+        ):
+            counts[name] = self.conn.execute(select(func.count()).select_from(table)).scalar_one()
+        return counts
+
     def add_tombstone(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.tombstones), values)
 
@@ -929,6 +945,15 @@ class DocumentRepository(_Repository):
         )
         return keys
 
+    def owners(self, document_ids: Sequence[UUID]) -> dict[UUID, UUID]:
+        """The DMP of each of these documents that is stored (by document id)."""
+        if not document_ids:
+            return {}
+        stmt = select(t.documents.c.id, t.documents.c.dmp_id).where(
+            t.documents.c.id.in_(document_ids)
+        )
+        return {row.id: row.dmp_id for row in self.conn.execute(stmt)}
+
     def blob_key_exists(self, dmp_id: UUID, blob_key: str) -> bool:
         """Whether a row names ``blob_key``; its DMP (the key's first part) routes the look-up."""
         stmt = select(t.document_contents.c.blob_key).where(
@@ -1006,6 +1031,13 @@ class AuditRepository(_Repository):
             yield from result.mappings() if mappings else result
         finally:  # a reader that stops early (a verification at its first break) leaves rows
             result.close()
+
+    def hash_at(self, dmp_id: UUID, seq: int) -> str | None:
+        stmt = select(t.audit_entries.c.hash).where(
+            t.audit_entries.c.dmp_id == dmp_id, t.audit_entries.c.seq == seq
+        )
+        row = self.conn.execute(stmt).first()
+        return None if row is None else str(row.hash)
 
     def chains(self) -> list[UUID]:
         heads = select(t.audit_heads.c.dmp_id)

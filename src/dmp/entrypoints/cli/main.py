@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -247,6 +248,8 @@ def audit_verify() -> None:
     typer.echo(
         f"Témoin {ctx.witness.location} : {result.checkpoints} point(s) de contrôle relu(s)."
     )
+    for restoration in result.restorations:
+        typer.echo(f"Restauration — {restoration}.")
     if result.ok:
         typer.echo("Journal intègre.")
         return
@@ -291,6 +294,35 @@ def keys_generate(key_id: Annotated[str, typer.Option("--id")] = "k1") -> None:
 
     typer.echo(f"DMP_MASTER_KEYS={generate_master_key_spec(key_id)}")
     typer.echo(f"DMP_AUDIT_SIGNING_KEY={AuditSigner.generate()}")
+
+
+@app.command()
+@user_errors
+def backup(
+    directory: Annotated[Path, typer.Argument(help="Dossier neuf où écrire la sauvegarde")],
+) -> None:
+    """Sauvegarder la base de données et les contenus des documents, service en marche : un
+    instantané cohérent, un manifeste avec les empreintes. Le magasin de clés n'y est pas : il se
+    sauvegarde à part (voir le README)."""
+    from dmp.services.backup import take_backup
+
+    for line in take_backup(_context(), directory).lines():
+        typer.echo(line)
+
+
+@app.command()
+@user_errors
+def restore(
+    directory: Annotated[Path, typer.Argument(help="Dossier d'une sauvegarde (« dmp backup »)")],
+) -> None:
+    """Restaurer une sauvegarde dans la base et le dossier des contenus configurés, service
+    arrêté. Les destructions faites depuis la sauvegarde sont appliquées de nouveau (d'après le
+    registre du magasin de clés, qui n'est jamais restauré), et la restauration est inscrite au
+    témoin du journal d'audit."""
+    from dmp.services.backup import restore_backup
+
+    for line in restore_backup(_context(), directory).lines():
+        typer.echo(line)
 
 
 @app.command()

@@ -23,6 +23,7 @@ from dmp.errors import (
     Forbidden,
     InvalidInput,
     TooLarge,
+    Unavailable,
     UnsupportedContent,
 )
 from dmp.services import submission
@@ -32,7 +33,15 @@ router = APIRouter(include_in_schema=False)
 # A file a patient adds says what it is by its MIME type (IHE format code).
 FORMAT = "urn:ihe:iti:xds:2017:mimeTypeSufficient"
 # What refuses a new document for what it is: said on the form, to choose again.
-ON_THE_FORM = (InvalidInput, UnsupportedContent, TooLarge, ContentMismatch, Conflict, Forbidden)
+ON_THE_FORM = (
+    InvalidInput,
+    UnsupportedContent,
+    TooLarge,
+    ContentMismatch,
+    Conflict,
+    Forbidden,
+    Unavailable,  # the content store full or unwritable, the key store unreachable: 503, 507
+)
 
 
 def _form(request: Request, status: int = 200, error: str | None = None) -> Response:
