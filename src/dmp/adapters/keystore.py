@@ -99,7 +99,7 @@ data_keys = Table(
 # The shredding ledger: one row per key deleted, written in the key deletion's own transaction.
 # The key store is never restored from a backup, so this ledger outlives every data backup: a
 # restore reads it to destroy again what a backup taken before a destruction brings back (see
-# docs/adr/0014-backup-and-restore.md). No health data: ids, a time, and for a DMP the blind
+# docs/adr/0013-backup-and-restore.md). No health data: ids, a time, and for a DMP the blind
 # index of its INS (the tombstone's) and who asked.
 shredded_keys = Table(
     "shredded_keys",

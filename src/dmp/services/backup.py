@@ -1,5 +1,5 @@
 """Backing up and restoring the data (``dmp backup``, ``dmp restore``), online, consistent, and
-faithful to every destruction made since the backup. See docs/adr/0014-backup-and-restore.md.
+faithful to every destruction made since the backup. See docs/adr/0013-backup-and-restore.md.
 
 - **What is taken**: the data database and the content files; never the key store (ADR 2),
   nor the witness (kept apart, ADR 4).

@@ -469,4 +469,4 @@ def _bury(
 
 
 _SYSTEM = SystemActor("destruction")
-_RESTORE = SystemActor("restore")  # a destruction done again after a restore (ADR 14)
+_RESTORE = SystemActor("restore")  # a destruction done again after a restore (ADR 13)

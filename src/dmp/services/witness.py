@@ -17,7 +17,7 @@ A **restore** (``dmp restore``) writes lines of its own: they carry ``"restore":
 the backup was taken, its manifest's hash, how many lines list the restored heads), covered by
 ``root`` and so by the signature, and list *every* head of the restored database. From them on,
 the witness holds the restored heads, and ``dmp audit verify`` tells what the restore lost (see
-``witness_check`` and docs/adr/0014-backup-and-restore.md).
+``witness_check`` and docs/adr/0013-backup-and-restore.md).
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ def test_put_get_delete(store: KeyStore) -> None:
 
 
 def test_each_shredding_is_noted_in_the_ledger_with_the_deletion(store: KeyStore) -> None:
-    """The ledger a restore reads (ADR 14): one row per key deleted, in the same transaction;
+    """The ledger a restore reads (ADR 13): one row per key deleted, in the same transaction;
     none for a key that was not there; a DMP's row keeps what its tombstone needs."""
     keyring = KeyRing(K2024)
     store.put(DMP_A, keyring.wrap(DMP_A, b"d" * 32))

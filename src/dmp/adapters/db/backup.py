@@ -1,5 +1,5 @@
 """Copying the data database, online and consistent, and putting a copy back (``dmp backup``,
-``dmp restore``; docs/adr/0014-backup-and-restore.md).
+``dmp restore``; docs/adr/0013-backup-and-restore.md).
 
 - SQLite: the sqlite3 online backup API, in one step: it reads every page under one read
   transaction (a snapshot; in WAL mode the writers carry on meanwhile), and writes the restore
