@@ -114,8 +114,9 @@ def test_identifier_and_id(api):
     }
 
 
-def test_summary_count_elements_and_sort(api):
+def test_summary_count_elements_and_sort(api, clock):
     first = provide(api, type_code="11488-4")
+    clock.advance(minutes=1)  # the second is the newer
     second = provide(api, type_code="60591-5", title="Synthèse")
     counted = find(api, _summary="count")
     assert (counted["total"], "entry" in counted) == (2, False)
