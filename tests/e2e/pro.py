@@ -4,6 +4,7 @@ app's code."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -38,8 +39,10 @@ def _node() -> str:
         if IN_CI:
             pytest.fail(f"{message}: mandatory when CI=true")
         pytest.skip(message)
-    if not (HERE / "node_modules" / "oidc-provider").is_dir():
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=HERE, check=True)
+    with (HERE / ".install.lock").open("w") as lock:  # one install, whatever the workers
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (HERE / "node_modules" / "oidc-provider").is_dir():
+            subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=HERE, check=True)
     return node
 
 

@@ -6,8 +6,9 @@ access and every refused attempt.
 
 Each example is a new patient: a médecin creates the DMP over the API, the patient logs in to
 the portal with the temporary password and the code from the e-mail. A short run is in every
-``make test``; ``DMP_MODEL_STEPS`` sets the steps of a long run (``.ci/run``: 1 000 — about
-0.2 s of CPU a step here, most of it the served app's, so 10 000 would not fit in CI's time).
+``make test``; ``DMP_MODEL_STEPS`` sets the steps of a long run on each backend (``.ci/run``:
+500 — about 0.2 s of CPU a step here, most of it the served app's, so 10 000 would not fit in
+CI's time).
 """
 
 from __future__ import annotations
