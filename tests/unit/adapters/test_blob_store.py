@@ -184,11 +184,12 @@ def test_delete(store: BlobStore) -> None:
     assert not store.exists(key)
 
 
+BLOB_ID = uuid.UUID("6b2367db-5bc3-4daf-8221-809541d9c0a9")  # ids stable across runs
 BAD_KEYS = [
     "",
     "../etc/passwd",
     "/etc/passwd",
-    f"/{DMP_A}/{uuid.uuid4()}",
+    f"/{DMP_A}/{BLOB_ID}",
     f"{DMP_A}/../../etc/passwd",
     f"{DMP_A}/..",
     f"{DMP_A}/.",
@@ -202,7 +203,7 @@ BAD_KEYS = [
     f"{str(DMP_A).upper()}/x",
     f"{{{DMP_A}}}/x",
     f"{DMP_A.hex}/x",
-    f"not-a-uuid/{uuid.uuid4()}",
+    f"not-a-uuid/{BLOB_ID}",
     f"{DMP_A}/" + "x" * 129,
 ]
 
