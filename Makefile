@@ -32,7 +32,7 @@ typecheck: $(VENV)/.test-deps
 	$(BIN)/mypy
 
 coverage: $(VENV)/.test-deps
-	$(BIN)/pytest -n auto --dist worksteal --cov=dmp --cov-branch --cov-report= $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --dist worksteal --cov=dmp.policy --cov-branch --durations=15 --cov-report= $(PYTEST_ARGS)
 	$(BIN)/coverage report --include='*/dmp/policy/*' --show-missing --fail-under=100
 
 unit: $(VENV)/.test-deps

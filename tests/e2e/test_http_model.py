@@ -6,9 +6,9 @@ access and every refused attempt.
 
 Each example is a new patient: a médecin creates the DMP over the API, the patient logs in to
 the portal with the temporary password and the code from the e-mail. A short run is in every
-``make test``; ``DMP_MODEL_STEPS`` sets the steps of a long run on each backend (``.ci/run``:
-500 — about 0.2 s of CPU a step here, most of it the served app's, so 10 000 would not fit in
-CI's time).
+``make test``; ``DMP_MODEL_STEPS`` sets the steps of a long run on each backend, run by hand
+(about 0.2 s of CPU a step here, most of it the served app's: a long run does not fit in CI's
+20 minutes beside the rest of the suite yet).
 """
 
 from __future__ import annotations
@@ -653,7 +653,7 @@ def test_the_served_app_follows_the_model(world: World) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not STEPS, reason="the long run: set DMP_MODEL_STEPS (.ci/run does)")
+@pytest.mark.skipif(not STEPS, reason="the long run: set DMP_MODEL_STEPS (e.g. 500)")
 def test_a_long_run_follows_the_model(world: World) -> None:
     world.api, world.page = Unchecked(world.api.client, world.api.tokens), 100
     _run(world, examples=max(1, STEPS // 50), steps=50)
