@@ -148,7 +148,9 @@ def test_the_professionals_journey(browser, server, ctx, cast, provider, last_co
         pro.get_by_role("link", name=TITLE).click()
         accessible(pro)
         pro.get_by_role("button", name="Rendre visible du patient").click()
-        expect(pro.get_by_text("Le document est maintenant visible du patient.")).to_be_visible()
+        expect(pro.get_by_text("Le document est maintenant visible du patient.")).to_be_visible(
+            timeout=30_000
+        )
         accessible(pro)
         assert TITLE in patient_titles(patient)
         visit_the_other_pages(pro, dmp_page)
