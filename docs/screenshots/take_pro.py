@@ -21,19 +21,20 @@ from playwright.sync_api import Page, expect
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.e2e.browser import DESKTOP, chromium, window  # noqa: E402
+from tests.e2e.fhir import live_server  # noqa: E402
+from tests.factories import pdf_submission  # noqa: E402
+from tests.personas import ins, populate  # noqa: E402
+
 from dmp.adapters.crypto import generate_master_key_spec  # noqa: E402
 from dmp.bootstrap import build  # noqa: E402
 from dmp.entrypoints.app import create_app  # noqa: E402
 from dmp.services import pro_login, submission  # noqa: E402
 from dmp.services.audit import AuditSigner  # noqa: E402
 from dmp.settings import DeliverySettings, Settings  # noqa: E402
-from tests.e2e.browser import DESKTOP, chromium, window  # noqa: E402
-from tests.e2e.fhir import live_server  # noqa: E402
-from tests.factories import pdf_submission  # noqa: E402
-from tests.personas import ins, populate  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-PASSWORD = "un mot de passe de démonstration"
+PASSWORD = "un mot de passe de démonstration"  # noqa: S105 (a throw-away database)
 NEW_INS = ins("1920275123099")
 
 
@@ -72,24 +73,27 @@ def main() -> None:
         for title, hidden in (("Compte rendu de cardiologie", False), ("Biopsie", True)):
             sub = pdf_submission(title=title, invisible_patient=hidden)
             submission.submit_documents(ctx, cast.bruno, cast.alice_dmp, [sub])
-        with live_server(create_app(ctx)) as server, chromium() as browser:
-            with window(browser, server, DESKTOP) as page:
-                log_in(page, cast.bruno.rpps)
-                page.goto(f"/pro/patient/creer?ins={NEW_INS.value}")
-                shot(page, "pro-creation")
-                page.get_by_label("Nom", exact=True).fill("Garnier")
-                page.get_by_label("Prénoms").fill("Paul")
-                page.get_by_label("Date de naissance").fill("1992-02-14")
-                page.get_by_label("Sexe").select_option("male")
-                page.get_by_label("Courriel").fill("paul@example.org")
-                page.get_by_label("J'ai remis au patient la brochure").check()
-                page.get_by_label("Le patient consent").check()
-                page.get_by_role("button", name="Créer le DMP").click()
-                shot(page, "pro-remise")
-                page.goto(f"/pro/dmp/{cast.alice_dmp}")
-                shot(page, "pro-consultation")
-                page.goto(f"/pro/dmp/{cast.alice_dmp}/ajouter")
-                shot(page, "pro-document")
+        with (
+            live_server(create_app(ctx)) as server,
+            chromium() as browser,
+            window(browser, server, DESKTOP) as page,
+        ):
+            log_in(page, cast.bruno.rpps)
+            page.goto(f"/pro/patient/creer?ins={NEW_INS.value}")
+            shot(page, "pro-creation")
+            page.get_by_label("Nom", exact=True).fill("Garnier")
+            page.get_by_label("Prénoms").fill("Paul")
+            page.get_by_label("Date de naissance").fill("1992-02-14")
+            page.get_by_label("Sexe").select_option("male")
+            page.get_by_label("Courriel").fill("paul@example.org")
+            page.get_by_label("J'ai remis au patient la brochure").check()
+            page.get_by_label("Le patient consent").check()
+            page.get_by_role("button", name="Créer le DMP").click()
+            shot(page, "pro-remise")
+            page.goto(f"/pro/dmp/{cast.alice_dmp}")
+            shot(page, "pro-consultation")
+            page.goto(f"/pro/dmp/{cast.alice_dmp}/ajouter")
+            shot(page, "pro-document")
         ctx.engine.dispose()
 
 
