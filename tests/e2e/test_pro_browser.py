@@ -146,8 +146,12 @@ def test_the_professionals_journey(browser, server, ctx, cast, provider, last_co
         assert TITLE not in patient_titles(patient)
         pro.goto(dmp_page)
         pro.get_by_role("link", name=TITLE).click()
+        # Headless Chromium routes a mouse click on this page to its PDF viewer's frame once the
+        # viewer is built, and drops it (the form is never posted): once the page and its viewer
+        # are loaded, the professional uses the keyboard on the button.
+        pro.wait_for_load_state("networkidle")
         accessible(pro)
-        pro.get_by_role("button", name="Rendre visible du patient").click()
+        pro.get_by_role("button", name="Rendre visible du patient").press("Enter")
         expect(pro.get_by_text("Le document est maintenant visible du patient.")).to_be_visible(
             timeout=30_000
         )
