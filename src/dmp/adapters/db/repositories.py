@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import (
@@ -32,6 +32,7 @@ from dmp.domain.model import Establishment, OutboxState, Professional, RecordFac
 from dmp.domain.names import search_key
 
 RowMap = RowMapping
+T = TypeVar("T")
 DESTROYING = "destroying"  # the state of a DMP while its destruction is under way
 
 # The statements of the hot paths (every request authenticates; every read loads its DMP, its
@@ -258,12 +259,25 @@ class HistoryFilter:
     hidden: tuple[str, frozenset[str]] | None = None
 
 
+def stored(kind: type[T], row: RowMap) -> T:
+    """The domain object a row holds: the services never see rows. The statement selects exactly
+    the object's fields (by name), so that a column added to a table is not silently dropped."""
+    return kind(**row)
+
+
+def stored_or_none(kind: type[T], row: RowMap | None) -> T | None:
+    return None if row is None else kind(**row)
+
+
 class _Repository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def _one(self, stmt: Any, params: dict[str, Any] | None = None) -> RowMap | None:
         return self.conn.execute(stmt, params).mappings().first()
+
+    def _all(self, kind: type[T], stmt: Any, params: dict[str, Any] | None = None) -> list[T]:
+        return [kind(**row) for row in self.conn.execute(stmt, params).mappings()]
 
 
 class DirectoryRepository(_Repository):
