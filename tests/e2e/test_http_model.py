@@ -26,13 +26,20 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from dmp.domain.identifiers import INS_NIR_SYSTEM
 from dmp.domain.model import AccessMode, DocStatus
 from dmp.entrypoints.fhir import ids
+from dmp.entrypoints.fhir.extensions import DOCUMENT_ARCHIVED
 from dmp.services.directory import issue_token
-from tests.e2e.fhir import Api, ins_token, parameters, provide_bundle, refused_search
+from tests.e2e.fhir import FLAGS, Api, ins_token, parameters, provide_bundle, refused_search
 from tests.e2e.portal import STRONG, Browser
 from tests.integration.mail import Inbox
 from tests.personas import Cast, ins
@@ -84,6 +91,7 @@ class Model:
     blocked: set[str] = field(default_factory=set)
     mt: str | None = None
     closed: bool = False
+    destroyed: bool = False  # by the patient, whole: nothing of it opens again
     oppose_emergency: bool = False
     oppose_samu: bool = False
     docs: dict[UUID, Doc] = field(default_factory=dict)
@@ -92,7 +100,7 @@ class Model:
         self.authorized.add(self.creator)  # who creates the DMP is authorized
 
     def opens(self, pro: str, mode: AccessMode = AccessMode.NORMAL) -> bool:
-        if pro in self.blocked or self.closed:
+        if pro in self.blocked or self.closed or self.destroyed:
             return False
         if mode is AccessMode.EMERGENCY:
             return not self.oppose_emergency
@@ -118,12 +126,9 @@ class Model:
         return doc.status is not DocStatus.DELETED and not doc.hidden
 
     def patient_lists(self) -> set[UUID]:
-        """The portal lists the current documents the patient may read."""
-        return {
-            i
-            for i, d in self.docs.items()
-            if d.status is DocStatus.CURRENT and self.patient_reads(d)
-        }
+        """The portal lists the current and archived documents the patient may read."""
+        listed = (DocStatus.CURRENT, DocStatus.ARCHIVED)
+        return {i for i, d in self.docs.items() if d.status in listed and self.patient_reads(d)}
 
 
 # --- the actors over HTTP ------------------------------------------------------------------------
@@ -226,6 +231,11 @@ class Patient:
 # --- the machine ---------------------------------------------------------------------------------
 
 
+def _patient_signed_in(machine: HttpModel) -> bool:
+    """The patient acts until they destroy the DMP, and their account with it."""
+    return not machine.model.destroyed
+
+
 def counted(step: Any) -> Any:
     """Count the steps of each rule, for the figures the test prints."""
 
@@ -242,16 +252,21 @@ class HttpModel(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        w = self.world
         number = next(_numbers)
         self.ins = ins(f"1790575{number:06d}")
         self.email = f"patient{number}@example.org"
+        self.gone: dict[str, Doc] = {}  # the documents of a destroyed DMP, by FHIR id
+        self._create()
+
+    def _create(self) -> None:
+        """A médecin creates the DMP; the patient signs in with the hand-out's credentials."""
+        w = self.world
         created = w.api.post(
             "/fhir/Patient/$dmp-create",
             json=parameters(
                 ins={"valueIdentifier": {"system": INS_NIR_SYSTEM, "value": self.ins.value}},
                 family="Modèle",
-                given=[f"Patient{number}"],
+                given=["Patient"],
                 birthDate={"valueDate": "1979-05-20"},
                 gender={"valueCode": "male"},
                 email=self.email,
@@ -279,7 +294,10 @@ class HttpModel(RuleBasedStateMachine):
         )
 
     def _trail_says(self, who: str, allowed: bool) -> None:
-        """The newest entry of the patient's history names this professional, allowed or not."""
+        """The newest entry of the patient's history names this professional, allowed or not
+        (a destroyed DMP has no history left: its refusals are on the system's trail)."""
+        if self.model.destroyed:
+            return
         given = self.world.cast.professionals[who].given_name
         entries = self.patient.newest_entries()
         assert entries, "the history is empty"
@@ -364,9 +382,41 @@ class HttpModel(RuleBasedStateMachine):
         d = self.model.docs[doc_id]
         patch = [{"op": "replace", "path": "/status", "value": "entered-in-error"}]
         done = self._patch(d.author, doc_id, patch)
-        assert done == (self.model.opens(d.author) and d.status is DocStatus.CURRENT)
+        deletable = (DocStatus.CURRENT, DocStatus.ARCHIVED)
+        assert done == (self.model.opens(d.author) and d.status in deletable)
         if done:
             d.status = DocStatus.DELETED
+
+    @rule(data=st.data(), archive=st.booleans())
+    @counted
+    def author_archives(self, data: st.DataObject, archive: bool) -> None:
+        """The author archives a current document or brings an archived one back."""
+        doc_id = self._doc(data)
+        if doc_id is None:
+            return
+        d = self.model.docs[doc_id]
+        flag = {"url": DOCUMENT_ARCHIVED, "valueBoolean": archive}
+        done = self._patch(d.author, doc_id, [{"op": "add", "path": "/extension/-", "value": flag}])
+        before = DocStatus.CURRENT if archive else DocStatus.ARCHIVED
+        assert done == (self.model.reads(d.author, d) and d.status is before), (d, self.model)
+        if done:
+            d.status = DocStatus.ARCHIVED if archive else DocStatus.CURRENT
+
+    @rule(data=st.data())
+    @counted
+    def author_hides(self, data: st.DataObject) -> None:
+        """The author hides a document from the patient until the announcement consultation."""
+        doc_id = self._doc(data)
+        if doc_id is None:
+            return
+        d = self.model.docs[doc_id]
+        label = {"coding": [{"system": FLAGS, "code": "INVISIBLE_PATIENT"}]}
+        done = self._patch(
+            d.author, doc_id, [{"op": "add", "path": "/securityLabel/-", "value": label}]
+        )
+        assert done == self.model.reads(d.author, d), (d, self.model)
+        if done:
+            d.hidden = True
 
     @rule(data=st.data(), by_mt=st.booleans())
     @counted
@@ -396,7 +446,8 @@ class HttpModel(RuleBasedStateMachine):
             "/fhir/Patient/$declare-authorization", json=self._by_ins(), as_=pro
         )
         done = response.status_code == 200
-        assert done == (pro not in self.model.blocked and not self.model.closed), response.text
+        allowed = pro not in self.model.blocked and not (self.model.closed or self.model.destroyed)
+        assert done == allowed, response.text
         self._trail_says(pro, done)
         if done:
             self.model.authorized.add(pro)
@@ -437,7 +488,8 @@ class HttpModel(RuleBasedStateMachine):
         )
         response = self.world.api.post("/fhir/Patient/$dmp-reactivate", json=reactivating, as_=pro)
         done = response.status_code == 200
-        assert done == (self.model.closed and pro not in self.model.blocked), response.text
+        allowed = self.model.closed and pro not in self.model.blocked and not self.model.destroyed
+        assert done == allowed, response.text
         if done:
             self.model.closed = False
             self.model.authorized.add(pro)
@@ -467,6 +519,7 @@ class HttpModel(RuleBasedStateMachine):
 
     # --- the patient, through the portal ---
 
+    @precondition(_patient_signed_in)
     @rule(pro=st.sampled_from(PROS))
     @counted
     def patient_authorizes(self, pro: str) -> None:
@@ -476,6 +529,7 @@ class HttpModel(RuleBasedStateMachine):
         if done:
             self.model.authorized.add(pro)
 
+    @precondition(_patient_signed_in)
     @rule()
     @counted
     def patient_authorizes_the_chu(self) -> None:
@@ -485,6 +539,7 @@ class HttpModel(RuleBasedStateMachine):
         if done:
             self.model.chu_authorized = True
 
+    @precondition(_patient_signed_in)
     @rule(pro=st.sampled_from(PROS))
     @counted
     def patient_revokes(self, pro: str) -> None:
@@ -494,6 +549,7 @@ class HttpModel(RuleBasedStateMachine):
         if done:
             self.model.authorized.discard(pro)
 
+    @precondition(_patient_signed_in)
     @rule(pro=st.sampled_from(PROS), blocking=st.booleans())
     @counted
     def patient_blocks(self, pro: str, blocking: bool) -> None:
@@ -511,6 +567,7 @@ class HttpModel(RuleBasedStateMachine):
             if done:
                 self.model.blocked.discard(pro)
 
+    @precondition(_patient_signed_in)
     @rule(pro=st.sampled_from(PROS))
     @counted
     def patient_designates(self, pro: str) -> None:
@@ -521,6 +578,7 @@ class HttpModel(RuleBasedStateMachine):
         if done:
             self.model.mt = pro
 
+    @precondition(_patient_signed_in)
     @rule(emergency=st.booleans(), oppose=st.booleans())
     @counted
     def patient_opposes(self, emergency: bool, oppose: bool) -> None:
@@ -532,6 +590,7 @@ class HttpModel(RuleBasedStateMachine):
         elif done:
             self.model.oppose_samu = oppose
 
+    @precondition(_patient_signed_in)
     @rule(data=st.data(), mask=st.booleans())
     @counted
     def patient_masks(self, data: st.DataObject, mask: bool) -> None:
@@ -545,6 +604,7 @@ class HttpModel(RuleBasedStateMachine):
         if done:
             d.masked = mask
 
+    @precondition(_patient_signed_in)
     @rule(data=st.data())
     @counted
     def patient_destroys(self, data: st.DataObject) -> None:
@@ -558,6 +618,32 @@ class HttpModel(RuleBasedStateMachine):
             del self.model.docs[doc_id]
         content = self.world.api.get(f"/fhir/Binary/{self.fhir_ids[doc_id]}.0", as_=d.author)
         assert (content.status_code == 200) == (not done and self.model.reads(d.author, d))
+
+    @precondition(_patient_signed_in)
+    @rule()
+    @counted
+    def patient_destroys_everything(self) -> None:
+        """The patient destroys the whole DMP: from then on nobody opens it nor reads a byte of
+        it, and the patient's session is over."""
+        done = self.patient.act("/destruction", mot="DÉTRUIRE", definitif="oui")
+        assert done
+        self.model.destroyed = True
+        for doc_id, d in self.model.docs.items():
+            content = self.world.api.get(f"/fhir/Binary/{self.fhir_ids[doc_id]}.0", as_=d.author)
+            assert content.status_code == 404, content.text
+            self.gone[self.fhir_ids[doc_id]] = d
+
+    @precondition(lambda self: self.model.destroyed)
+    @rule()
+    @counted
+    def recreate(self) -> None:
+        """The patient comes back: a new DMP for the same INS, with nothing of the destroyed one
+        (documents, authorizations, médecin traitant, choices)."""
+        self.patient.close()
+        self._create()
+        for fhir_id, d in self.gone.items():
+            old = self.world.api.get(f"/fhir/DocumentReference/{fhir_id}", as_=d.author)
+            assert old.status_code == 404, old.text
 
     # --- what each one may list, after every step ---
 
@@ -605,7 +691,12 @@ class HttpModel(RuleBasedStateMachine):
         readers += [("damien", AccessMode.EMERGENCY), ("samuel", AccessMode.SAMU)]
         for pro, mode in readers:
             assert self._searched(pro, mode) == self._listed_by_api(pro, mode), (pro, mode)
-        assert set(map(UUID, self.patient.listed())) == self.model.patient_lists()
+        if self.model.destroyed:
+            gone = self.patient.browser.get("/documents")
+            assert gone.status_code == 303, gone.text
+            assert gone.headers["location"].startswith("/connexion")
+        else:
+            assert set(map(UUID, self.patient.listed())) == self.model.patient_lists()
 
 
 @pytest.fixture
