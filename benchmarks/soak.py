@@ -197,10 +197,18 @@ def run(args: argparse.Namespace) -> list[str]:
             deadline = soak.started + 60 * args.minutes
             with Memory(server, soak) as memory:
                 asyncio.run(_clients(soak, args, deadline))
-        return _report(soak, memory)
+        return _report(soak, memory) + _first_traceback(folder / "server.log")
     finally:
         smtp.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _first_traceback(log: Path, most: int = 60) -> list[str]:
+    """The server's first traceback, if any: what an error of the run was, before the server's
+    folder goes."""
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("Traceback")), None)
+    return [] if start is None else ["server's first traceback:", *lines[start : start + most]]
 
 
 async def _fill(soak: Soak, per_patient: int) -> None:
