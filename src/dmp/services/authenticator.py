@@ -22,6 +22,7 @@ import pyotp
 
 from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
+from dmp.domain.accounts import Account
 from dmp.errors import Conflict, DmpError, InvalidInput
 from dmp.services.context import Context
 from dmp.services.factors import (
@@ -75,7 +76,7 @@ def start(ctx: Context, session: WebSession) -> Enrolment:
     cipher = account_cipher(ctx, actor.account_id)
     with ctx.uow() as uow:
         account = _account(uow, session)
-        if account["totp_secret_enc"] is not None:
+        if account.totp_secret_enc is not None:
             raise Conflict(
                 "Une application d'authentification est déjà associée à votre compte : "
                 "retirez-la d'abord pour en associer une autre."
@@ -100,7 +101,7 @@ def start(ctx: Context, session: WebSession) -> Enrolment:
                 }
             )
             uow.commit()
-    uri = pyotp.TOTP(secret).provisioning_uri(name=account["login"], issuer_name=ISSUER)
+    uri = pyotp.TOTP(secret).provisioning_uri(name=account.login, issuer_name=ISSUER)
     return Enrolment(secret, uri)
 
 
@@ -125,9 +126,9 @@ def confirm(ctx: Context, session: WebSession, code: str) -> None:
             uow.commit()
             raise AppCodeFailed()
         account = _account(uow, session, lock=True)
-        if account["totp_secret_enc"] is not None:
+        if account.totp_secret_enc is not None:
             raise Conflict("Une application d'authentification est déjà associée à votre compte.")
-        last = account["totp_last_step"]
+        last = account.totp_last_step
         uow.factors.update_challenge(pending["id"], used_at=now)
         uow.accounts.update(
             actor.account_id,
@@ -145,7 +146,7 @@ def remove(ctx: Context, session: WebSession) -> None:
     with ctx.uow() as uow:
         doors = open_doors(ctx, uow, session, APP_REMOVED, ("account", actor.account_id))
         account = _account(uow, session, lock=True)
-        if account["totp_secret_enc"] is None:
+        if account.totp_secret_enc is None:
             raise InvalidInput(
                 "Aucune application d'authentification n'est associée à votre compte.",
                 code="app-enrolment",
@@ -169,7 +170,7 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
     return None
 
 
-def _account(uow: UnitOfWork, session: WebSession, *, lock: bool = False) -> RowMap:
+def _account(uow: UnitOfWork, session: WebSession, *, lock: bool = False) -> Account:
     account = uow.accounts.get(session.actor().account_id, for_update=lock)
     if account is None:
         raise SignInRequired()

@@ -122,4 +122,4 @@ def factors_of(ctx: Context, session: WebSession) -> Factors:
         )
         for row in rows
     ]
-    return Factors(account["totp_secret_enc"] is not None, passkeys, fresh)
+    return Factors(account.totp_secret_enc is not None, passkeys, fresh)

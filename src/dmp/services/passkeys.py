@@ -38,6 +38,7 @@ from webauthn.helpers.structs import (
 
 from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
+from dmp.domain.accounts import Account
 from dmp.domain.inputs import check_passkey_name
 from dmp.errors import Conflict, DmpError, NotFound
 from dmp.services import login
@@ -130,8 +131,8 @@ def registration_options(ctx: Context, session: WebSession, name: str) -> str:
         rp_name=RP_NAME,
         # The account's id: random, and no personal data (the device shows the login instead).
         user_id=actor.account_id.bytes,
-        user_name=account["login"],
-        user_display_name=f"DMP {account['login']}",
+        user_name=account.login,
+        user_display_name=f"DMP {account.login}",
         challenge=challenge,
         timeout=CHALLENGE_SECONDS * 1000,
         attestation=AttestationConveyancePreference.NONE,
@@ -242,9 +243,9 @@ def finish_login(ctx: Context, session: WebSession, credential: str) -> login.Do
 
 
 def _proof(ctx: Context, session_id: str, credential: str) -> login.Proof:
-    def holds(uow: UnitOfWork, account: RowMap | None, now: datetime) -> bool:
+    def holds(uow: UnitOfWork, account: Account | None, now: datetime) -> bool:
         pending = _spend(uow, session_id, AUTHENTICATION, now)
-        if pending is None or account is None or pending["account_id"] != account["id"]:
+        if pending is None or account is None or pending["account_id"] != account.id:
             return False
         return _assertion_holds(ctx, uow, pending["challenge"], account, credential, now)
 
@@ -252,17 +253,22 @@ def _proof(ctx: Context, session_id: str, credential: str) -> login.Proof:
 
 
 def _assertion_holds(
-    ctx: Context, uow: UnitOfWork, challenge: bytes, account: RowMap, credential: str, now: datetime
+    ctx: Context,
+    uow: UnitOfWork,
+    challenge: bytes,
+    account: Account,
+    credential: str,
+    now: datetime,
 ) -> bool:
     """Whether a passkey of this account signed this challenge, for this site, with a counter
     that went up; its counter is then moved."""
     try:
         parsed = parse_authentication_credential_json(credential)
         key = uow.factors.passkey_by_credential(parsed.raw_id)
-        if key is None or key["account_id"] != account["id"]:
+        if key is None or key["account_id"] != account.id:
             return False
         handle = parsed.response.user_handle
-        if handle is not None and handle != account["id"].bytes:
+        if handle is not None and handle != account.id.bytes:
             return False
         verified = verify_authentication_response(
             credential=parsed,

@@ -20,9 +20,9 @@ from datetime import datetime
 from uuid import UUID
 
 from dmp import policy
-from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
+from dmp.domain import accounts
 from dmp.domain.model import ContactChannels
 from dmp.errors import DmpError, InvalidInput
 from dmp.services import login, sessions
@@ -104,7 +104,7 @@ def account_of(ctx: Context, session: WebSession) -> Account:
         pending["channel"] if pending is not None and pending["expires_at"] > ctx.now() else None
     )
     return Account(
-        login=account["login"],
+        login=account.login,
         email=mask_email(contacts.email) if contacts.email else None,
         phone=mask_phone(contacts.phone) if contacts.phone else None,
         fresh=login.fresh_step_up_now(ctx, session),
@@ -212,11 +212,11 @@ def change_password(
     with ctx.uow() as uow:
         doors = open_doors(ctx, uow, session, PASSWORD_CHANGE, ("account", actor.account_id))
         account = _account(uow, actor.account_id, lock=True)
-        if not login.password_matches(ctx, account["password_hash"], current):
+        if not login.password_matches(ctx, account.password_hash, current):
             _refused(doors, "wrong-password")
             uow.commit()
             raise CurrentPasswordWrong()
-        login.check_password(password, account["login"])
+        login.check_password(password, account.login)
         if password == current:
             raise InvalidInput("Choisissez un mot de passe différent de l'actuel.", code="password")
         uow.accounts.update(
@@ -253,7 +253,7 @@ def change_password(
 # --- shared ---------------------------------------------------------------------------------------
 
 
-def _account(uow: UnitOfWork, account_id: UUID, *, lock: bool = False) -> RowMap:
+def _account(uow: UnitOfWork, account_id: UUID, *, lock: bool = False) -> accounts.Account:
     account = uow.accounts.get(account_id, for_update=lock)
     if account is None:
         raise SignInRequired()
@@ -264,9 +264,11 @@ def _cipher(ctx: Context, account_id: UUID) -> FieldCipher:
     return FieldCipher(account_id, ctx.keys.get(account_id))
 
 
-def _store(ctx: Context, uow: UnitOfWork, account: RowMap, channel: str, value: str | None) -> None:
-    sealed = _cipher(ctx, account["id"]).seal_optional(_FIELD[channel], "account", value)
-    uow.accounts.update(account["id"], **{_COLUMN[channel]: sealed})
+def _store(
+    ctx: Context, uow: UnitOfWork, account: accounts.Account, channel: str, value: str | None
+) -> None:
+    sealed = _cipher(ctx, account.id).seal_optional(_FIELD[channel], "account", value)
+    uow.accounts.update(account.id, **{_COLUMN[channel]: sealed})
 
 
 def _secret(door: Door) -> bool:

@@ -167,7 +167,7 @@ def _kind(uow: UnitOfWork, account_id: UUID | None) -> str | None:
     if account_id is None:
         return None
     account = uow.accounts.get(account_id)
-    return None if account is None else str(account["kind"])
+    return None if account is None else account.kind
 
 
 def expired(session: WebSession | RowMap, now: datetime) -> bool:

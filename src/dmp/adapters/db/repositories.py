@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 
 from dmp.adapters.db import tables as t
+from dmp.domain.accounts import Account
 from dmp.domain.model import Establishment, OutboxState, Professional, RecordFacts, RecordState
 from dmp.domain.names import search_key
 
@@ -509,8 +510,9 @@ class RecordRepository(_Repository):
     def add_account(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.accounts), values)
 
-    def account(self, account_id: UUID) -> RowMap | None:
-        return self._one(select(t.accounts).where(t.accounts.c.id == account_id))
+    def account(self, account_id: UUID) -> Account | None:
+        stmt = select(t.accounts).where(t.accounts.c.id == account_id)
+        return stored_or_none(Account, self._one(stmt))
 
     def login_taken(self, login: str) -> bool:
         return self._one(select(t.accounts.c.id).where(t.accounts.c.login == login)) is not None
@@ -775,13 +777,13 @@ class AccountRepository(_Repository):
     """The accounts of patients and legal representatives as they log in: their web sessions and
     the one-time codes sent to them."""
 
-    def by_login(self, login: str, *, for_update: bool = False) -> RowMap | None:
+    def by_login(self, login: str, *, for_update: bool = False) -> Account | None:
         stmt = select(t.accounts).where(t.accounts.c.login == login)
-        return self._one(stmt.with_for_update() if for_update else stmt)
+        return stored_or_none(Account, self._one(stmt.with_for_update() if for_update else stmt))
 
-    def get(self, account_id: UUID, *, for_update: bool = False) -> RowMap | None:
+    def get(self, account_id: UUID, *, for_update: bool = False) -> Account | None:
         stmt = select(t.accounts).where(t.accounts.c.id == account_id)
-        return self._one(stmt.with_for_update() if for_update else stmt)
+        return stored_or_none(Account, self._one(stmt.with_for_update() if for_update else stmt))
 
     def update(self, account_id: UUID, **values: Any) -> None:
         self.conn.execute(update(t.accounts).where(t.accounts.c.id == account_id).values(**values))
