@@ -1,5 +1,6 @@
-"""The accounts of patients and legal representatives as they are stored. Pure values, as the
-repositories read them: the services use their attributes, never rows.
+"""The accounts of patients and legal representatives as they are stored, and what logging in
+keeps beside them: web sessions, one-time codes. Pure values, as the repositories read them:
+the services use their attributes, never rows.
 
 Each holds every column of its table (``adapters.db.tables``), with its type: sealed values as
 bytes, moments as aware UTC datetimes."""
@@ -32,3 +33,41 @@ class Account:
     totp_secret_enc: bytes | None  # None: no authenticator app enrolled
     totp_last_step: int | None  # the app's last time step used: a code counts once
     notices: str | None  # JSON: notice → the channels chosen; None: every one
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    """A browser's session on a portal, as the server keeps it: ``id`` is the SHA-256 of the
+    cookie's token, never the token itself."""
+
+    id: str
+    stage: str  # how far the login went (services.sessions)
+    csrf: str
+    account_id: UUID | None
+    dmp_id: UUID | None  # the DMP acted on (a legal representative may have several)
+    candidate_id: UUID | None  # during the login: the account whose identifiers were given
+    created_at: datetime
+    last_seen_at: datetime
+    signed_in_at: datetime | None
+    step_up_at: datetime | None  # the last fresh one-time code
+    professional_id: UUID | None  # a professional's session (the professional portal)
+    establishment_id: UUID | None
+    pro_state: str | None  # JSON: what a professional's login or access holds between pages
+
+
+@dataclass(frozen=True, slots=True)
+class OneTimeCode:
+    """A code sent by e-mail or SMS (or awaited from an authenticator app), bound to a session:
+    only its salted hash is kept."""
+
+    id: UUID
+    session_id: str
+    account_id: UUID | None
+    purpose: str  # "login" | "step-up" | "reset" | "contact"
+    channel: str  # "email" | "sms" | "totp" (an authenticator app) | "passkey" (no code)
+    code_hash: str | None  # None: no code was sent (the identifiers were wrong)
+    address_enc: bytes | None  # a contact channel being confirmed, sealed
+    created_at: datetime
+    expires_at: datetime
+    attempts: int
+    used_at: datetime | None

@@ -27,10 +27,9 @@ import pyotp
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from dmp import policy
-from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
-from dmp.domain.accounts import Account
+from dmp.domain.accounts import Account, OneTimeCode
 from dmp.domain.model import PatientActor, RepresentativeActor
 from dmp.errors import DmpError, InvalidInput, NotificationUnavailable
 from dmp.services import gate, notifications
@@ -272,28 +271,29 @@ def _code_hash(code_id: UUID, code: str) -> str:
 
 def check_code(
     ctx: Context, uow: UnitOfWork, session_id: str, purpose: str, code: str, now: datetime
-) -> RowMap | None:
-    """The code row, used now, if ``code`` is its code; None otherwise (a try is counted)."""
-    row = uow.accounts.pending_code(session_id, purpose)
-    if row is None:
+) -> OneTimeCode | None:
+    """The code, used now, if ``code`` is its code; None otherwise (a try is counted)."""
+    pending = uow.accounts.pending_code(session_id, purpose)
+    if pending is None:
         return None
-    alive = row["used_at"] is None and now <= row["expires_at"] and row["attempts"] < CODE_TRIES
-    right = alive and _matches(ctx, uow, row, (code or "").strip(), now)
+    alive = pending.used_at is None and now <= pending.expires_at and pending.attempts < CODE_TRIES
+    right = alive and _matches(ctx, uow, pending, (code or "").strip(), now)
     if not right:
-        uow.accounts.update_code(row["id"], attempts=row["attempts"] + 1)
+        uow.accounts.update_code(pending.id, attempts=pending.attempts + 1)
         return None
-    uow.accounts.update_code(row["id"], used_at=now)
-    return row
+    uow.accounts.update_code(pending.id, used_at=now)
+    return pending
 
 
-def _matches(ctx: Context, uow: UnitOfWork, row: RowMap, code: str, now: datetime) -> bool:
+def _matches(ctx: Context, uow: UnitOfWork, pending: OneTimeCode, code: str, now: datetime) -> bool:
     if not _SIX_DIGITS.fullmatch(code):
         return False
-    if row["code_hash"] is None:
+    if pending.code_hash is None:
         return False
-    if row["channel"] == "totp":
-        return _totp_matches(ctx, uow, row["account_id"], code, now)
-    return hmac.compare_digest(row["code_hash"], _code_hash(row["id"], code))
+    if pending.channel == "totp":
+        account_id = pending.account_id
+        return account_id is not None and _totp_matches(ctx, uow, account_id, code, now)
+    return hmac.compare_digest(pending.code_hash, _code_hash(pending.id, code))
 
 
 def _totp_matches(
@@ -531,8 +531,8 @@ def check_step_up(ctx: Context, session: WebSession, code: str) -> None:
         raise SignInRequired()
     now = ctx.now()
     with ctx.uow() as uow:
-        row = check_code(ctx, uow, session.id, "step-up", code, now)
-        if row is None:
+        used = check_code(ctx, uow, session.id, "step-up", code, now)
+        if used is None:
             uow.commit()
             raise CodeFailed()
         uow.accounts.update_session(session.id, step_up_at=now)
@@ -565,9 +565,9 @@ def finish_reset(ctx: Context, session: WebSession, code: str, password: str, co
         raise InvalidInput("Les deux mots de passe ne sont pas identiques.", code="password")
     now = ctx.now()
     with ctx.uow() as uow:
-        row = check_code(ctx, uow, session.id, "reset", code, now)
+        used = check_code(ctx, uow, session.id, "reset", code, now)
         account = uow.accounts.get(session.candidate_id) if session.candidate_id else None
-        if row is None or account is None:
+        if used is None or account is None:
             uow.commit()
             raise CodeFailed()
         check_password(password, account.login)

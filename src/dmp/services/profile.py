@@ -100,9 +100,7 @@ def account_of(ctx: Context, session: WebSession) -> Account:
             raise SignInRequired()
         pending = uow.accounts.pending_code(session.id, CONTACT_PURPOSE)
     contacts = contacts_of(ctx, account)
-    waiting = (
-        pending["channel"] if pending is not None and pending["expires_at"] > ctx.now() else None
-    )
+    waiting = pending.channel if pending is not None and pending.expires_at > ctx.now() else None
     return Account(
         login=account.login,
         email=mask_email(contacts.email) if contacts.email else None,
@@ -157,14 +155,14 @@ def confirm_contact(ctx: Context, session: WebSession, code: str) -> str:
     actor, now = session.actor(), ctx.now()
     with ctx.uow() as uow:
         pending = uow.accounts.pending_code(session.id, CONTACT_PURPOSE)
-        channel = pending["channel"] if pending is not None else EMAIL
+        channel = pending.channel if pending is not None else EMAIL
         doors = open_doors(ctx, uow, session, SET[channel], ("account", actor.account_id))
-        row = login.check_code(ctx, uow, session.id, CONTACT_PURPOSE, code, now)
-        if row is None or row["address_enc"] is None:
+        used = login.check_code(ctx, uow, session.id, CONTACT_PURPOSE, code, now)
+        if used is None or used.address_enc is None:
             _refused(doors, "wrong-code")
             uow.commit()
             raise login.CodeFailed()
-        new = _cipher(ctx, actor.account_id).open("contact-address", row["id"], row["address_enc"])
+        new = _cipher(ctx, actor.account_id).open("contact-address", used.id, used.address_enc)
         account = _account(uow, actor.account_id, lock=True)
         old = getattr(contacts_of(ctx, account), _FIELD[channel])
         _store(ctx, uow, account, channel, new)

@@ -8,13 +8,15 @@ from dataclasses import fields
 import pytest
 
 from dmp.adapters.db import tables as t
-from dmp.domain.accounts import Account
+from dmp.domain.accounts import Account, OneTimeCode, StoredSession
 
 
 @pytest.mark.parametrize(
     ("kind", "table"),
     [
         (Account, t.accounts),
+        (StoredSession, t.web_sessions),
+        (OneTimeCode, t.one_time_codes),
     ],
 )
 def test_each_stored_object_holds_the_columns_of_its_table(kind, table):

@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 
 from dmp.adapters.db import tables as t
-from dmp.domain.accounts import Account
+from dmp.domain.accounts import Account, OneTimeCode, StoredSession
 from dmp.domain.model import Establishment, OutboxState, Professional, RecordFacts, RecordState
 from dmp.domain.names import search_key
 
@@ -793,9 +793,11 @@ class AccountRepository(_Repository):
     def add_session(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.web_sessions), values)
 
-    def session(self, session_id: str, *, for_update: bool = False) -> RowMap | None:
+    def session(self, session_id: str, *, for_update: bool = False) -> StoredSession | None:
         stmt = select(t.web_sessions).where(t.web_sessions.c.id == session_id)
-        return self._one(stmt.with_for_update() if for_update else stmt)
+        return stored_or_none(
+            StoredSession, self._one(stmt.with_for_update() if for_update else stmt)
+        )
 
     def update_session(self, session_id: str, **values: Any) -> None:
         self.conn.execute(
@@ -831,7 +833,7 @@ class AccountRepository(_Repository):
     def add_code(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.one_time_codes), values)
 
-    def pending_code(self, session_id: str, purpose: str) -> RowMap | None:
+    def pending_code(self, session_id: str, purpose: str) -> OneTimeCode | None:
         """The code of this purpose this session waits for (one at most: a new one retires the
         previous), locked: its tries count."""
         stmt = (
@@ -843,7 +845,7 @@ class AccountRepository(_Repository):
             )
             .with_for_update()
         )
-        return self._one(stmt)
+        return stored_or_none(OneTimeCode, self._one(stmt))
 
     def retire_codes(self, session_id: str, purpose: str, at: datetime) -> None:
         """A new code replaces the ones this session waited for: they can no longer be used
