@@ -1,6 +1,6 @@
 """The accounts of patients and legal representatives as they are stored, and what logging in
-keeps beside them: web sessions, one-time codes. Pure values, as the repositories read them:
-the services use their attributes, never rows.
+keeps beside them: web sessions, one-time codes, passkeys, the challenges of a factor. Pure
+values, as the repositories read them: the services use their attributes, never rows.
 
 Each holds every column of its table (``adapters.db.tables``), with its type: sealed values as
 bytes, moments as aware UTC datetimes."""
@@ -67,6 +67,38 @@ class OneTimeCode:
     channel: str  # "email" | "sms" | "totp" (an authenticator app) | "passkey" (no code)
     code_hash: str | None  # None: no code was sent (the identifiers were wrong)
     address_enc: bytes | None  # a contact channel being confirmed, sealed
+    created_at: datetime
+    expires_at: datetime
+    attempts: int
+    used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Passkey:
+    """A passkey (WebAuthn) of an account: its public key only, and its signature counter,
+    which must only go up."""
+
+    id: UUID
+    account_id: UUID
+    credential_id: bytes
+    public_key: bytes  # COSE, as the authenticator gave it
+    sign_count: int
+    name_enc: bytes  # the name the person gave it, sealed
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """What a login factor must answer, bound to one session and used once: a WebAuthn
+    challenge, or an authenticator app's new secret until a first code confirms it."""
+
+    id: UUID
+    session_id: str
+    account_id: UUID | None
+    purpose: str  # "app-enrol" | "passkey-enrol" | "passkey-login"
+    challenge: bytes | None  # the random bytes the authenticator signs (WebAuthn)
+    secret_enc: bytes | None  # an app's secret being enrolled, sealed
     created_at: datetime
     expires_at: datetime
     attempts: int

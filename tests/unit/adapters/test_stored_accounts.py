@@ -8,7 +8,7 @@ from dataclasses import fields
 import pytest
 
 from dmp.adapters.db import tables as t
-from dmp.domain.accounts import Account, OneTimeCode, StoredSession
+from dmp.domain.accounts import Account, Challenge, OneTimeCode, Passkey, StoredSession
 
 
 @pytest.mark.parametrize(
@@ -17,6 +17,8 @@ from dmp.domain.accounts import Account, OneTimeCode, StoredSession
         (Account, t.accounts),
         (StoredSession, t.web_sessions),
         (OneTimeCode, t.one_time_codes),
+        (Passkey, t.passkeys),
+        (Challenge, t.factor_challenges),
     ],
 )
 def test_each_stored_object_holds_the_columns_of_its_table(kind, table):

@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 
 from dmp.adapters.db import tables as t
-from dmp.domain.accounts import Account, OneTimeCode, StoredSession
+from dmp.domain.accounts import Account, Challenge, OneTimeCode, Passkey, StoredSession
 from dmp.domain.model import Establishment, OutboxState, Professional, RecordFacts, RecordState
 from dmp.domain.names import search_key
 
@@ -1221,14 +1221,14 @@ class FactorRepository(_Repository):
     def add_passkey(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.passkeys), values)
 
-    def passkeys_of(self, account_id: UUID) -> list[RowMap]:
+    def passkeys_of(self, account_id: UUID) -> list[Passkey]:
         stmt = select(t.passkeys).where(t.passkeys.c.account_id == account_id)
-        return list(self.conn.execute(stmt.order_by(t.passkeys.c.created_at)).mappings())
+        return self._all(Passkey, stmt.order_by(t.passkeys.c.created_at))
 
-    def passkey_by_credential(self, credential_id: bytes) -> RowMap | None:
+    def passkey_by_credential(self, credential_id: bytes) -> Passkey | None:
         """The passkey of this credential id, whoever's it is, locked: its counter moves."""
         stmt = select(t.passkeys).where(t.passkeys.c.credential_id == credential_id)
-        return self._one(stmt.with_for_update())
+        return stored_or_none(Passkey, self._one(stmt.with_for_update()))
 
     def update_passkey(self, passkey_id: UUID, **values: Any) -> None:
         self.conn.execute(update(t.passkeys).where(t.passkeys.c.id == passkey_id).values(**values))
@@ -1252,14 +1252,14 @@ class FactorRepository(_Repository):
         )
         self.conn.execute(insert(t.factor_challenges), values)
 
-    def pending_challenge(self, session_id: str, purpose: str) -> RowMap | None:
+    def pending_challenge(self, session_id: str, purpose: str) -> Challenge | None:
         """The challenge of this purpose the session waits on, not used yet, locked."""
         stmt = select(t.factor_challenges).where(
             t.factor_challenges.c.session_id == session_id,
             t.factor_challenges.c.purpose == purpose,
             t.factor_challenges.c.used_at.is_(None),
         )
-        return self._one(stmt.with_for_update())
+        return stored_or_none(Challenge, self._one(stmt.with_for_update()))
 
     def update_challenge(self, challenge_id: UUID, **values: Any) -> None:
         self.conn.execute(
