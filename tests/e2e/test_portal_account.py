@@ -11,6 +11,7 @@ from html import unescape
 from sqlalchemy import select
 
 from dmp.adapters.db.tables import accounts, outbox
+from dmp.domain.accounts import Account
 from dmp.services.accounts import contacts_of
 from dmp.services.context import Context
 from tests.e2e.portal import STRONG, Browser, fresh_code, log_in
@@ -23,7 +24,7 @@ OTHER = "encore une phrase de passe"
 def _contacts(ctx: Context, cast):
     with ctx.engine.connect() as conn:
         row = conn.execute(select(accounts).where(accounts.c.id == cast.alice.account_id))
-        return contacts_of(ctx, dict(row.mappings().one()))
+        return contacts_of(ctx, Account(**row.mappings().one()))
 
 
 def _outbox(ctx: Context) -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ from sqlalchemy import insert, select
 from dmp.adapters.db.tables import accounts, consents, outbox, representatives, tombstones
 from dmp.adapters.db.tables import records as records_table
 from dmp.adapters.fieldcipher import FieldCipher
+from dmp.domain.accounts import Account
 from dmp.domain.model import ContactChannels, PatientActor, PatientIdentity, RecordState
 from dmp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dmp.services import records
@@ -55,7 +56,7 @@ def test_creation_keeps_the_consent_trace_and_gives_credentials(ctx, clock):
         ctx.brochure.version,
         clock(),
     )
-    assert contacts_of(ctx, account._mapping) == ContactChannels(phone="+33612345678")
+    assert contacts_of(ctx, Account(**account._mapping)) == ContactChannels(phone="+33612345678")
     assert b"+3361" not in account.phone_enc  # sealed under the account's own key
     assert account.must_change_password
     assert account.password_hash.startswith("$argon2id$")

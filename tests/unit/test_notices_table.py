@@ -5,20 +5,39 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import UTC, datetime
+from uuid import uuid4
 
 import pytest
 
+from dmp.domain.accounts import Account
 from dmp.errors import ConfigurationError
 from dmp.services.notices import channels_for, check, chosen, notice_table
 from dmp.services.notifications import templates
 
+ALICE = Account(
+    id=uuid4(),
+    login="ALICE23456",
+    password_hash="$argon2id$",
+    must_change_password=False,
+    kind="patient",
+    email_enc=None,
+    phone_enc=None,
+    notify_email=True,
+    notify_sms=True,
+    created_at=datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+    failed_logins=0,
+    next_login_at=None,
+    password_changed_at=None,
+    totp_secret_enc=None,
+    totp_last_step=None,
+    notices=None,
+)
 
-def account(notices: dict[str, list[str]] | None = None, email=True, sms=True) -> dict:
-    return {
-        "notices": json.dumps(notices) if notices is not None else None,
-        "notify_email": email,
-        "notify_sms": sms,
-    }
+
+def account(notices: dict[str, list[str]] | None = None, email=True, sms=True) -> Account:
+    stored = json.dumps(notices) if notices is not None else None
+    return replace(ALICE, notices=stored, notify_email=email, notify_sms=sms)
 
 
 BOTH = {"email", "sms"}

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
 from dmp.adapters.keystore import KeyDestroyed
+from dmp.domain.accounts import Account
 from dmp.domain.model import ContactChannels
 from dmp.errors import ConfigurationError, InvalidInput
 from dmp.services.context import Context
@@ -94,16 +94,16 @@ def open_account(
     return credentials
 
 
-def contacts_of(ctx: Context, account: RowMap) -> ContactChannels:
+def contacts_of(ctx: Context, account: Account) -> ContactChannels:
     """The account's contact channels, opened with its key; none once that key is destroyed
     (the account goes with its last DMP)."""
     try:
-        cipher = FieldCipher(account["id"], ctx.keys.get(account["id"]))
+        cipher = FieldCipher(account.id, ctx.keys.get(account.id))
     except KeyDestroyed:
         return ContactChannels()
     return ContactChannels(
-        cipher.open_optional("email", "account", account["email_enc"]),
-        cipher.open_optional("phone", "account", account["phone_enc"]),
+        cipher.open_optional("email", "account", account.email_enc),
+        cipher.open_optional("phone", "account", account.phone_enc),
     )
 
 
@@ -122,7 +122,7 @@ def reset_demo_password(ctx: Context, login: str) -> bool:
         if account is None:
             return False
         uow.accounts.update(
-            account["id"],
+            account.id,
             password_hash=ctx.password_hasher.hash(DEMO_PASSWORD),
             must_change_password=False,
             failed_logins=0,

@@ -20,8 +20,9 @@ from uuid import uuid4
 
 import pyotp
 
-from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
+from dmp.adapters.fieldcipher import FieldCipher
+from dmp.domain.accounts import Account, Challenge
 from dmp.errors import Conflict, DmpError, InvalidInput
 from dmp.services.context import Context
 from dmp.services.factors import (
@@ -63,8 +64,14 @@ class Enrolment:
         return " ".join(self.secret[i : i + 4] for i in range(0, len(self.secret), 4))
 
 
-def _alive(row: RowMap | None, now: datetime) -> bool:
-    return row is not None and now <= row["expires_at"] and row["attempts"] < ENROLMENT_TRIES
+def _alive(pending: Challenge | None, now: datetime) -> bool:
+    return pending is not None and now <= pending.expires_at and pending.attempts < ENROLMENT_TRIES
+
+
+def _secret(cipher: FieldCipher, pending: Challenge) -> str:
+    """The secret an enrolment waits with (an app's challenge always holds one)."""
+    assert pending.secret_enc is not None
+    return cipher.open("totp", pending.id, pending.secret_enc)
 
 
 def start(ctx: Context, session: WebSession) -> Enrolment:
@@ -75,14 +82,14 @@ def start(ctx: Context, session: WebSession) -> Enrolment:
     cipher = account_cipher(ctx, actor.account_id)
     with ctx.uow() as uow:
         account = _account(uow, session)
-        if account["totp_secret_enc"] is not None:
+        if account.totp_secret_enc is not None:
             raise Conflict(
                 "Une application d'authentification est déjà associée à votre compte : "
                 "retirez-la d'abord pour en associer une autre."
             )
         pending = uow.factors.pending_challenge(session.id, ENROLMENT)
         if pending is not None and _alive(pending, now):
-            secret = cipher.open("totp", pending["id"], pending["secret_enc"])
+            secret = _secret(cipher, pending)
         else:
             secret, challenge_id = pyotp.random_base32(), uuid4()
             uow.factors.replace_challenge(
@@ -100,7 +107,7 @@ def start(ctx: Context, session: WebSession) -> Enrolment:
                 }
             )
             uow.commit()
-    uri = pyotp.TOTP(secret).provisioning_uri(name=account["login"], issuer_name=ISSUER)
+    uri = pyotp.TOTP(secret).provisioning_uri(name=account.login, issuer_name=ISSUER)
     return Enrolment(secret, uri)
 
 
@@ -118,17 +125,17 @@ def confirm(ctx: Context, session: WebSession, code: str) -> None:
                 "Cet ajout a expiré, ou 5 codes faux l'ont arrêté : scannez le nouveau QR code "
                 "ci-dessous, puis saisissez le code affiché."
             )
-        secret = cipher.open("totp", pending["id"], pending["secret_enc"])
+        secret = _secret(cipher, pending)
         step = matching_step(secret, code, now)
         if step is None:
-            uow.factors.update_challenge(pending["id"], attempts=pending["attempts"] + 1)
+            uow.factors.update_challenge(pending.id, attempts=pending.attempts + 1)
             uow.commit()
             raise AppCodeFailed()
         account = _account(uow, session, lock=True)
-        if account["totp_secret_enc"] is not None:
+        if account.totp_secret_enc is not None:
             raise Conflict("Une application d'authentification est déjà associée à votre compte.")
-        last = account["totp_last_step"]
-        uow.factors.update_challenge(pending["id"], used_at=now)
+        last = account.totp_last_step
+        uow.factors.update_challenge(pending.id, used_at=now)
         uow.accounts.update(
             actor.account_id,
             totp_secret_enc=cipher.seal("totp", "account", secret),
@@ -145,7 +152,7 @@ def remove(ctx: Context, session: WebSession) -> None:
     with ctx.uow() as uow:
         doors = open_doors(ctx, uow, session, APP_REMOVED, ("account", actor.account_id))
         account = _account(uow, session, lock=True)
-        if account["totp_secret_enc"] is None:
+        if account.totp_secret_enc is None:
             raise InvalidInput(
                 "Aucune application d'authentification n'est associée à votre compte.",
                 code="app-enrolment",
@@ -169,7 +176,7 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
     return None
 
 
-def _account(uow: UnitOfWork, session: WebSession, *, lock: bool = False) -> RowMap:
+def _account(uow: UnitOfWork, session: WebSession, *, lock: bool = False) -> Account:
     account = uow.accounts.get(session.actor().account_id, for_update=lock)
     if account is None:
         raise SignInRequired()

@@ -111,15 +111,15 @@ def factors_of(ctx: Context, session: WebSession) -> Factors:
         account = uow.accounts.get(actor.account_id)
         if account is None:
             raise SignInRequired()
-        rows = uow.factors.passkeys_of(actor.account_id)
+        stored = uow.factors.passkeys_of(actor.account_id)
     cipher = account_cipher(ctx, actor.account_id)
     passkeys = [
         Passkey(
-            row["id"],
-            cipher.open("passkey-name", row["id"], row["name_enc"]),
-            row["created_at"],
-            row["last_used_at"],
+            key.id,
+            cipher.open("passkey-name", key.id, key.name_enc),
+            key.created_at,
+            key.last_used_at,
         )
-        for row in rows
+        for key in stored
     ]
-    return Factors(account["totp_secret_enc"] is not None, passkeys, fresh)
+    return Factors(account.totp_secret_enc is not None, passkeys, fresh)

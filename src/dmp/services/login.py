@@ -27,9 +27,9 @@ import pyotp
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from dmp import policy
-from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
+from dmp.domain.accounts import Account, OneTimeCode
 from dmp.domain.model import PatientActor, RepresentativeActor
 from dmp.errors import DmpError, InvalidInput, NotificationUnavailable
 from dmp.services import gate, notifications
@@ -132,20 +132,20 @@ def _normal(login: str) -> str:
 
 
 def _password_holds(
-    ctx: Context, uow: UnitOfWork, account: RowMap | None, password: str, now: datetime
+    ctx: Context, uow: UnitOfWork, account: Account | None, password: str, now: datetime
 ) -> UUID | None:
     """The account, if the password is its own and it may try now; None otherwise. The same
     Argon2 work is done in every case, so that timing tells nothing either."""
-    waiting = account is not None and account["next_login_at"] is not None
-    if account is None or (waiting and now < account["next_login_at"]):
+    waiting_until = account.next_login_at if account is not None else None
+    if account is None or (waiting_until is not None and now < waiting_until):
         password_matches(ctx, _decoy_hash(ctx), password)
         return None
-    if not password_matches(ctx, account["password_hash"], password[:MAX_PASSWORD]):
+    if not password_matches(ctx, account.password_hash, password[:MAX_PASSWORD]):
         _failed_password(ctx, uow, account, now)
         return None
-    if ctx.password_hasher.check_needs_rehash(account["password_hash"]):
-        uow.accounts.update(account["id"], password_hash=ctx.password_hasher.hash(password))
-    return account["id"]  # type: ignore[no-any-return]
+    if ctx.password_hasher.check_needs_rehash(account.password_hash):
+        uow.accounts.update(account.id, password_hash=ctx.password_hasher.hash(password))
+    return account.id
 
 
 _decoys: dict[int, str] = {}
@@ -165,15 +165,15 @@ def password_matches(ctx: Context, hashed: str, password: str) -> bool:
         return False
 
 
-def _failed_password(ctx: Context, uow: UnitOfWork, account: RowMap, now: datetime) -> None:
-    failures = account["failed_logins"] + 1
+def _failed_password(ctx: Context, uow: UnitOfWork, account: Account, now: datetime) -> None:
+    failures = account.failed_logins + 1
     wait = None
     if failures >= LOCK_AFTER:
         wait = LOCK_FOR
     elif failures >= SLOW_DOWN_AFTER:
         wait = timedelta(seconds=2 ** (failures - SLOW_DOWN_AFTER))
     uow.accounts.update(
-        account["id"], failed_logins=failures, next_login_at=now + wait if wait else None
+        account.id, failed_logins=failures, next_login_at=now + wait if wait else None
     )
     _trace(ctx, uow, account, "portal.sign-in", "wrong-password")
 
@@ -249,7 +249,7 @@ def _target(
     account = uow.accounts.get(account_id)
     assert account is not None
     if channel == "totp":
-        return ("totp", "") if account["totp_secret_enc"] is not None else None
+        return ("totp", "") if account.totp_secret_enc is not None else None
     contacts = contacts_of(ctx, account)
     registered = {"sms": contacts.phone, "email": contacts.email}
     offered = ctx.notifier.channels
@@ -271,28 +271,29 @@ def _code_hash(code_id: UUID, code: str) -> str:
 
 def check_code(
     ctx: Context, uow: UnitOfWork, session_id: str, purpose: str, code: str, now: datetime
-) -> RowMap | None:
-    """The code row, used now, if ``code`` is its code; None otherwise (a try is counted)."""
-    row = uow.accounts.pending_code(session_id, purpose)
-    if row is None:
+) -> OneTimeCode | None:
+    """The code, used now, if ``code`` is its code; None otherwise (a try is counted)."""
+    pending = uow.accounts.pending_code(session_id, purpose)
+    if pending is None:
         return None
-    alive = row["used_at"] is None and now <= row["expires_at"] and row["attempts"] < CODE_TRIES
-    right = alive and _matches(ctx, uow, row, (code or "").strip(), now)
+    alive = pending.used_at is None and now <= pending.expires_at and pending.attempts < CODE_TRIES
+    right = alive and _matches(ctx, uow, pending, (code or "").strip(), now)
     if not right:
-        uow.accounts.update_code(row["id"], attempts=row["attempts"] + 1)
+        uow.accounts.update_code(pending.id, attempts=pending.attempts + 1)
         return None
-    uow.accounts.update_code(row["id"], used_at=now)
-    return row
+    uow.accounts.update_code(pending.id, used_at=now)
+    return pending
 
 
-def _matches(ctx: Context, uow: UnitOfWork, row: RowMap, code: str, now: datetime) -> bool:
+def _matches(ctx: Context, uow: UnitOfWork, pending: OneTimeCode, code: str, now: datetime) -> bool:
     if not _SIX_DIGITS.fullmatch(code):
         return False
-    if row["code_hash"] is None:
+    if pending.code_hash is None:
         return False
-    if row["channel"] == "totp":
-        return _totp_matches(ctx, uow, row["account_id"], code, now)
-    return hmac.compare_digest(row["code_hash"], _code_hash(row["id"], code))
+    if pending.channel == "totp":
+        account_id = pending.account_id
+        return account_id is not None and _totp_matches(ctx, uow, account_id, code, now)
+    return hmac.compare_digest(pending.code_hash, _code_hash(pending.id, code))
 
 
 def _totp_matches(
@@ -301,13 +302,13 @@ def _totp_matches(
     """A code of the authenticator app, each time step usable once (one step of clock drift
     either way is allowed)."""
     account = uow.accounts.get(account_id, for_update=True)
-    if account is None or account["totp_secret_enc"] is None:
+    if account is None or account.totp_secret_enc is None:
         return False
-    secret = _cipher(ctx, account_id).open("totp", "account", account["totp_secret_enc"])
+    secret = _cipher(ctx, account_id).open("totp", "account", account.totp_secret_enc)
     totp = pyotp.TOTP(secret)
     step = math.floor(now.timestamp() / totp.interval)
     for candidate in (step, step - 1, step + 1):
-        used = account["totp_last_step"]
+        used = account.totp_last_step
         fresh = used is None or candidate > used
         if fresh and hmac.compare_digest(totp.generate_otp(candidate), code):
             uow.accounts.update(account_id, totp_last_step=candidate)
@@ -325,7 +326,7 @@ def _cipher(ctx: Context, account_id: UUID) -> FieldCipher:
 def finish(ctx: Context, session: WebSession, code: str) -> Done:
     """Check the code of this login (sent, or of the authenticator app)."""
 
-    def proof(uow: UnitOfWork, account: RowMap | None, now: datetime) -> bool:
+    def proof(uow: UnitOfWork, account: Account | None, now: datetime) -> bool:
         return check_code(ctx, uow, session.id, "login", code, now) is not None
 
     return finish_with(ctx, session, proof, "wrong-code")
@@ -333,7 +334,7 @@ def finish(ctx: Context, session: WebSession, code: str) -> Done:
 
 # Whether the second factor holds for the account whose identifiers were given (None when they
 # were wrong: it must fail then, after the same work).
-Proof = Callable[[UnitOfWork, RowMap | None, datetime], bool]
+Proof = Callable[[UnitOfWork, Account | None, datetime], bool]
 
 
 def finish_with(ctx: Context, session: WebSession, proof: Proof, failure: str) -> Done:
@@ -351,21 +352,21 @@ def finish_with(ctx: Context, session: WebSession, proof: Proof, failure: str) -
                 _trace(ctx, uow, account, "portal.sign-in", failure)
             uow.commit()
             raise LoginFailed()
-        uow.accounts.update(account["id"], failed_logins=0, next_login_at=None)
+        uow.accounts.update(account.id, failed_logins=0, next_login_at=None)
         done = _signed_in(ctx, uow, session, account, now)
         uow.commit()
     return done
 
 
 def _signed_in(
-    ctx: Context, uow: UnitOfWork, session: WebSession, account: RowMap, now: datetime
+    ctx: Context, uow: UnitOfWork, session: WebSession, account: Account, now: datetime
 ) -> Done:
     """Replace the session by a new one for this account (no session fixation)."""
-    dmps = uow.records.by_account(account["id"])
+    dmps = uow.records.by_account(account.id)
     if not dmps:
         raise LoginFailed()  # the account's DMPs were destroyed
     stage, dmp_id = SIGNED_IN, dmps[0] if len(dmps) == 1 else None
-    if account["must_change_password"]:
+    if account.must_change_password:
         stage = NEW_PASSWORD
     elif dmp_id is None:
         stage = CHOOSE
@@ -374,7 +375,7 @@ def _signed_in(
         ctx,
         uow,
         stage=stage,
-        account_id=account["id"],
+        account_id=account.id,
         dmp_id=dmp_id,
         signed_in_at=now,
         # The login's code does not count as fresh: what cannot be undone (closing, destroying,
@@ -432,18 +433,18 @@ def _enter(ctx: Context, uow: UnitOfWork, session: WebSession, dmp_id: UUID) -> 
     door.record(secret=policy.connection_is_secret(door.access))
 
 
-def _trace(ctx: Context, uow: UnitOfWork, account: RowMap, action: str, reason: str) -> None:
+def _trace(ctx: Context, uow: UnitOfWork, account: Account, action: str, reason: str) -> None:
     """A failed login, in the history of each DMP of the account."""
-    for dmp_id in uow.records.by_account(account["id"]):
+    for dmp_id in uow.records.by_account(account.id):
         actor = _actor(account, dmp_id)
         secret = policy.connection_is_secret
         gate.trace(ctx, uow, Reading(actor), action, dmp_id, reason, secret)
 
 
-def _actor(account: RowMap, dmp_id: UUID) -> PatientActor | RepresentativeActor:
-    if account["kind"] == "representative":
-        return RepresentativeActor(account["id"], dmp_id)
-    return PatientActor(account["id"], dmp_id)
+def _actor(account: Account, dmp_id: UUID) -> PatientActor | RepresentativeActor:
+    if account.kind == "representative":
+        return RepresentativeActor(account.id, dmp_id)
+    return PatientActor(account.id, dmp_id)
 
 
 # --- passwords -------------------------------------------------------------------------------
@@ -476,24 +477,24 @@ def set_password(ctx: Context, session: WebSession, password: str, confirm: str)
     with ctx.uow() as uow:
         account = uow.accounts.get(session.account_id, for_update=True)
         assert account is not None
-        check_password(password, account["login"])
-        if password_matches(ctx, account["password_hash"], password):
+        check_password(password, account.login)
+        if password_matches(ctx, account.password_hash, password):
             raise InvalidInput("Choisissez un mot de passe différent de l'actuel.", code="password")
         uow.accounts.update(
-            account["id"],
+            account.id,
             password_hash=ctx.password_hasher.hash(password),
             must_change_password=False,
             password_changed_at=now,
             failed_logins=0,
             next_login_at=None,
         )
-        uow.accounts.delete_sessions_of(account["id"])
-        done = _signed_in(ctx, uow, session, _refreshed(uow, account["id"]), now)
+        uow.accounts.delete_sessions_of(account.id)
+        done = _signed_in(ctx, uow, session, _refreshed(uow, account.id), now)
         uow.commit()
     return done
 
 
-def _refreshed(uow: UnitOfWork, account_id: UUID) -> RowMap:
+def _refreshed(uow: UnitOfWork, account_id: UUID) -> Account:
     account = uow.accounts.get(account_id)
     assert account is not None
     return account
@@ -530,8 +531,8 @@ def check_step_up(ctx: Context, session: WebSession, code: str) -> None:
         raise SignInRequired()
     now = ctx.now()
     with ctx.uow() as uow:
-        row = check_code(ctx, uow, session.id, "step-up", code, now)
-        if row is None:
+        used = check_code(ctx, uow, session.id, "step-up", code, now)
+        if used is None:
             uow.commit()
             raise CodeFailed()
         uow.accounts.update_session(session.id, step_up_at=now)
@@ -549,7 +550,7 @@ def request_reset(ctx: Context, session: WebSession, login: str, channel: str) -
     now = ctx.now()
     with ctx.uow() as uow:
         account = uow.accounts.by_login(_normal(login))
-        account_id = account["id"] if account is not None else None
+        account_id = account.id if account is not None else None
         uow.accounts.update_session(session.id, candidate_id=account_id)
         send = prepare_code(ctx, uow, session.id, account_id, "reset", channel, now)
         uow.commit()
@@ -564,19 +565,19 @@ def finish_reset(ctx: Context, session: WebSession, code: str, password: str, co
         raise InvalidInput("Les deux mots de passe ne sont pas identiques.", code="password")
     now = ctx.now()
     with ctx.uow() as uow:
-        row = check_code(ctx, uow, session.id, "reset", code, now)
+        used = check_code(ctx, uow, session.id, "reset", code, now)
         account = uow.accounts.get(session.candidate_id) if session.candidate_id else None
-        if row is None or account is None:
+        if used is None or account is None:
             uow.commit()
             raise CodeFailed()
-        check_password(password, account["login"])
+        check_password(password, account.login)
         uow.accounts.update(
-            account["id"],
+            account.id,
             password_hash=ctx.password_hasher.hash(password),
             must_change_password=False,
             password_changed_at=now,
             failed_logins=0,
             next_login_at=None,
         )
-        uow.accounts.delete_sessions_of(account["id"])
+        uow.accounts.delete_sessions_of(account.id)
         uow.commit()

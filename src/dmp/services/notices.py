@@ -15,14 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
 from uuid import UUID
 
 import yaml
 
 from dmp import policy
-from dmp.adapters.db.repositories import RowMap
+from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.notify.base import EMAIL, SMS
+from dmp.domain.accounts import Account
 from dmp.domain.model import Actor, ContactChannels
 from dmp.errors import ConfigurationError, InvalidInput
 from dmp.services import gate
@@ -104,21 +104,21 @@ def check(table: NoticeTable) -> None:
 # --- the choices, as the account keeps them -----------------------------------------------------
 
 
-def chosen(account: Mapping[Any, Any]) -> dict[str, set[str]]:
+def chosen(account: Account) -> dict[str, set[str]]:
     """kind → the channels chosen; a kind never chosen goes by every channel."""
     table = notice_table()
-    stored: dict[str, list[str]] = json.loads(account["notices"]) if account["notices"] else {}
+    stored: dict[str, list[str]] = json.loads(account.notices) if account.notices else {}
     return {
         key: set(stored[key]) & set(CHANNELS) if key in stored else set(CHANNELS)
         for key in table.kinds
     }
 
 
-def channels_for(account: Mapping[Any, Any], template: str, registered: set[str]) -> set[str]:
+def channels_for(account: Account, template: str, registered: set[str]) -> set[str]:
     """The channels a message of ``template`` goes by, to this account, as its choices stand
     now. A required notice never goes by none: its channels chosen, else every registered one."""
     kind = notice_table().kind_of(template)
-    switched_on = {c for c in CHANNELS if account[f"notify_{c}"]}
+    switched_on = {c for c, on in ((EMAIL, account.notify_email), (SMS, account.notify_sms)) if on}
     if kind is None:  # sent whatever the choices (the creation), by the channels switched on
         return switched_on & registered
     wanted = chosen(account)[kind.key] & registered
@@ -127,9 +127,7 @@ def channels_for(account: Mapping[Any, Any], template: str, registered: set[str]
     return wanted & switched_on
 
 
-def keep_chosen(
-    account: Mapping[Any, Any], template: str, contact: ContactChannels
-) -> ContactChannels:
+def keep_chosen(account: Account, template: str, contact: ContactChannels) -> ContactChannels:
     """The contact channels a last message (the DMP destroyed, its account gone with it) may
     carry: those the account chose, while it was there to choose."""
     registered = {c for c, a in ((EMAIL, contact.email), (SMS, contact.phone)) if a}
@@ -197,28 +195,28 @@ def choose_notices(
             # A channel not registered keeps its choice, for the day it is.
             kept[key] = sorted((picked & registered) | (previous[key] - registered))
         uow.accounts.update(
-            account["id"],
+            account.id,
             notices=json.dumps(kept),
             notify_email=any(EMAIL in c for c in kept.values()),
             notify_sms=any(SMS in c for c in kept.values()),
         )
-        door.record(target=("account", account["id"]))
+        door.record(target=("account", account.id))
         uow.commit()
 
 
-def _account(uow: Any, account_id: UUID) -> RowMap:
-    account: RowMap | None = uow.records.account(account_id)
+def _account(uow: UnitOfWork, account_id: UUID) -> Account:
+    account = uow.records.account(account_id)
     if account is None:
         raise gate.hidden()
     return account
 
 
-def _registered(ctx: Context, account: RowMap) -> set[str]:
+def _registered(ctx: Context, account: Account) -> set[str]:
     contacts = contacts_of(ctx, account)
     return {c for c, a in ((EMAIL, contacts.email), (SMS, contacts.phone)) if a}
 
 
-def _view(ctx: Context, account: RowMap, given: str, family: str) -> NoticeView:
+def _view(ctx: Context, account: Account, given: str, family: str) -> NoticeView:
     table, registered = notice_table(), _registered(ctx, account)
     picked = chosen(account)
     channels = [(c, table.channels[c]) for c in CHANNELS if c in registered]

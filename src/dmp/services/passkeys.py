@@ -36,8 +36,8 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
+from dmp.domain.accounts import Account, Challenge, Passkey
 from dmp.domain.inputs import check_passkey_name
 from dmp.errors import Conflict, DmpError, NotFound
 from dmp.services import login
@@ -98,14 +98,14 @@ def _new_challenge(
     return challenge
 
 
-def _spend(uow: UnitOfWork, session_id: str, purpose: str, now: datetime) -> RowMap | None:
+def _spend(uow: UnitOfWork, session_id: str, purpose: str, now: datetime) -> Challenge | None:
     """The session's challenge for this purpose, used now whatever comes next (a failed answer
     spends it too); None when there is none alive."""
-    row = uow.factors.pending_challenge(session_id, purpose)
-    if row is None:
+    pending = uow.factors.pending_challenge(session_id, purpose)
+    if pending is None:
         return None
-    uow.factors.update_challenge(row["id"], used_at=now)
-    return row if now <= row["expires_at"] else None
+    uow.factors.update_challenge(pending.id, used_at=now)
+    return pending if now <= pending.expires_at else None
 
 
 # --- registering a passkey ------------------------------------------------------------------------
@@ -130,8 +130,8 @@ def registration_options(ctx: Context, session: WebSession, name: str) -> str:
         rp_name=RP_NAME,
         # The account's id: random, and no personal data (the device shows the login instead).
         user_id=actor.account_id.bytes,
-        user_name=account["login"],
-        user_display_name=f"DMP {account['login']}",
+        user_name=account.login,
+        user_display_name=f"DMP {account.login}",
         challenge=challenge,
         timeout=CHALLENGE_SECONDS * 1000,
         attestation=AttestationConveyancePreference.NONE,
@@ -140,13 +140,13 @@ def registration_options(ctx: Context, session: WebSession, name: str) -> str:
             resident_key=ResidentKeyRequirement.REQUIRED,
             user_verification=UserVerificationRequirement.PREFERRED,
         ),
-        exclude_credentials=[PublicKeyCredentialDescriptor(id=k["credential_id"]) for k in known],
+        exclude_credentials=[PublicKeyCredentialDescriptor(id=k.credential_id) for k in known],
         supported_pub_key_algs=ALGORITHMS,
     )
     return options_to_json(options)
 
 
-def _check_room(known: list[RowMap]) -> None:
+def _check_room(known: list[Passkey]) -> None:
     if len(known) >= PASSKEYS_PER_ACCOUNT:
         raise Conflict(
             f"Vous avez déjà {PASSKEYS_PER_ACCOUNT} clés d'accès : retirez-en une d'abord."
@@ -187,13 +187,13 @@ def register(ctx: Context, session: WebSession, name: str, credential: str) -> U
     return passkey_id
 
 
-def _verified_registration(ctx: Context, pending: RowMap | None, credential: str) -> Any:
-    if pending is None:
+def _verified_registration(ctx: Context, pending: Challenge | None, credential: str) -> Any:
+    if pending is None or pending.challenge is None:
         return None
     try:
         return verify_registration_response(
             credential=credential,
-            expected_challenge=pending["challenge"],
+            expected_challenge=pending.challenge,
             expected_rp_id=ctx.settings.webauthn_rp_id,
             expected_origin=ctx.settings.webauthn_origin,
             supported_pub_key_algs=ALGORITHMS,
@@ -242,37 +242,44 @@ def finish_login(ctx: Context, session: WebSession, credential: str) -> login.Do
 
 
 def _proof(ctx: Context, session_id: str, credential: str) -> login.Proof:
-    def holds(uow: UnitOfWork, account: RowMap | None, now: datetime) -> bool:
+    def holds(uow: UnitOfWork, account: Account | None, now: datetime) -> bool:
         pending = _spend(uow, session_id, AUTHENTICATION, now)
-        if pending is None or account is None or pending["account_id"] != account["id"]:
+        if pending is None or account is None or pending.account_id != account.id:
             return False
-        return _assertion_holds(ctx, uow, pending["challenge"], account, credential, now)
+        if pending.challenge is None:  # only an app's enrolment has none
+            return False
+        return _assertion_holds(ctx, uow, pending.challenge, account, credential, now)
 
     return holds
 
 
 def _assertion_holds(
-    ctx: Context, uow: UnitOfWork, challenge: bytes, account: RowMap, credential: str, now: datetime
+    ctx: Context,
+    uow: UnitOfWork,
+    challenge: bytes,
+    account: Account,
+    credential: str,
+    now: datetime,
 ) -> bool:
     """Whether a passkey of this account signed this challenge, for this site, with a counter
     that went up; its counter is then moved."""
     try:
         parsed = parse_authentication_credential_json(credential)
         key = uow.factors.passkey_by_credential(parsed.raw_id)
-        if key is None or key["account_id"] != account["id"]:
+        if key is None or key.account_id != account.id:
             return False
         handle = parsed.response.user_handle
-        if handle is not None and handle != account["id"].bytes:
+        if handle is not None and handle != account.id.bytes:
             return False
         verified = verify_authentication_response(
             credential=parsed,
             expected_challenge=challenge,
             expected_rp_id=ctx.settings.webauthn_rp_id,
             expected_origin=ctx.settings.webauthn_origin,
-            credential_public_key=key["public_key"],
-            credential_current_sign_count=key["sign_count"],
+            credential_public_key=key.public_key,
+            credential_current_sign_count=key.sign_count,
         )
     except _REFUSED:
         return False
-    uow.factors.update_passkey(key["id"], sign_count=verified.new_sign_count, last_used_at=now)
+    uow.factors.update_passkey(key.id, sign_count=verified.new_sign_count, last_used_at=now)
     return True

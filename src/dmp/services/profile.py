@@ -20,9 +20,9 @@ from datetime import datetime
 from uuid import UUID
 
 from dmp import policy
-from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
+from dmp.domain import accounts
 from dmp.domain.model import ContactChannels
 from dmp.errors import DmpError, InvalidInput
 from dmp.services import login, sessions
@@ -100,11 +100,9 @@ def account_of(ctx: Context, session: WebSession) -> Account:
             raise SignInRequired()
         pending = uow.accounts.pending_code(session.id, CONTACT_PURPOSE)
     contacts = contacts_of(ctx, account)
-    waiting = (
-        pending["channel"] if pending is not None and pending["expires_at"] > ctx.now() else None
-    )
+    waiting = pending.channel if pending is not None and pending.expires_at > ctx.now() else None
     return Account(
-        login=account["login"],
+        login=account.login,
         email=mask_email(contacts.email) if contacts.email else None,
         phone=mask_phone(contacts.phone) if contacts.phone else None,
         fresh=login.fresh_step_up_now(ctx, session),
@@ -157,14 +155,14 @@ def confirm_contact(ctx: Context, session: WebSession, code: str) -> str:
     actor, now = session.actor(), ctx.now()
     with ctx.uow() as uow:
         pending = uow.accounts.pending_code(session.id, CONTACT_PURPOSE)
-        channel = pending["channel"] if pending is not None else EMAIL
+        channel = pending.channel if pending is not None else EMAIL
         doors = open_doors(ctx, uow, session, SET[channel], ("account", actor.account_id))
-        row = login.check_code(ctx, uow, session.id, CONTACT_PURPOSE, code, now)
-        if row is None or row["address_enc"] is None:
+        used = login.check_code(ctx, uow, session.id, CONTACT_PURPOSE, code, now)
+        if used is None or used.address_enc is None:
             _refused(doors, "wrong-code")
             uow.commit()
             raise login.CodeFailed()
-        new = _cipher(ctx, actor.account_id).open("contact-address", row["id"], row["address_enc"])
+        new = _cipher(ctx, actor.account_id).open("contact-address", used.id, used.address_enc)
         account = _account(uow, actor.account_id, lock=True)
         old = getattr(contacts_of(ctx, account), _FIELD[channel])
         _store(ctx, uow, account, channel, new)
@@ -212,11 +210,11 @@ def change_password(
     with ctx.uow() as uow:
         doors = open_doors(ctx, uow, session, PASSWORD_CHANGE, ("account", actor.account_id))
         account = _account(uow, actor.account_id, lock=True)
-        if not login.password_matches(ctx, account["password_hash"], current):
+        if not login.password_matches(ctx, account.password_hash, current):
             _refused(doors, "wrong-password")
             uow.commit()
             raise CurrentPasswordWrong()
-        login.check_password(password, account["login"])
+        login.check_password(password, account.login)
         if password == current:
             raise InvalidInput("Choisissez un mot de passe différent de l'actuel.", code="password")
         uow.accounts.update(
@@ -253,7 +251,7 @@ def change_password(
 # --- shared ---------------------------------------------------------------------------------------
 
 
-def _account(uow: UnitOfWork, account_id: UUID, *, lock: bool = False) -> RowMap:
+def _account(uow: UnitOfWork, account_id: UUID, *, lock: bool = False) -> accounts.Account:
     account = uow.accounts.get(account_id, for_update=lock)
     if account is None:
         raise SignInRequired()
@@ -264,9 +262,11 @@ def _cipher(ctx: Context, account_id: UUID) -> FieldCipher:
     return FieldCipher(account_id, ctx.keys.get(account_id))
 
 
-def _store(ctx: Context, uow: UnitOfWork, account: RowMap, channel: str, value: str | None) -> None:
-    sealed = _cipher(ctx, account["id"]).seal_optional(_FIELD[channel], "account", value)
-    uow.accounts.update(account["id"], **{_COLUMN[channel]: sealed})
+def _store(
+    ctx: Context, uow: UnitOfWork, account: accounts.Account, channel: str, value: str | None
+) -> None:
+    sealed = _cipher(ctx, account.id).seal_optional(_FIELD[channel], "account", value)
+    uow.accounts.update(account.id, **{_COLUMN[channel]: sealed})
 
 
 def _secret(door: Door) -> bool:

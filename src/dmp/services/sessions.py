@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
+from dmp.domain.accounts import StoredSession
 from dmp.domain.model import PatientActor, RepresentativeActor
 from dmp.errors import DmpError, Forbidden
 from dmp.services.context import Context
@@ -112,22 +112,22 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _session(row: RowMap, kind: str | None) -> WebSession:
+def _session(stored: StoredSession, kind: str | None) -> WebSession:
     return WebSession(
-        id=row["id"],
-        stage=row["stage"],
-        csrf=row["csrf"],
-        account_id=row["account_id"],
-        dmp_id=row["dmp_id"],
-        candidate_id=row["candidate_id"],
-        created_at=row["created_at"],
-        last_seen_at=row["last_seen_at"],
-        signed_in_at=row["signed_in_at"],
-        step_up_at=row["step_up_at"],
+        id=stored.id,
+        stage=stored.stage,
+        csrf=stored.csrf,
+        account_id=stored.account_id,
+        dmp_id=stored.dmp_id,
+        candidate_id=stored.candidate_id,
+        created_at=stored.created_at,
+        last_seen_at=stored.last_seen_at,
+        signed_in_at=stored.signed_in_at,
+        step_up_at=stored.step_up_at,
         account_kind=kind,
-        professional_id=row.get("professional_id"),
-        establishment_id=row.get("establishment_id"),
-        pro_state=row.get("pro_state"),
+        professional_id=stored.professional_id,
+        establishment_id=stored.establishment_id,
+        pro_state=stored.pro_state,
     )
 
 
@@ -159,27 +159,21 @@ def new_session(ctx: Context, uow: UnitOfWork, *, stage: str, **values: object) 
         **values,
     }
     uow.accounts.add_session(row)
-    kind = _kind(uow, row["account_id"])  # type: ignore[arg-type]
-    return Opened(token, _session(row, kind))  # type: ignore[arg-type]
+    stored = StoredSession(**row)  # type: ignore[arg-type]
+    return Opened(token, _session(stored, _kind(uow, stored.account_id)))
 
 
 def _kind(uow: UnitOfWork, account_id: UUID | None) -> str | None:
     if account_id is None:
         return None
     account = uow.accounts.get(account_id)
-    return None if account is None else str(account["kind"])
+    return None if account is None else account.kind
 
 
-def expired(session: WebSession | RowMap, now: datetime) -> bool:
+def expired(session: WebSession | StoredSession, now: datetime) -> bool:
     """15 minutes without a request, or 12 hours after the login (or the session's start)."""
-    last_seen, start = _moments(session)
-    return now - last_seen > IDLE or now - start > ABSOLUTE
-
-
-def _moments(session: WebSession | RowMap) -> tuple[datetime, datetime]:
-    if isinstance(session, WebSession):
-        return session.last_seen_at, session.signed_in_at or session.created_at
-    return session["last_seen_at"], session["signed_in_at"] or session["created_at"]
+    start = session.signed_in_at or session.created_at
+    return now - session.last_seen_at > IDLE or now - start > ABSOLUTE
 
 
 def current(ctx: Context, token: str | None) -> WebSession | None:
@@ -188,17 +182,17 @@ def current(ctx: Context, token: str | None) -> WebSession | None:
         return None
     now = ctx.now()
     with ctx.uow() as uow:
-        row = uow.accounts.session(hash_token(token))
-        if row is None:
+        stored = uow.accounts.session(hash_token(token))
+        if stored is None:
             return None
-        if expired(row, now):
-            uow.accounts.delete_session(row["id"])
+        if expired(stored, now):
+            uow.accounts.delete_session(stored.id)
             uow.commit()
             return None
-        if now - row["last_seen_at"] >= TOUCH_EVERY:
-            uow.accounts.update_session(row["id"], last_seen_at=now)
+        if now - stored.last_seen_at >= TOUCH_EVERY:
+            uow.accounts.update_session(stored.id, last_seen_at=now)
             uow.commit()
-        return _session(row, _kind(uow, row["account_id"]))
+        return _session(stored, _kind(uow, stored.account_id))
 
 
 def check_csrf(session: WebSession | None, presented: str | None) -> None:

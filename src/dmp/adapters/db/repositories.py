@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 
 from dmp.adapters.db import tables as t
+from dmp.domain.accounts import Account, Challenge, OneTimeCode, Passkey, StoredSession
 from dmp.domain.model import Establishment, OutboxState, Professional, RecordFacts, RecordState
 from dmp.domain.names import search_key
 
@@ -509,8 +510,9 @@ class RecordRepository(_Repository):
     def add_account(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.accounts), values)
 
-    def account(self, account_id: UUID) -> RowMap | None:
-        return self._one(select(t.accounts).where(t.accounts.c.id == account_id))
+    def account(self, account_id: UUID) -> Account | None:
+        stmt = select(t.accounts).where(t.accounts.c.id == account_id)
+        return stored_or_none(Account, self._one(stmt))
 
     def login_taken(self, login: str) -> bool:
         return self._one(select(t.accounts.c.id).where(t.accounts.c.login == login)) is not None
@@ -775,13 +777,13 @@ class AccountRepository(_Repository):
     """The accounts of patients and legal representatives as they log in: their web sessions and
     the one-time codes sent to them."""
 
-    def by_login(self, login: str, *, for_update: bool = False) -> RowMap | None:
+    def by_login(self, login: str, *, for_update: bool = False) -> Account | None:
         stmt = select(t.accounts).where(t.accounts.c.login == login)
-        return self._one(stmt.with_for_update() if for_update else stmt)
+        return stored_or_none(Account, self._one(stmt.with_for_update() if for_update else stmt))
 
-    def get(self, account_id: UUID, *, for_update: bool = False) -> RowMap | None:
+    def get(self, account_id: UUID, *, for_update: bool = False) -> Account | None:
         stmt = select(t.accounts).where(t.accounts.c.id == account_id)
-        return self._one(stmt.with_for_update() if for_update else stmt)
+        return stored_or_none(Account, self._one(stmt.with_for_update() if for_update else stmt))
 
     def update(self, account_id: UUID, **values: Any) -> None:
         self.conn.execute(update(t.accounts).where(t.accounts.c.id == account_id).values(**values))
@@ -791,9 +793,11 @@ class AccountRepository(_Repository):
     def add_session(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.web_sessions), values)
 
-    def session(self, session_id: str, *, for_update: bool = False) -> RowMap | None:
+    def session(self, session_id: str, *, for_update: bool = False) -> StoredSession | None:
         stmt = select(t.web_sessions).where(t.web_sessions.c.id == session_id)
-        return self._one(stmt.with_for_update() if for_update else stmt)
+        return stored_or_none(
+            StoredSession, self._one(stmt.with_for_update() if for_update else stmt)
+        )
 
     def update_session(self, session_id: str, **values: Any) -> None:
         self.conn.execute(
@@ -829,7 +833,7 @@ class AccountRepository(_Repository):
     def add_code(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.one_time_codes), values)
 
-    def pending_code(self, session_id: str, purpose: str) -> RowMap | None:
+    def pending_code(self, session_id: str, purpose: str) -> OneTimeCode | None:
         """The code of this purpose this session waits for (one at most: a new one retires the
         previous), locked: its tries count."""
         stmt = (
@@ -841,7 +845,7 @@ class AccountRepository(_Repository):
             )
             .with_for_update()
         )
-        return self._one(stmt)
+        return stored_or_none(OneTimeCode, self._one(stmt))
 
     def retire_codes(self, session_id: str, purpose: str, at: datetime) -> None:
         """A new code replaces the ones this session waited for: they can no longer be used
@@ -1217,14 +1221,14 @@ class FactorRepository(_Repository):
     def add_passkey(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.passkeys), values)
 
-    def passkeys_of(self, account_id: UUID) -> list[RowMap]:
+    def passkeys_of(self, account_id: UUID) -> list[Passkey]:
         stmt = select(t.passkeys).where(t.passkeys.c.account_id == account_id)
-        return list(self.conn.execute(stmt.order_by(t.passkeys.c.created_at)).mappings())
+        return self._all(Passkey, stmt.order_by(t.passkeys.c.created_at))
 
-    def passkey_by_credential(self, credential_id: bytes) -> RowMap | None:
+    def passkey_by_credential(self, credential_id: bytes) -> Passkey | None:
         """The passkey of this credential id, whoever's it is, locked: its counter moves."""
         stmt = select(t.passkeys).where(t.passkeys.c.credential_id == credential_id)
-        return self._one(stmt.with_for_update())
+        return stored_or_none(Passkey, self._one(stmt.with_for_update()))
 
     def update_passkey(self, passkey_id: UUID, **values: Any) -> None:
         self.conn.execute(update(t.passkeys).where(t.passkeys.c.id == passkey_id).values(**values))
@@ -1248,14 +1252,14 @@ class FactorRepository(_Repository):
         )
         self.conn.execute(insert(t.factor_challenges), values)
 
-    def pending_challenge(self, session_id: str, purpose: str) -> RowMap | None:
+    def pending_challenge(self, session_id: str, purpose: str) -> Challenge | None:
         """The challenge of this purpose the session waits on, not used yet, locked."""
         stmt = select(t.factor_challenges).where(
             t.factor_challenges.c.session_id == session_id,
             t.factor_challenges.c.purpose == purpose,
             t.factor_challenges.c.used_at.is_(None),
         )
-        return self._one(stmt.with_for_update())
+        return stored_or_none(Challenge, self._one(stmt.with_for_update()))
 
     def update_challenge(self, challenge_id: UUID, **values: Any) -> None:
         self.conn.execute(
