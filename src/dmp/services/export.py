@@ -132,12 +132,12 @@ def _history_and_snapshot(
         found = as_documents(ctx, door, readable, visible)
         _write_history_csv(ctx, door, archive)
         _write_history_text(ctx, door, archive)
-        identity, row = door.loaded.identity, door.loaded.row
+        identity, record = door.loaded.identity, door.loaded.record
         snapshot = _Snapshot(
             f"{identity.given_names} {identity.family_name}",
             door.facts.state,
-            row["created_at"],
-            row["closed_at"],
+            record.created_at,
+            record.closed_at,
             found,
         )
         door.record()

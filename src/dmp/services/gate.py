@@ -36,6 +36,7 @@ from dmp.domain.model import (
     RecordFacts,
     RecordState,
 )
+from dmp.domain.records import StoredRecord
 from dmp.errors import Conflict, DmpError, Forbidden, InvalidInput, NotFound
 from dmp.policy import Decision
 from dmp.services import audit
@@ -81,9 +82,9 @@ class Reading:
 
 @dataclass(frozen=True, slots=True)
 class Loaded:
-    """A DMP as the door loaded it: its row, the facts the policy needs, and its cipher."""
+    """A DMP as the door loaded it: as stored, the facts the policy needs, and its cipher."""
 
-    row: RowMap
+    record: StoredRecord
     facts: RecordFacts
     cipher: FieldCipher
     identity: PatientIdentity
@@ -141,23 +142,23 @@ def identity_from_json(text: str) -> PatientIdentity:
     )
 
 
-def state_of(row: RowMap | None) -> RecordState | None:
-    if row is None:
+def state_of(record: StoredRecord | None) -> RecordState | None:
+    if record is None:
         return None
-    if row["state"] == DESTROYING:
+    if record.state == DESTROYING:
         return RecordState.DESTROYED
-    return RecordState(row["state"])
+    return RecordState(record.state)
 
 
-def _live(row: RowMap | None) -> RowMap | None:
-    return None if row is None or row["state"] == DESTROYING else row
+def _live(record: StoredRecord | None) -> StoredRecord | None:
+    return None if record is None or record.state == DESTROYING else record
 
 
-def _load(ctx: Context, uow: UnitOfWork, row: RowMap) -> Loaded:
-    cipher = FieldCipher(row["dmp_id"], ctx.keys.get(row["dmp_id"]))
-    identity = identity_from_json(cipher.open("identity", "record", row["identity_enc"]))
+def _load(ctx: Context, uow: UnitOfWork, record: StoredRecord) -> Loaded:
+    cipher = FieldCipher(record.dmp_id, ctx.keys.get(record.dmp_id))
+    identity = identity_from_json(cipher.open("identity", "record", record.identity_enc))
     minor = identity.is_minor_on(ctx.now().date())
-    return Loaded(row, uow.records.facts(row, patient_is_minor=minor), cipher, identity)
+    return Loaded(record, uow.records.facts(record, patient_is_minor=minor), cipher, identity)
 
 
 # A DMP as the data database finds it: by its id, or by the blind index of the patient's INS.
@@ -169,7 +170,7 @@ def _key(ctx: Context, patient: UUID | Ins) -> Key:
     return ctx.blind_index(patient) if isinstance(patient, Ins) else patient
 
 
-def _row(uow: UnitOfWork, key: Key, lock: bool) -> RowMap | None:
+def _record(uow: UnitOfWork, key: Key, lock: bool) -> StoredRecord | None:
     if isinstance(key, str):
         return uow.records.by_ins(key, for_update=lock)
     return uow.records.get(key, for_update=lock)
@@ -207,12 +208,12 @@ def _absent(
     reading: Reading,
     action: str,
     key: Key,
-    row: RowMap | None,
+    record: StoredRecord | None,
 ) -> NoReturn:
     """No DMP (or one being destroyed): the refusal goes to the system chain. Whoever the law
     keeps out is told so, as they would be for a DMP that exists."""
     law = policy.refuse_excluded(reading.actor)
-    reason: Decision | str = law or (NO_RECORD if row is None else "record-destroyed")
+    reason: Decision | str = law or (NO_RECORD if record is None else "record-destroyed")
     _system_entry(ctx, uow, reading, action, reason, _target_of(key))
     uow.commit()
     raise refusal_error(law.reason, told=True) if law else _answer(reading, hidden())
@@ -234,11 +235,11 @@ def enter(
     rules; or write the refusal, commit it and raise. ``lock`` takes the DMP's row for the
     transaction (changes). ``target`` is what the audit entries name (the DMP by default)."""
     key = _key(ctx, patient)
-    row = _row(uow, key, lock)
-    if _live(row) is None:
-        _absent(ctx, uow, reading, action, key, row)
-    assert row is not None
-    loaded = _load(ctx, uow, row)
+    record = _record(uow, key, lock)
+    if _live(record) is None:
+        _absent(ctx, uow, reading, action, key, record)
+    assert record is not None
+    loaded = _load(ctx, uow, record)
     door = Door(ctx, uow, reading, action, loaded, target or ("record", loaded.dmp_id))
     decision = decide(door.access)
     if not decision:
@@ -251,10 +252,10 @@ def run_job(
     ctx: Context, uow: UnitOfWork, reading: Reading, action: str, dmp_id: UUID, job: policy.Job
 ) -> Door | None:
     """Enter a DMP for one of the service's scheduled jobs; None if the DMP is gone meanwhile."""
-    row = _live(uow.records.get(dmp_id, for_update=True))
-    if row is None:
+    record = _live(uow.records.get(dmp_id, for_update=True))
+    if record is None:
         return None
-    door = Door(ctx, uow, reading, action, _load(ctx, uow, row), ("record", dmp_id))
+    door = Door(ctx, uow, reading, action, _load(ctx, uow, record), ("record", dmp_id))
     door.decision = policy.scheduled(job)
     return door
 
@@ -270,20 +271,20 @@ def trace(
 ) -> None:
     """A refusal decided before any DMP is opened (a wrong password or code at login), written
     to the DMP's chain in the caller's transaction: the patient reads it in their history."""
-    row = _live(uow.records.get(dmp_id))
-    if row is None:
+    record = _live(uow.records.get(dmp_id))
+    if record is None:
         return
-    door = Door(ctx, uow, reading, action, _load(ctx, uow, row), ("record", dmp_id))
+    door = Door(ctx, uow, reading, action, _load(ctx, uow, record), ("record", dmp_id))
     door.record(reason, secret=secret(door.access))
 
 
 def admit_creation(ctx: Context, uow: UnitOfWork, reading: Reading, ins_index: str) -> Decision:
     """May this professional create the DMP of the INS of this blind index? The INS's row (if
     any) stays locked until the transaction ends, so that two creations cannot both pass."""
-    row = uow.records.by_ins(ins_index, for_update=True)
-    decision = policy.create_record(reading.actor, state_of(row))
+    record = uow.records.by_ins(ins_index, for_update=True)
+    decision = policy.create_record(reading.actor, state_of(record))
     if not decision:
-        live = _live(row)
+        live = _live(record)
         if live is None:
             _system_entry(ctx, uow, reading, "record.create", decision, _target_of(ins_index))
             uow.commit()
@@ -299,10 +300,10 @@ def look_up(ctx: Context, uow: UnitOfWork, reading: Reading, ins_index: str) -> 
     the excluded by law. Returns the door of the DMP, or None when there is none; the look-up is
     audited either way (in the DMP's chain, or in the system chain)."""
     decision = policy.look_up(reading.actor)
-    row = _live(uow.records.by_ins(ins_index))
+    record = _live(uow.records.by_ins(ins_index))
     door = None
-    if row is not None:
-        loaded = _load(ctx, uow, row)
+    if record is not None:
+        loaded = _load(ctx, uow, record)
         door = Door(ctx, uow, reading, "record.lookup", loaded, ("record", loaded.dmp_id))
     if not decision:
         if door is not None:

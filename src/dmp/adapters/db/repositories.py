@@ -11,7 +11,6 @@ from uuid import UUID
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Row,
     RowMapping,
     and_,
     bindparam,
@@ -30,6 +29,17 @@ from sqlalchemy import (
 from dmp.adapters.db import tables as t
 from dmp.domain.model import Establishment, OutboxState, Professional, RecordFacts, RecordState
 from dmp.domain.names import search_key
+from dmp.domain.records import (
+    Authorization,
+    Block,
+    Consent,
+    FirstAccess,
+    ListedAuthorization,
+    ListedBlock,
+    Representative,
+    StoredRecord,
+    Tombstone,
+)
 
 RowMap = RowMapping
 T = TypeVar("T")
@@ -518,14 +528,14 @@ class RecordRepository(_Repository):
     def add(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.records), values)
 
-    def get(self, dmp_id: UUID, *, for_update: bool = False) -> RowMap | None:
+    def get(self, dmp_id: UUID, *, for_update: bool = False) -> StoredRecord | None:
         stmt = _RECORD_BY_ID_LOCKED if for_update else _RECORD_BY_ID
-        return self._one(stmt, {"key": dmp_id})
+        return stored_or_none(StoredRecord, self._one(stmt, {"key": dmp_id}))
 
-    def by_ins(self, index: str, *, for_update: bool = False) -> RowMap | None:
+    def by_ins(self, index: str, *, for_update: bool = False) -> StoredRecord | None:
         """The DMP of the INS whose blind index is ``index``."""
         stmt = _RECORD_BY_INS_LOCKED if for_update else _RECORD_BY_INS
-        return self._one(stmt, {"key": index})
+        return stored_or_none(StoredRecord, self._one(stmt, {"key": index}))
 
     def any_indexed(self) -> bool:
         """Whether some DMP or tombstone already holds an INS blind index (then the index key
@@ -545,8 +555,8 @@ class RecordRepository(_Repository):
     def update(self, dmp_id: UUID, **values: Any) -> None:
         self.conn.execute(update(t.records).where(t.records.c.dmp_id == dmp_id).values(**values))
 
-    def facts(self, row: RowMap, *, patient_is_minor: bool) -> RecordFacts:
-        dmp_id = row["dmp_id"]
+    def facts(self, record: StoredRecord, *, patient_is_minor: bool) -> RecordFacts:
+        dmp_id = record.dmp_id
         sets: dict[tuple[str, str], set[UUID]] = {
             ("authorization", "professional"): set(),
             ("authorization", "establishment"): set(),
@@ -557,28 +567,28 @@ class RecordRepository(_Repository):
             sets[fact, kind].add(subject)
         return RecordFacts(
             dmp_id=dmp_id,
-            state=RecordState(row["state"]),
-            patient_account_id=row["patient_account_id"],
+            state=RecordState(record.state),
+            patient_account_id=record.patient_account_id,
             representative_account_ids=frozenset(sets["representative", "account"]),
             patient_is_minor=patient_is_minor,
-            medecin_traitant_id=row["medecin_traitant_id"],
+            medecin_traitant_id=record.medecin_traitant_id,
             authorized_professionals=frozenset(sets["authorization", "professional"]),
             authorized_establishments=frozenset(sets["authorization", "establishment"]),
             blocked_professionals=frozenset(sets["block", "professional"]),
-            oppose_emergency=row["oppose_emergency"],
-            oppose_samu=row["oppose_samu"],
+            oppose_emergency=record.oppose_emergency,
+            oppose_samu=record.oppose_samu,
         )
 
     def add_consent(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.consents), values)
 
-    def consents(self, dmp_id: UUID) -> Sequence[Row[Any]]:
+    def consents(self, dmp_id: UUID) -> list[Consent]:
         stmt = select(t.consents).where(t.consents.c.dmp_id == dmp_id)
-        return self.conn.execute(stmt.order_by(t.consents.c.collected_at)).all()
+        return self._all(Consent, stmt.order_by(t.consents.c.collected_at))
 
-    def authorizations(self, dmp_id: UUID) -> Sequence[Row[Any]]:
+    def authorizations(self, dmp_id: UUID) -> list[Authorization]:
         stmt = select(t.authorizations).where(t.authorizations.c.dmp_id == dmp_id)
-        return self.conn.execute(stmt.order_by(t.authorizations.c.granted_at)).all()
+        return self._all(Authorization, stmt.order_by(t.authorizations.c.granted_at))
 
     def authorize(
         self, dmp_id: UUID, kind: str, subject_id: UUID, source: str, at: datetime
@@ -603,15 +613,15 @@ class RecordRepository(_Repository):
         )
         return True
 
-    def authorizations_listed(self, dmp_id: UUID) -> list[RowMap]:
+    def authorizations_listed(self, dmp_id: UUID) -> list[ListedAuthorization]:
         """The DMP's authorizations, oldest first, each with what the patient reads of its
         subject: a professional's names, profession and RPPS, or an establishment's name, kind
         and FINESS (the other's columns are NULL)."""
-        return list(self.conn.execute(_AUTHORIZATIONS_LISTED, {"dmp_id": dmp_id}).mappings())
+        return self._all(ListedAuthorization, _AUTHORIZATIONS_LISTED, {"dmp_id": dmp_id})
 
-    def blocks_listed(self, dmp_id: UUID) -> list[RowMap]:
+    def blocks_listed(self, dmp_id: UUID) -> list[ListedBlock]:
         """The professionals the patient blocked, oldest block first, as listed to them."""
-        return list(self.conn.execute(_BLOCKS_LISTED, {"dmp_id": dmp_id}).mappings())
+        return self._all(ListedBlock, _BLOCKS_LISTED, {"dmp_id": dmp_id})
 
     def revoke(self, dmp_id: UUID, kind: str, subject_id: UUID) -> bool:
         result = self.conn.execute(
@@ -623,8 +633,8 @@ class RecordRepository(_Repository):
         )
         return result.rowcount > 0
 
-    def blocked(self, dmp_id: UUID) -> Sequence[Row[Any]]:
-        return self.conn.execute(select(t.blocks).where(t.blocks.c.dmp_id == dmp_id)).all()
+    def blocked(self, dmp_id: UUID) -> list[Block]:
+        return self._all(Block, select(t.blocks).where(t.blocks.c.dmp_id == dmp_id))
 
     def block(self, dmp_id: UUID, professional_id: UUID, at: datetime) -> bool:
         if self._one(
@@ -649,13 +659,13 @@ class RecordRepository(_Repository):
     def add_representative(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.representatives), values)
 
-    def representatives(self, dmp_id: UUID) -> Sequence[Row[Any]]:
+    def representatives(self, dmp_id: UUID) -> list[Representative]:
         stmt = select(t.representatives).where(t.representatives.c.dmp_id == dmp_id)
-        return self.conn.execute(stmt).all()
+        return self._all(Representative, stmt)
 
-    def first_access(self, dmp_id: UUID, professional_id: UUID) -> RowMap | None:
+    def first_access(self, dmp_id: UUID, professional_id: UUID) -> FirstAccess | None:
         params = {"dmp_id": dmp_id, "professional_id": professional_id}
-        return self._one(_FIRST_ACCESS, params)
+        return stored_or_none(FirstAccess, self._one(_FIRST_ACCESS, params))
 
     def add_accessor(self, dmp_id: UUID, professional_id: UUID, at: datetime) -> None:
         self.conn.execute(
@@ -741,10 +751,12 @@ class RecordRepository(_Repository):
     def add_tombstone(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.tombstones), values)
 
-    def tombstone(self, index: str) -> RowMap | None:
+    def tombstone(self, index: str) -> Tombstone | None:
         """The latest tombstone of the INS whose blind index is ``index``."""
         stmt = select(t.tombstones).where(t.tombstones.c.ins_index == index)
-        return self._one(stmt.order_by(t.tombstones.c.destroyed_at.desc()))
+        return stored_or_none(
+            Tombstone, self._one(stmt.order_by(t.tombstones.c.destroyed_at.desc()))
+        )
 
     def purge(self, dmp_id: UUID) -> None:
         """Delete every row of a DMP (total destruction), its audit chain included."""
@@ -761,7 +773,7 @@ class RecordRepository(_Repository):
         ):
             self.conn.execute(delete(table).where(table.c.dmp_id == dmp_id))
         self.conn.execute(delete(t.outbox).where(t.outbox.c.dmp_id == dmp_id))
-        accounts = [self.get(dmp_id)["patient_account_id"]]  # type: ignore[index]
+        accounts = [self.get(dmp_id).patient_account_id]  # type: ignore[union-attr]
         accounts += [r.account_id for r in self.representatives(dmp_id)]
         self.conn.execute(delete(t.representatives).where(t.representatives.c.dmp_id == dmp_id))
         self.conn.execute(delete(t.records).where(t.records.c.dmp_id == dmp_id))
