@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from dmp.domain.model import Author, Content, DocStatus, DocumentFacts
+
 # --- a DMP and who may enter it -----------------------------------------------------------------
 
 
@@ -132,3 +134,118 @@ class Tombstone:
     dmp_id: UUID
     destroyed_at: datetime
     requested_by: str  # patient | representative | retention
+
+
+# --- documents ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDocument:
+    """A document of a DMP: its metadata (title and comments sealed under its own key), its
+    author's ids, its flags, its status and its versions."""
+
+    dmp_id: UUID
+    id: UUID
+    logical_id: UUID  # stable across versions
+    version: int
+    master_identifier: str
+    status: str  # a DocStatus
+    type_code: str
+    class_code: str
+    format_code: str
+    confidentiality: str  # a Confidentiality
+    language: str
+    title_enc: bytes
+    comments_enc: bytes | None
+    author_professional_id: UUID | None
+    author_establishment_id: UUID | None
+    author_role: str | None  # profession code, or "patient"
+    added_by_patient: bool
+    creation_time: datetime
+    submitted_at: datetime
+    service_start: datetime | None
+    service_stop: datetime | None
+    practice_setting: str | None
+    facility_type: str | None
+    masked: bool
+    invisible_patient: bool
+    invisible_representatives: bool
+    hidden_since: datetime | None
+    hidden_notice_at: datetime | None
+    replaces_id: UUID | None
+    replaced_by_id: UUID | None
+    updated_at: datetime
+    meta_version: int  # FHIR meta.versionId: one more at each change of a flag or the status
+    submission_set_id: UUID | None
+
+    @property
+    def facts(self) -> DocumentFacts:
+        """What the policy decides on."""
+        return DocumentFacts(
+            class_code=self.class_code,
+            status=DocStatus(self.status),
+            masked=self.masked,
+            invisible_patient=self.invisible_patient,
+            invisible_representatives=self.invisible_representatives,
+            author_professional_id=self.author_professional_id,
+            author_establishment_id=self.author_establishment_id,
+            added_by_patient=self.added_by_patient,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AuthoredDocument(StoredDocument):
+    """A document with what its author's label needs, read with it (no query per author): the
+    professional's RPPS and names, the establishment's FINESS and name."""
+
+    author_rpps: str | None
+    author_given_name: str | None
+    author_family_name: str | None
+    author_finess: str | None
+    author_establishment_name: str | None
+
+    @property
+    def author(self) -> Author:
+        if self.author_rpps is not None:
+            name = f"{self.author_given_name} {self.author_family_name}"
+        else:
+            name = "Le patient" if self.added_by_patient else "?"
+        return Author(
+            self.author_professional_id,
+            self.author_establishment_id,
+            name,
+            self.author_role,
+            self.author_rpps,
+            self.author_finess,
+            self.author_given_name,
+            self.author_family_name,
+            self.author_establishment_name,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentKey:
+    """A document named by its DMP and its id."""
+
+    dmp_id: UUID
+    id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class StoredContent:
+    """A content of a document: where its sealed bytes are, and what they are once opened."""
+
+    dmp_id: UUID
+    document_id: UUID
+    position: int
+    mime_type: str
+    size: int
+    sha256: str  # hex digest of the plaintext
+    sha1: str | None  # FHIR attachment.hash; None for contents stored before revision 0008
+    blob_key: str
+
+    @property
+    def content(self) -> Content:
+        return Content(
+            self.position, self.mime_type, self.size, self.sha256, self.blob_key, self.sha1
+        )

@@ -128,7 +128,7 @@ def _history_and_snapshot(
     with ctx.uow() as uow:
         door = gate.enter(ctx, uow, Reading(actor), "record.export", dmp_id, policy.export_record)
         readable = door.readable_documents()
-        visible = frozenset(d.row["id"] for d in readable)
+        visible = frozenset(d.document.id for d in readable)
         found = as_documents(ctx, door, readable, visible)
         _write_history_csv(ctx, door, archive)
         _write_history_text(ctx, door, archive)

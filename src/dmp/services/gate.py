@@ -19,24 +19,23 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import NoReturn
+from typing import Generic, Literal, NoReturn, TypeVar, overload
 from uuid import UUID
 
 from dmp import policy
-from dmp.adapters.db.repositories import DESTROYING, RowMap
+from dmp.adapters.db.repositories import DESTROYING
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
 from dmp.domain.identifiers import Ins
 from dmp.domain.model import (
     AccessMode,
     Actor,
-    DocStatus,
     DocumentFacts,
     PatientIdentity,
     RecordFacts,
     RecordState,
 )
-from dmp.domain.records import StoredRecord
+from dmp.domain.records import AuthoredDocument, StoredContent, StoredDocument, StoredRecord
 from dmp.errors import Conflict, DmpError, Forbidden, InvalidInput, NotFound
 from dmp.policy import Decision
 from dmp.services import audit
@@ -319,26 +318,17 @@ def look_up(ctx: Context, uow: UnitOfWork, reading: Reading, ins_index: str) -> 
     return door
 
 
-@dataclass(frozen=True, slots=True)
-class DocumentRow:
-    """A document of the DMP that the door let through, with its author's names."""
+Stored_co = TypeVar("Stored_co", bound=StoredDocument, covariant=True)
 
-    row: RowMap
+
+@dataclass(frozen=True, slots=True)
+class Admitted(Generic[Stored_co]):
+    """A document of the DMP that the door let through (read with its author's names, unless
+    locked to be changed), the facts it was decided on, and the decision."""
+
+    document: Stored_co
     facts: DocumentFacts
     decision: Decision
-
-
-def document_facts(row: RowMap) -> DocumentFacts:
-    return DocumentFacts(
-        class_code=row["class_code"],
-        status=DocStatus(row["status"]),
-        masked=row["masked"],
-        invisible_patient=row["invisible_patient"],
-        invisible_representatives=row["invisible_representatives"],
-        author_professional_id=row["author_professional_id"],
-        author_establishment_id=row["author_establishment_id"],
-        added_by_patient=row["added_by_patient"],
-    )
 
 
 class Door:
@@ -436,6 +426,26 @@ class Door:
 
     # --- documents ------------------------------------------------------------------------------
 
+    @overload
+    def document(
+        self,
+        document_id: UUID,
+        decide: DecideDocument,
+        *,
+        lock: Literal[False] = False,
+        action: str | None = None,
+    ) -> Admitted[AuthoredDocument]: ...
+
+    @overload
+    def document(
+        self,
+        document_id: UUID,
+        decide: DecideDocument,
+        *,
+        lock: bool,
+        action: str | None = None,
+    ) -> Admitted[StoredDocument]: ...
+
     def document(
         self,
         document_id: UUID,
@@ -443,18 +453,19 @@ class Door:
         *,
         lock: bool = False,
         action: str | None = None,
-    ) -> DocumentRow:
+    ) -> Admitted[StoredDocument]:
         """One document of this DMP, as ``decide`` rules; or the refusal, written (as ``action``,
         the door's own by default) and raised. A document the person may not read is answered
-        as a missing one."""
+        as a missing one. Locked (to be changed), it is read without its author's names."""
+        document: StoredDocument | None
         if lock:
-            row = self.uow.documents.get(self.dmp_id, document_id, for_update=True)
+            document = self.uow.documents.get(self.dmp_id, document_id, for_update=True)
         else:
-            row = self.uow.documents.with_author(self.dmp_id, document_id)
+            document = self.uow.documents.with_author(self.dmp_id, document_id)
         target = ("document", document_id)
-        if row is None:
+        if document is None:
             self.refuse(NO_DOCUMENT, target=target, what="Document", action=action)
-        facts = document_facts(row)
+        facts = document.facts
         decision = decide(self.access, facts)
         if not decision:
             told = policy.told_why_document(self.access, facts, self.ctx.matrix, decision)
@@ -462,30 +473,30 @@ class Door:
             self.refuse(
                 decision, told=told, target=target, secret=secret, what="Document", action=action
             )
-        return DocumentRow(row, facts, decision)
+        return Admitted(document, facts, decision)
 
-    def readable_documents(self) -> list[DocumentRow]:
+    def readable_documents(self) -> list[Admitted[AuthoredDocument]]:
         """Every document of the DMP this person may read, newest first (with their authors)."""
         found = []
-        for row in self.uow.documents.of_record(self.dmp_id):
-            facts = document_facts(row)
+        for document in self.uow.documents.of_record(self.dmp_id):
+            facts = document.facts
             decision = policy.read_document(self.access, facts, self.ctx.matrix)
             if decision:
-                found.append(DocumentRow(row, facts, decision))
+                found.append(Admitted(document, facts, decision))
         return found
 
-    def readable_among(self, document_ids: Sequence[UUID]) -> list[DocumentRow]:
+    def readable_among(self, document_ids: Sequence[UUID]) -> list[Admitted[StoredDocument]]:
         """Those of these documents this person may read now, in one statement (the access
         history names a document by its title only then)."""
         found = []
-        for row in self.uow.documents.some(self.dmp_id, document_ids):
-            facts = document_facts(row)
+        for document in self.uow.documents.some(self.dmp_id, document_ids):
+            facts = document.facts
             decision = policy.read_document(self.access, facts, self.ctx.matrix)
             if decision:
-                found.append(DocumentRow(row, facts, decision))
+                found.append(Admitted(document, facts, decision))
         return found
 
-    def contents(self, document_ids: Sequence[UUID]) -> dict[UUID, list[RowMap]]:
+    def contents(self, document_ids: Sequence[UUID]) -> dict[UUID, list[StoredContent]]:
         """The contents of documents the door let through."""
         return self.uow.documents.contents(self.dmp_id, document_ids)
 
@@ -494,8 +505,8 @@ class Door:
         wanted = [i for i in document_ids if i is not None]
         found = set()
         for document_id in wanted:
-            row = self.uow.documents.get(self.dmp_id, document_id)
-            facts = document_facts(row) if row is not None else None
+            document = self.uow.documents.get(self.dmp_id, document_id)
+            facts = document.facts if document is not None else None
             if facts is not None and policy.read_document(self.access, facts, self.ctx.matrix):
                 found.add(document_id)
         return frozenset(found)

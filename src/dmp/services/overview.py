@@ -53,7 +53,7 @@ def overview(ctx: Context, actor: Actor, dmp_id: UUID) -> Overview:
     with ctx.uow() as uow:
         door = gate.enter(ctx, uow, Reading(actor), "portal.overview", dmp_id, policy.read_history)
         found = door.readable_documents()[:LATEST]
-        documents = as_documents(ctx, door, found, frozenset(d.row["id"] for d in found))
+        documents = as_documents(ctx, door, found, frozenset(d.document.id for d in found))
         accesses = entries_of(ctx, door, BY_PROFESSIONALS, limit=LATEST).entries
         seen = _overview(ctx, uow, door, documents, accesses)
         door.record()

@@ -30,13 +30,17 @@ from dmp.adapters.db import tables as t
 from dmp.domain.model import Establishment, OutboxState, Professional, RecordFacts, RecordState
 from dmp.domain.names import search_key
 from dmp.domain.records import (
+    AuthoredDocument,
     Authorization,
     Block,
     Consent,
+    DocumentKey,
     FirstAccess,
     ListedAuthorization,
     ListedBlock,
     Representative,
+    StoredContent,
+    StoredDocument,
     StoredRecord,
     Tombstone,
 )
@@ -892,37 +896,43 @@ class DocumentRepository(_Repository):
         self.conn.execute(insert(t.documents), values)
         self.conn.execute(insert(t.document_contents), contents)
 
-    def get(self, dmp_id: UUID, document_id: UUID, *, for_update: bool = False) -> RowMap | None:
+    def get(
+        self, dmp_id: UUID, document_id: UUID, *, for_update: bool = False
+    ) -> StoredDocument | None:
         stmt = select(t.documents).where(
             t.documents.c.dmp_id == dmp_id, t.documents.c.id == document_id
         )
-        return self._one(stmt.with_for_update() if for_update else stmt)
+        return stored_or_none(
+            StoredDocument, self._one(stmt.with_for_update() if for_update else stmt)
+        )
 
-    def with_author(self, dmp_id: UUID, document_id: UUID) -> RowMap | None:
+    def with_author(self, dmp_id: UUID, document_id: UUID) -> AuthoredDocument | None:
         """The document, with its author's RPPS, names and FINESS (``author_*``)."""
         params = {"dmp_id": dmp_id, "document_id": document_id}
-        return self._one(_DOCUMENT, params)
+        return stored_or_none(AuthoredDocument, self._one(_DOCUMENT, params))
 
-    def some(self, dmp_id: UUID, document_ids: Sequence[UUID]) -> list[RowMap]:
+    def some(self, dmp_id: UUID, document_ids: Sequence[UUID]) -> list[StoredDocument]:
         """These documents of the DMP (those that still exist), in one statement."""
         if not document_ids:
             return []
         stmt = select(t.documents).where(
             t.documents.c.dmp_id == dmp_id, t.documents.c.id.in_(sorted(set(document_ids)))
         )
-        return list(self.conn.execute(stmt).mappings())
+        return self._all(StoredDocument, stmt)
 
     def master_identifier_taken(self, dmp_id: UUID, master_identifier: str) -> bool:
         params = {"dmp_id": dmp_id, "master_identifier": master_identifier}
         return self.conn.execute(_MASTER_IDENTIFIER, params).first() is not None
 
-    def of_record(self, dmp_id: UUID) -> Sequence[RowMap]:
+    def of_record(self, dmp_id: UUID) -> list[AuthoredDocument]:
         """The DMP's documents, newest first, each with its author (as ``with_author``)."""
-        return self.conn.execute(_DOCUMENTS_OF, {"dmp_id": dmp_id}).mappings().all()
+        return self._all(AuthoredDocument, _DOCUMENTS_OF, {"dmp_id": dmp_id})
 
-    def contents(self, dmp_id: UUID, document_ids: Sequence[UUID]) -> dict[UUID, list[RowMap]]:
+    def contents(
+        self, dmp_id: UUID, document_ids: Sequence[UUID]
+    ) -> dict[UUID, list[StoredContent]]:
         """The contents of these documents of the DMP, by document, in position order."""
-        found: dict[UUID, list[RowMap]] = {i: [] for i in document_ids}
+        found: dict[UUID, list[StoredContent]] = {i: [] for i in document_ids}
         if len(found) == 1:
             stmt, params = _CONTENTS_OF_DOCUMENT, {"dmp_id": dmp_id, "document_id": document_ids[0]}
         elif found:
@@ -931,9 +941,9 @@ class DocumentRepository(_Repository):
             stmt, params = _CONTENTS_OF_RECORD, {"dmp_id": dmp_id}
         else:
             return found
-        for row in self.conn.execute(stmt, params).mappings():
-            if (rows := found.get(row["document_id"])) is not None:
-                rows.append(row)
+        for content in self._all(StoredContent, stmt, params):
+            if (contents := found.get(content.document_id)) is not None:
+                contents.append(content)
         return found
 
     def update(self, dmp_id: UUID, document_id: UUID, **values: Any) -> None:
@@ -943,7 +953,7 @@ class DocumentRepository(_Repository):
             .values(**values)
         )
 
-    def hidden_since_before(self, cutoff: datetime, *, unnoticed: bool) -> list[RowMap]:
+    def hidden_since_before(self, cutoff: datetime, *, unnoticed: bool) -> list[DocumentKey]:
         conditions = [
             t.documents.c.invisible_patient.is_(True),
             t.documents.c.hidden_since < cutoff,
@@ -951,13 +961,11 @@ class DocumentRepository(_Repository):
         if unnoticed:
             conditions.append(t.documents.c.hidden_notice_at.is_(None))
         stmt = select(t.documents.c.dmp_id, t.documents.c.id).where(and_(*conditions))
-        return list(self.conn.execute(stmt.limit(1000)).mappings())
+        return self._all(DocumentKey, stmt.limit(1000))
 
     def destroy(self, dmp_id: UUID, document_ids: Sequence[UUID]) -> list[str]:
         """Physically delete documents; returns the blob keys to delete after commit."""
-        keys = [
-            c["blob_key"] for rows in self.contents(dmp_id, document_ids).values() for c in rows
-        ]
+        keys = [c.blob_key for found in self.contents(dmp_id, document_ids).values() for c in found]
         self.conn.execute(
             delete(t.document_contents).where(
                 t.document_contents.c.dmp_id == dmp_id,
