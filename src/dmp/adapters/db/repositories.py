@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -188,6 +188,7 @@ _DOCUMENT = _DOCUMENTS_WITH_AUTHORS.where(
 _DOCUMENTS_OF = _DOCUMENTS_WITH_AUTHORS.where(_doc.c.dmp_id == bindparam("dmp_id")).order_by(
     _doc.c.submitted_at.desc(), _doc.c.creation_time.desc(), _doc.c.id
 )
+_STORED_DOCUMENTS = select(_doc)
 _MASTER_IDENTIFIER = select(_doc.c.id).where(
     _doc.c.dmp_id == bindparam("dmp_id"),
     _doc.c.master_identifier == bindparam("master_identifier"),
@@ -204,6 +205,23 @@ _CONTENTS_OF_DOCUMENT = (
     .where(_content.c.document_id == bindparam("document_id"))
     .order_by(_content.c.position)
 )
+
+
+def _in_field_order(kind: type[Any], stmt: Any) -> None:
+    """Check that ``stmt`` selects the fields of ``kind``, in their order, so that its rows
+    build the object by position (``_Repository._built``). Binding a row's values by name costs
+    a comparison of names per field and parameter: for a document's forty fields, more than
+    running the query, and a consult builds every document of the DMP."""
+    names = [field.name for field in fields(kind)]
+    if list(stmt.selected_columns.keys()) != names:
+        raise TypeError(f"the statement does not select the fields of {kind.__name__} in order")
+
+
+# The hot paths' objects, built by position: every request loads a DMP, a consult its documents.
+_in_field_order(StoredRecord, _RECORD_BY_ID)
+_in_field_order(StoredDocument, _STORED_DOCUMENTS)
+_in_field_order(AuthoredDocument, _DOCUMENTS_WITH_AUTHORS)
+_in_field_order(StoredContent, _CONTENTS_OF_RECORD)
 _AUDIT_HEAD = select(t.audit_heads).where(t.audit_heads.c.dmp_id == bindparam("dmp_id"))
 _AUDIT_HEAD_LOCKED = _AUDIT_HEAD.with_for_update()
 _AUDIT_HEADS = select(t.audit_heads.c.dmp_id, t.audit_heads.c.seq, t.audit_heads.c.hash)
@@ -292,6 +310,14 @@ class _Repository:
 
     def _all(self, kind: type[T], stmt: Any, params: dict[str, Any] | None = None) -> list[T]:
         return [kind(**row) for row in self.conn.execute(stmt, params).mappings()]
+
+    def _built(self, kind: type[T], stmt: Any, params: dict[str, Any] | None = None) -> list[T]:
+        """``_all``, by position: ``stmt`` selects the fields in order (``_in_field_order``)."""
+        return [kind(*row) for row in self.conn.execute(stmt, params)]
+
+    def _first(self, kind: type[T], stmt: Any, params: dict[str, Any] | None = None) -> T | None:
+        row = self.conn.execute(stmt, params).first()
+        return None if row is None else kind(*row)
 
 
 class DirectoryRepository(_Repository):
@@ -534,12 +560,12 @@ class RecordRepository(_Repository):
 
     def get(self, dmp_id: UUID, *, for_update: bool = False) -> StoredRecord | None:
         stmt = _RECORD_BY_ID_LOCKED if for_update else _RECORD_BY_ID
-        return stored_or_none(StoredRecord, self._one(stmt, {"key": dmp_id}))
+        return self._first(StoredRecord, stmt, {"key": dmp_id})
 
     def by_ins(self, index: str, *, for_update: bool = False) -> StoredRecord | None:
         """The DMP of the INS whose blind index is ``index``."""
         stmt = _RECORD_BY_INS_LOCKED if for_update else _RECORD_BY_INS
-        return stored_or_none(StoredRecord, self._one(stmt, {"key": index}))
+        return self._first(StoredRecord, stmt, {"key": index})
 
     def any_indexed(self) -> bool:
         """Whether some DMP or tombstone already holds an INS blind index (then the index key
@@ -899,26 +925,24 @@ class DocumentRepository(_Repository):
     def get(
         self, dmp_id: UUID, document_id: UUID, *, for_update: bool = False
     ) -> StoredDocument | None:
-        stmt = select(t.documents).where(
+        stmt = _STORED_DOCUMENTS.where(
             t.documents.c.dmp_id == dmp_id, t.documents.c.id == document_id
         )
-        return stored_or_none(
-            StoredDocument, self._one(stmt.with_for_update() if for_update else stmt)
-        )
+        return self._first(StoredDocument, stmt.with_for_update() if for_update else stmt)
 
     def with_author(self, dmp_id: UUID, document_id: UUID) -> AuthoredDocument | None:
         """The document, with its author's RPPS, names and FINESS (``author_*``)."""
         params = {"dmp_id": dmp_id, "document_id": document_id}
-        return stored_or_none(AuthoredDocument, self._one(_DOCUMENT, params))
+        return self._first(AuthoredDocument, _DOCUMENT, params)
 
     def some(self, dmp_id: UUID, document_ids: Sequence[UUID]) -> list[StoredDocument]:
         """These documents of the DMP (those that still exist), in one statement."""
         if not document_ids:
             return []
-        stmt = select(t.documents).where(
+        stmt = _STORED_DOCUMENTS.where(
             t.documents.c.dmp_id == dmp_id, t.documents.c.id.in_(sorted(set(document_ids)))
         )
-        return self._all(StoredDocument, stmt)
+        return self._built(StoredDocument, stmt)
 
     def master_identifier_taken(self, dmp_id: UUID, master_identifier: str) -> bool:
         params = {"dmp_id": dmp_id, "master_identifier": master_identifier}
@@ -926,7 +950,7 @@ class DocumentRepository(_Repository):
 
     def of_record(self, dmp_id: UUID) -> list[AuthoredDocument]:
         """The DMP's documents, newest first, each with its author (as ``with_author``)."""
-        return self._all(AuthoredDocument, _DOCUMENTS_OF, {"dmp_id": dmp_id})
+        return self._built(AuthoredDocument, _DOCUMENTS_OF, {"dmp_id": dmp_id})
 
     def contents(
         self, dmp_id: UUID, document_ids: Sequence[UUID]
@@ -941,7 +965,7 @@ class DocumentRepository(_Repository):
             stmt, params = _CONTENTS_OF_RECORD, {"dmp_id": dmp_id}
         else:
             return found
-        for content in self._all(StoredContent, stmt, params):
+        for content in self._built(StoredContent, stmt, params):
             if (contents := found.get(content.document_id)) is not None:
                 contents.append(content)
         return found
