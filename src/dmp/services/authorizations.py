@@ -9,10 +9,10 @@ from datetime import datetime
 from uuid import UUID
 
 from dmp import policy
-from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.domain.identifiers import Ins
 from dmp.domain.model import Actor, Establishment, Professional, ProfessionalActor, RecordState
+from dmp.domain.records import ListedAuthorization
 from dmp.errors import InvalidInput, NotFound
 from dmp.services import gate
 from dmp.services.common import french_date, notify_patient, notify_professional
@@ -305,12 +305,12 @@ def access_choices(ctx: Context, actor: Actor, dmp_id: UUID) -> AccessChoices:
 def _choices(ctx: Context, uow: UnitOfWork, door: Door) -> AccessChoices:
     facts, identity = door.facts, door.loaded.identity
     granted = [
-        Granted(_subject(ctx, row), row["source"], row["granted_at"])
-        for row in uow.records.authorizations_listed(door.dmp_id)
+        Granted(_subject(ctx, grant), grant.source, grant.granted_at)
+        for grant in uow.records.authorizations_listed(door.dmp_id)
     ]
     blocked = [
-        Blocked(listed_professional(ctx, row["professional_id"], row), row["blocked_at"])
-        for row in uow.records.blocks_listed(door.dmp_id)
+        Blocked(listed_professional(ctx, block.professional_id, block), block.blocked_at)
+        for block in uow.records.blocks_listed(door.dmp_id)
     ]
     medecin = None
     if facts.medecin_traitant_id is not None:
@@ -329,12 +329,12 @@ def _choices(ctx: Context, uow: UnitOfWork, door: Door) -> AccessChoices:
     )
 
 
-def _subject(ctx: Context, row: RowMap) -> Listed:
+def _subject(ctx: Context, grant: ListedAuthorization) -> Listed:
     """Whom an authorization names, as the directory lists them. An authorization names its
     subject by id, with no reference the database checks: one the directory no longer knows
     is still listed, so that the patient can revoke it."""
-    if row["rpps"] is None and row["finess"] is None:
-        return Listed(row["subject_kind"], row["subject_id"], "Inconnu de l'annuaire", "", "")
-    if row["subject_kind"] == PROFESSIONAL:
-        return listed_professional(ctx, row["subject_id"], row)
-    return listed_establishment(ctx, row["subject_id"], row)
+    if grant.rpps is None and grant.finess is None:
+        return Listed(grant.subject_kind, grant.subject_id, "Inconnu de l'annuaire", "", "")
+    if grant.subject_kind == PROFESSIONAL:
+        return listed_professional(ctx, grant.subject_id, grant)
+    return listed_establishment(ctx, grant.subject_id, grant)

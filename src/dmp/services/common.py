@@ -75,7 +75,7 @@ def notify_address(
 
 def notify_patient(door: Door, template: str, **params: str) -> None:
     """Queue a notification to the patient's account about their own DMP."""
-    account = door.loaded.row["patient_account_id"]
+    account = door.loaded.record.patient_account_id
     notify(door.uow, door.ctx.now(), door.dmp_id, "account", account, template, **params)
 
 

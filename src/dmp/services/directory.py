@@ -9,10 +9,11 @@ import hashlib
 import re
 import secrets
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NoReturn
+from functools import partial
+from typing import Any, NoReturn
 from uuid import UUID, uuid4
 
 from dmp import policy
@@ -29,6 +30,7 @@ from dmp.domain.model import (
     SystemActor,
 )
 from dmp.domain.names import words
+from dmp.domain.records import ListedAuthorization, ListedBlock
 from dmp.errors import Conflict, DmpError, Forbidden, InvalidInput, NotFound, Unauthenticated
 from dmp.policy import Decision
 from dmp.services import audit
@@ -423,28 +425,40 @@ def _is_number(compact: str) -> bool:
     return bool(digits) and all(c in _CORSICA or unicodedata.category(c) == "Nd" for c in compact)
 
 
+# What a list reads a professional or an establishment from: a row of the directory's lists, or
+# a DMP's authorization or block read with its subject's names (domain.records).
+Listing = RowMap | ListedAuthorization | ListedBlock
+
+
+def _reader(listing: Listing) -> Callable[[str], Any]:
+    """How a listing's values are read: a row by its columns, a stored object by its fields."""
+    return listing.__getitem__ if isinstance(listing, Mapping) else partial(getattr, listing)
+
+
 def listed_professional(
-    ctx: Context, professional_id: UUID, row: RowMap, workplaces: Sequence[str] = ()
+    ctx: Context, professional_id: UUID, row: Listing, workplaces: Sequence[str] = ()
 ) -> Listed:
     """A professional as listed to a patient, from a row of the directory's lists."""
-    what = ctx.valuesets.professions.get(row["profession"], row["profession"])
-    if row["specialty"]:
-        what += f", {row['specialty']}"
-    if row["occupational_health"]:
+    value = _reader(row)
+    what = ctx.valuesets.professions.get(value("profession"), value("profession"))
+    if value("specialty"):
+        what += f", {value('specialty')}"
+    if value("occupational_health"):
         what += " (santé au travail)"
     return Listed(
         "professional",
         professional_id,
-        f"{row['given_name']} {row['family_name']}",
+        f"{value('given_name')} {value('family_name')}",
         what,
-        row["rpps"],
+        value("rpps"),
         tuple(workplaces),
-        medecin=row["profession"] == MEDECIN,
-        active=row["active"],
+        medecin=value("profession") == MEDECIN,
+        active=value("active"),
     )
 
 
-def listed_establishment(ctx: Context, establishment_id: UUID, row: RowMap) -> Listed:
+def listed_establishment(ctx: Context, establishment_id: UUID, row: Listing) -> Listed:
     """An establishment as listed to a patient, from a row of the directory's lists."""
-    label, _excluded = ctx.valuesets.establishment_kinds.get(row["kind"], (row["kind"], False))
-    return Listed("establishment", establishment_id, row["name"], label, row["finess"])
+    value = _reader(row)
+    label, _excluded = ctx.valuesets.establishment_kinds.get(value("kind"), (value("kind"), False))
+    return Listed("establishment", establishment_id, value("name"), label, value("finess"))

@@ -12,13 +12,11 @@ from uuid import UUID
 
 from dmp import policy
 from dmp.adapters.crypto import decrypt_stream
-from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
 from dmp.domain import cda
 from dmp.domain.identifiers import Ins
 from dmp.domain.model import (
-    Author,
     Confidentiality,
     Content,
     ContentInput,
@@ -26,9 +24,10 @@ from dmp.domain.model import (
     Document,
     DocumentMetadata,
 )
+from dmp.domain.records import AuthoredDocument, StoredContent
 from dmp.services import gate
 from dmp.services.context import Context
-from dmp.services.gate import DocumentRow, Door, Reading
+from dmp.services.gate import Admitted, Door, Reading
 from dmp.services.tracking import note_access
 
 CDA_TYPE = "text/xml"  # a CDA R2 document (domain.content checks its root)
@@ -149,72 +148,54 @@ def _folded(text: str) -> str:
 
 
 def _to_document(
-    ctx: Context, row: RowMap, contents: list[RowMap], author: Author, related: frozenset[UUID]
+    ctx: Context, stored: AuthoredDocument, contents: list[StoredContent], related: frozenset[UUID]
 ) -> Document:
-    """A document row as the domain object; ``related``: the other versions the reader may see
-    (a reference to a version one may not read is never shown)."""
-    cipher = FieldCipher(row["dmp_id"], ctx.keys.get(row["id"]))
+    """A stored document as the domain object; ``related``: the other versions the reader may
+    see (a reference to a version one may not read is never shown)."""
+    cipher = FieldCipher(stored.dmp_id, ctx.keys.get(stored.id))
     metadata = DocumentMetadata(
-        master_identifier=row["master_identifier"],
-        type_code=row["type_code"],
-        title=cipher.open("title", row["id"], row["title_enc"]),
-        creation_time=row["creation_time"],
-        format_code=row["format_code"],
-        confidentiality=Confidentiality(row["confidentiality"]),
-        comments=cipher.open_optional("comments", row["id"], row["comments_enc"]),
-        service_start=row["service_start"],
-        service_stop=row["service_stop"],
-        practice_setting=row["practice_setting"],
-        facility_type=row["facility_type"],
-        language=row["language"],
-        masked=row["masked"],
-        invisible_patient=row["invisible_patient"],
-        invisible_representatives=row["invisible_representatives"],
+        master_identifier=stored.master_identifier,
+        type_code=stored.type_code,
+        title=cipher.open("title", stored.id, stored.title_enc),
+        creation_time=stored.creation_time,
+        format_code=stored.format_code,
+        confidentiality=Confidentiality(stored.confidentiality),
+        comments=cipher.open_optional("comments", stored.id, stored.comments_enc),
+        service_start=stored.service_start,
+        service_stop=stored.service_stop,
+        practice_setting=stored.practice_setting,
+        facility_type=stored.facility_type,
+        language=stored.language,
+        masked=stored.masked,
+        invisible_patient=stored.invisible_patient,
+        invisible_representatives=stored.invisible_representatives,
     )
     return Document(
-        dmp_id=row["dmp_id"],
-        id=row["id"],
-        logical_id=row["logical_id"],
-        version=row["version"],
-        status=DocStatus(row["status"]),
-        class_code=row["class_code"],
+        dmp_id=stored.dmp_id,
+        id=stored.id,
+        logical_id=stored.logical_id,
+        version=stored.version,
+        status=DocStatus(stored.status),
+        class_code=stored.class_code,
         metadata=metadata,
-        author=author,
-        submitted_at=row["submitted_at"],
-        contents=tuple(content_of(c) for c in contents),
-        replaces_id=row["replaces_id"] if row["replaces_id"] in related else None,
-        replaced_by_id=row["replaced_by_id"] if row["replaced_by_id"] in related else None,
-        hidden_since=row["hidden_since"],
-        added_by_patient=row["added_by_patient"],
-        meta_version=row["meta_version"],
-        updated_at=row["updated_at"],
-        submission_set_id=row["submission_set_id"],
+        author=stored.author,
+        submitted_at=stored.submitted_at,
+        contents=tuple(c.content for c in contents),
+        replaces_id=stored.replaces_id if stored.replaces_id in related else None,
+        replaced_by_id=stored.replaced_by_id if stored.replaced_by_id in related else None,
+        hidden_since=stored.hidden_since,
+        added_by_patient=stored.added_by_patient,
+        meta_version=stored.meta_version,
+        updated_at=stored.updated_at,
+        submission_set_id=stored.submission_set_id,
     )
 
 
-def content_of(row: RowMap | dict[str, Any]) -> Content:
-    return Content(
-        row["position"], row["mime_type"], row["size"], row["sha256"], row["blob_key"], row["sha1"]
-    )
-
-
-def _author(row: RowMap) -> Author:
-    """The author of a document row read with its author's names (``DocumentRepository``)."""
-    if row["author_rpps"] is not None:
-        name = f"{row['author_given_name']} {row['author_family_name']}"
-    else:
-        name = "Le patient" if row["added_by_patient"] else "?"
-    return Author(
-        row["author_professional_id"],
-        row["author_establishment_id"],
-        name,
-        row["author_role"],
-        row["author_rpps"],
-        row["author_finess"],
-        row["author_given_name"],
-        row["author_family_name"],
-        row["author_establishment_name"],
-    )
+def content_of(values: dict[str, Any]) -> Content:
+    """A content as the values it is about to be stored with (a stored one is
+    ``StoredContent.content``)."""
+    v = values
+    return Content(v["position"], v["mime_type"], v["size"], v["sha256"], v["blob_key"], v["sha1"])
 
 
 def _open(
@@ -227,12 +208,13 @@ def _open(
 
 
 def as_documents(
-    ctx: Context, door: Door, found: list[DocumentRow], related: frozenset[UUID]
+    ctx: Context, door: Door, found: list[Admitted[AuthoredDocument]], related: frozenset[UUID]
 ) -> list[Document]:
     """The documents as this reader sees them: only references to versions they may read."""
-    contents = door.contents([d.row["id"] for d in found])
-    ctx.keys.prefetch([d.row["id"] for d in found])  # one key-store query, not one per document
-    return [_to_document(ctx, d.row, contents[d.row["id"]], _author(d.row), related) for d in found]
+    ids = [d.document.id for d in found]
+    contents = door.contents(ids)
+    ctx.keys.prefetch(ids)  # one key-store query, not one per document
+    return [_to_document(ctx, d.document, contents[d.document.id], related) for d in found]
 
 
 def find_documents(
@@ -243,17 +225,19 @@ def find_documents(
     with ctx.uow() as uow:
         door = _open(ctx, uow, reading, dmp_id, "document.search")
         readable = door.readable_documents()
-        visible = frozenset(d.row["id"] for d in readable)
+        visible = frozenset(d.document.id for d in readable)
         found = [d for d in as_documents(ctx, door, readable, visible) if matches(d, query)]
         door.record()
         uow.commit()
     return found[::-1] if query.oldest_first else found
 
 
-def _one(ctx: Context, door: Door, document_id: UUID) -> tuple[DocumentRow, Document]:
+def _one(
+    ctx: Context, door: Door, document_id: UUID
+) -> tuple[Admitted[AuthoredDocument], Document]:
     found = door.document(document_id, _reads(ctx))
-    row = found.row
-    related = door.readable([row["replaces_id"], row["replaced_by_id"]])
+    stored = found.document
+    related = door.readable([stored.replaces_id, stored.replaced_by_id])
     [doc] = as_documents(ctx, door, [found], related)
     return found, doc
 
@@ -335,17 +319,17 @@ def show_document(ctx: Context, reading: Reading, dmp_id: UUID, document_id: UUI
     return Shown(doc, cda.read(_decrypted(ctx, dmp_id, document_id, structured[0])))
 
 
-def _content(door: Door, found: DocumentRow, position: int) -> Content:
+def _content(door: Door, found: Admitted[AuthoredDocument], position: int) -> Content:
     """The content at ``position`` of a document the door let through, its retrieval audited
     (or its absence refused)."""
-    document_id = found.row["id"]
+    document_id = found.document.id
     target = ("document", document_id)
     secret = found.facts.invisible_representatives
-    rows = [c for c in door.contents([document_id])[document_id] if c["position"] == position]
-    if not rows:
+    at = [c for c in door.contents([document_id])[document_id] if c.position == position]
+    if not at:
         door.refuse(gate.NO_CONTENT, target=target, secret=secret, what="Contenu")
     door.record(found.decision, target=target, secret=secret)
-    return content_of(rows[0])
+    return at[0].content
 
 
 def _decrypted(ctx: Context, dmp_id: UUID, document_id: UUID, content: Content) -> Iterator[bytes]:
@@ -369,10 +353,10 @@ def find_submission_set(
     which they see none is answered as one that does not exist."""
     with ctx.uow() as uow:
         door = _open(ctx, uow, reading, dmp_id, "document.search")
-        readable = [d for d in door.readable_documents() if d.row["submission_set_id"] == set_id]
+        readable = [d for d in door.readable_documents() if d.document.submission_set_id == set_id]
         if not readable:
             door.refuse(gate.NO_DOCUMENT, target=("submission-set", set_id), what="Lot")
-        related = frozenset(d.row["id"] for d in readable)
+        related = frozenset(d.document.id for d in readable)
         found = as_documents(ctx, door, readable, related)
         door.record(target=("submission-set", set_id))
         uow.commit()

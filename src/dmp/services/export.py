@@ -128,16 +128,16 @@ def _history_and_snapshot(
     with ctx.uow() as uow:
         door = gate.enter(ctx, uow, Reading(actor), "record.export", dmp_id, policy.export_record)
         readable = door.readable_documents()
-        visible = frozenset(d.row["id"] for d in readable)
+        visible = frozenset(d.document.id for d in readable)
         found = as_documents(ctx, door, readable, visible)
         _write_history_csv(ctx, door, archive)
         _write_history_text(ctx, door, archive)
-        identity, row = door.loaded.identity, door.loaded.row
+        identity, record = door.loaded.identity, door.loaded.record
         snapshot = _Snapshot(
             f"{identity.given_names} {identity.family_name}",
             door.facts.state,
-            row["created_at"],
-            row["closed_at"],
+            record.created_at,
+            record.closed_at,
             found,
         )
         door.record()

@@ -19,23 +19,23 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import NoReturn
+from typing import Generic, Literal, NoReturn, TypeVar, overload
 from uuid import UUID
 
 from dmp import policy
-from dmp.adapters.db.repositories import DESTROYING, RowMap
+from dmp.adapters.db.repositories import DESTROYING
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
 from dmp.domain.identifiers import Ins
 from dmp.domain.model import (
     AccessMode,
     Actor,
-    DocStatus,
     DocumentFacts,
     PatientIdentity,
     RecordFacts,
     RecordState,
 )
+from dmp.domain.records import AuthoredDocument, StoredContent, StoredDocument, StoredRecord
 from dmp.errors import Conflict, DmpError, Forbidden, InvalidInput, NotFound
 from dmp.policy import Decision
 from dmp.services import audit
@@ -81,9 +81,9 @@ class Reading:
 
 @dataclass(frozen=True, slots=True)
 class Loaded:
-    """A DMP as the door loaded it: its row, the facts the policy needs, and its cipher."""
+    """A DMP as the door loaded it: as stored, the facts the policy needs, and its cipher."""
 
-    row: RowMap
+    record: StoredRecord
     facts: RecordFacts
     cipher: FieldCipher
     identity: PatientIdentity
@@ -141,23 +141,23 @@ def identity_from_json(text: str) -> PatientIdentity:
     )
 
 
-def state_of(row: RowMap | None) -> RecordState | None:
-    if row is None:
+def state_of(record: StoredRecord | None) -> RecordState | None:
+    if record is None:
         return None
-    if row["state"] == DESTROYING:
+    if record.state == DESTROYING:
         return RecordState.DESTROYED
-    return RecordState(row["state"])
+    return RecordState(record.state)
 
 
-def _live(row: RowMap | None) -> RowMap | None:
-    return None if row is None or row["state"] == DESTROYING else row
+def _live(record: StoredRecord | None) -> StoredRecord | None:
+    return None if record is None or record.state == DESTROYING else record
 
 
-def _load(ctx: Context, uow: UnitOfWork, row: RowMap) -> Loaded:
-    cipher = FieldCipher(row["dmp_id"], ctx.keys.get(row["dmp_id"]))
-    identity = identity_from_json(cipher.open("identity", "record", row["identity_enc"]))
+def _load(ctx: Context, uow: UnitOfWork, record: StoredRecord) -> Loaded:
+    cipher = FieldCipher(record.dmp_id, ctx.keys.get(record.dmp_id))
+    identity = identity_from_json(cipher.open("identity", "record", record.identity_enc))
     minor = identity.is_minor_on(ctx.now().date())
-    return Loaded(row, uow.records.facts(row, patient_is_minor=minor), cipher, identity)
+    return Loaded(record, uow.records.facts(record, patient_is_minor=minor), cipher, identity)
 
 
 # A DMP as the data database finds it: by its id, or by the blind index of the patient's INS.
@@ -169,7 +169,7 @@ def _key(ctx: Context, patient: UUID | Ins) -> Key:
     return ctx.blind_index(patient) if isinstance(patient, Ins) else patient
 
 
-def _row(uow: UnitOfWork, key: Key, lock: bool) -> RowMap | None:
+def _record(uow: UnitOfWork, key: Key, lock: bool) -> StoredRecord | None:
     if isinstance(key, str):
         return uow.records.by_ins(key, for_update=lock)
     return uow.records.get(key, for_update=lock)
@@ -207,12 +207,12 @@ def _absent(
     reading: Reading,
     action: str,
     key: Key,
-    row: RowMap | None,
+    record: StoredRecord | None,
 ) -> NoReturn:
     """No DMP (or one being destroyed): the refusal goes to the system chain. Whoever the law
     keeps out is told so, as they would be for a DMP that exists."""
     law = policy.refuse_excluded(reading.actor)
-    reason: Decision | str = law or (NO_RECORD if row is None else "record-destroyed")
+    reason: Decision | str = law or (NO_RECORD if record is None else "record-destroyed")
     _system_entry(ctx, uow, reading, action, reason, _target_of(key))
     uow.commit()
     raise refusal_error(law.reason, told=True) if law else _answer(reading, hidden())
@@ -234,11 +234,11 @@ def enter(
     rules; or write the refusal, commit it and raise. ``lock`` takes the DMP's row for the
     transaction (changes). ``target`` is what the audit entries name (the DMP by default)."""
     key = _key(ctx, patient)
-    row = _row(uow, key, lock)
-    if _live(row) is None:
-        _absent(ctx, uow, reading, action, key, row)
-    assert row is not None
-    loaded = _load(ctx, uow, row)
+    record = _record(uow, key, lock)
+    if _live(record) is None:
+        _absent(ctx, uow, reading, action, key, record)
+    assert record is not None
+    loaded = _load(ctx, uow, record)
     door = Door(ctx, uow, reading, action, loaded, target or ("record", loaded.dmp_id))
     decision = decide(door.access)
     if not decision:
@@ -251,10 +251,10 @@ def run_job(
     ctx: Context, uow: UnitOfWork, reading: Reading, action: str, dmp_id: UUID, job: policy.Job
 ) -> Door | None:
     """Enter a DMP for one of the service's scheduled jobs; None if the DMP is gone meanwhile."""
-    row = _live(uow.records.get(dmp_id, for_update=True))
-    if row is None:
+    record = _live(uow.records.get(dmp_id, for_update=True))
+    if record is None:
         return None
-    door = Door(ctx, uow, reading, action, _load(ctx, uow, row), ("record", dmp_id))
+    door = Door(ctx, uow, reading, action, _load(ctx, uow, record), ("record", dmp_id))
     door.decision = policy.scheduled(job)
     return door
 
@@ -270,20 +270,20 @@ def trace(
 ) -> None:
     """A refusal decided before any DMP is opened (a wrong password or code at login), written
     to the DMP's chain in the caller's transaction: the patient reads it in their history."""
-    row = _live(uow.records.get(dmp_id))
-    if row is None:
+    record = _live(uow.records.get(dmp_id))
+    if record is None:
         return
-    door = Door(ctx, uow, reading, action, _load(ctx, uow, row), ("record", dmp_id))
+    door = Door(ctx, uow, reading, action, _load(ctx, uow, record), ("record", dmp_id))
     door.record(reason, secret=secret(door.access))
 
 
 def admit_creation(ctx: Context, uow: UnitOfWork, reading: Reading, ins_index: str) -> Decision:
     """May this professional create the DMP of the INS of this blind index? The INS's row (if
     any) stays locked until the transaction ends, so that two creations cannot both pass."""
-    row = uow.records.by_ins(ins_index, for_update=True)
-    decision = policy.create_record(reading.actor, state_of(row))
+    record = uow.records.by_ins(ins_index, for_update=True)
+    decision = policy.create_record(reading.actor, state_of(record))
     if not decision:
-        live = _live(row)
+        live = _live(record)
         if live is None:
             _system_entry(ctx, uow, reading, "record.create", decision, _target_of(ins_index))
             uow.commit()
@@ -299,10 +299,10 @@ def look_up(ctx: Context, uow: UnitOfWork, reading: Reading, ins_index: str) -> 
     the excluded by law. Returns the door of the DMP, or None when there is none; the look-up is
     audited either way (in the DMP's chain, or in the system chain)."""
     decision = policy.look_up(reading.actor)
-    row = _live(uow.records.by_ins(ins_index))
+    record = _live(uow.records.by_ins(ins_index))
     door = None
-    if row is not None:
-        loaded = _load(ctx, uow, row)
+    if record is not None:
+        loaded = _load(ctx, uow, record)
         door = Door(ctx, uow, reading, "record.lookup", loaded, ("record", loaded.dmp_id))
     if not decision:
         if door is not None:
@@ -318,26 +318,17 @@ def look_up(ctx: Context, uow: UnitOfWork, reading: Reading, ins_index: str) -> 
     return door
 
 
-@dataclass(frozen=True, slots=True)
-class DocumentRow:
-    """A document of the DMP that the door let through, with its author's names."""
+Stored_co = TypeVar("Stored_co", bound=StoredDocument, covariant=True)
 
-    row: RowMap
+
+@dataclass(frozen=True, slots=True)
+class Admitted(Generic[Stored_co]):
+    """A document of the DMP that the door let through (read with its author's names, unless
+    locked to be changed), the facts it was decided on, and the decision."""
+
+    document: Stored_co
     facts: DocumentFacts
     decision: Decision
-
-
-def document_facts(row: RowMap) -> DocumentFacts:
-    return DocumentFacts(
-        class_code=row["class_code"],
-        status=DocStatus(row["status"]),
-        masked=row["masked"],
-        invisible_patient=row["invisible_patient"],
-        invisible_representatives=row["invisible_representatives"],
-        author_professional_id=row["author_professional_id"],
-        author_establishment_id=row["author_establishment_id"],
-        added_by_patient=row["added_by_patient"],
-    )
 
 
 class Door:
@@ -435,6 +426,26 @@ class Door:
 
     # --- documents ------------------------------------------------------------------------------
 
+    @overload
+    def document(
+        self,
+        document_id: UUID,
+        decide: DecideDocument,
+        *,
+        lock: Literal[False] = False,
+        action: str | None = None,
+    ) -> Admitted[AuthoredDocument]: ...
+
+    @overload
+    def document(
+        self,
+        document_id: UUID,
+        decide: DecideDocument,
+        *,
+        lock: bool,
+        action: str | None = None,
+    ) -> Admitted[StoredDocument]: ...
+
     def document(
         self,
         document_id: UUID,
@@ -442,18 +453,19 @@ class Door:
         *,
         lock: bool = False,
         action: str | None = None,
-    ) -> DocumentRow:
+    ) -> Admitted[StoredDocument]:
         """One document of this DMP, as ``decide`` rules; or the refusal, written (as ``action``,
         the door's own by default) and raised. A document the person may not read is answered
-        as a missing one."""
+        as a missing one. Locked (to be changed), it is read without its author's names."""
+        document: StoredDocument | None
         if lock:
-            row = self.uow.documents.get(self.dmp_id, document_id, for_update=True)
+            document = self.uow.documents.get(self.dmp_id, document_id, for_update=True)
         else:
-            row = self.uow.documents.with_author(self.dmp_id, document_id)
+            document = self.uow.documents.with_author(self.dmp_id, document_id)
         target = ("document", document_id)
-        if row is None:
+        if document is None:
             self.refuse(NO_DOCUMENT, target=target, what="Document", action=action)
-        facts = document_facts(row)
+        facts = document.facts
         decision = decide(self.access, facts)
         if not decision:
             told = policy.told_why_document(self.access, facts, self.ctx.matrix, decision)
@@ -461,30 +473,30 @@ class Door:
             self.refuse(
                 decision, told=told, target=target, secret=secret, what="Document", action=action
             )
-        return DocumentRow(row, facts, decision)
+        return Admitted(document, facts, decision)
 
-    def readable_documents(self) -> list[DocumentRow]:
+    def readable_documents(self) -> list[Admitted[AuthoredDocument]]:
         """Every document of the DMP this person may read, newest first (with their authors)."""
         found = []
-        for row in self.uow.documents.of_record(self.dmp_id):
-            facts = document_facts(row)
+        for document in self.uow.documents.of_record(self.dmp_id):
+            facts = document.facts
             decision = policy.read_document(self.access, facts, self.ctx.matrix)
             if decision:
-                found.append(DocumentRow(row, facts, decision))
+                found.append(Admitted(document, facts, decision))
         return found
 
-    def readable_among(self, document_ids: Sequence[UUID]) -> list[DocumentRow]:
+    def readable_among(self, document_ids: Sequence[UUID]) -> list[Admitted[StoredDocument]]:
         """Those of these documents this person may read now, in one statement (the access
         history names a document by its title only then)."""
         found = []
-        for row in self.uow.documents.some(self.dmp_id, document_ids):
-            facts = document_facts(row)
+        for document in self.uow.documents.some(self.dmp_id, document_ids):
+            facts = document.facts
             decision = policy.read_document(self.access, facts, self.ctx.matrix)
             if decision:
-                found.append(DocumentRow(row, facts, decision))
+                found.append(Admitted(document, facts, decision))
         return found
 
-    def contents(self, document_ids: Sequence[UUID]) -> dict[UUID, list[RowMap]]:
+    def contents(self, document_ids: Sequence[UUID]) -> dict[UUID, list[StoredContent]]:
         """The contents of documents the door let through."""
         return self.uow.documents.contents(self.dmp_id, document_ids)
 
@@ -493,8 +505,8 @@ class Door:
         wanted = [i for i in document_ids if i is not None]
         found = set()
         for document_id in wanted:
-            row = self.uow.documents.get(self.dmp_id, document_id)
-            facts = document_facts(row) if row is not None else None
+            document = self.uow.documents.get(self.dmp_id, document_id)
+            facts = document.facts if document is not None else None
             if facts is not None and policy.read_document(self.access, facts, self.ctx.matrix):
                 found.add(document_id)
         return frozenset(found)

@@ -353,12 +353,12 @@ def _titles(ctx: Context, door: Door, document_ids: list[UUID]) -> dict[UUID, st
     (a document hidden until the announcement consultation, or kept from the representatives,
     does not tell its title through the history)."""
     readable = door.readable_among(document_ids)
-    ctx.keys.prefetch([d.row["id"] for d in readable])
+    ctx.keys.prefetch([d.document.id for d in readable])
     titles = {}
     for found in readable:
-        doc_id = found.row["id"]
+        doc_id = found.document.id
         cipher = FieldCipher(door.dmp_id, ctx.keys.get(doc_id))
-        titles[doc_id] = cipher.open("title", doc_id, found.row["title_enc"])
+        titles[doc_id] = cipher.open("title", doc_id, found.document.title_enc)
     return titles
 
 

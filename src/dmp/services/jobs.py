@@ -95,23 +95,23 @@ def hidden_documents(ctx: Context) -> tuple[int, int]:
     with ctx.uow() as uow:
         for doc in uow.documents.hidden_since_before(now - HIDDEN_NOTICE_AFTER, unnoticed=True):
             job = policy.Job.ANNOUNCEMENT_PENDING
-            door = gate.run_job(ctx, uow, _READING, "document.hidden-notice", doc["dmp_id"], job)
+            door = gate.run_job(ctx, uow, _READING, "document.hidden-notice", doc.dmp_id, job)
             if door is None:
                 continue
-            uow.documents.update(doc["dmp_id"], doc["id"], hidden_notice_at=now)
+            uow.documents.update(doc.dmp_id, doc.id, hidden_notice_at=now)
             notify_patient(door, "hidden_document_pending")
-            door.record(target=("document", doc["id"]))
+            door.record(target=("document", doc.id))
             notices += 1
         for doc in uow.documents.hidden_since_before(months_before(now, 1), unnoticed=False):
             job = policy.Job.ANNOUNCEMENT_OVERDUE
-            door = gate.run_job(ctx, uow, _READING, "document.reveal", doc["dmp_id"], job)
+            door = gate.run_job(ctx, uow, _READING, "document.reveal", doc.dmp_id, job)
             if door is None:
                 continue
             uow.documents.update(
-                doc["dmp_id"], doc["id"], invisible_patient=False, hidden_since=None, updated_at=now
+                doc.dmp_id, doc.id, invisible_patient=False, hidden_since=None, updated_at=now
             )
             notify_patient(door, "document_added", date=french_date(now))
-            door.record(target=("document", doc["id"]))
+            door.record(target=("document", doc.id))
             revealed += 1
         uow.commit()
     return notices, revealed

@@ -159,7 +159,7 @@ def read_notices(ctx: Context, actor: Actor, dmp_id: UUID) -> NoticeView:
     """The notices of this DMP and the channels they go by (one audit entry)."""
     with ctx.uow() as uow:
         door = gate.enter(ctx, uow, Reading(actor), "notices.read", dmp_id, policy.choose_notices)
-        account = _account(uow, door.loaded.row["patient_account_id"])
+        account = _account(uow, door.loaded.record.patient_account_id)
         view = _view(
             ctx, account, door.loaded.identity.given_names, door.loaded.identity.family_name
         )
@@ -178,7 +178,7 @@ def choose_notices(
         door = gate.enter(
             ctx, uow, Reading(actor), "notices.set", dmp_id, policy.choose_notices, lock=True
         )
-        account = _account(uow, door.loaded.row["patient_account_id"])
+        account = _account(uow, door.loaded.record.patient_account_id)
         registered = _registered(ctx, account)
         previous = chosen(account)
         kept = {}

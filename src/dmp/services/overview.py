@@ -53,7 +53,7 @@ def overview(ctx: Context, actor: Actor, dmp_id: UUID) -> Overview:
     with ctx.uow() as uow:
         door = gate.enter(ctx, uow, Reading(actor), "portal.overview", dmp_id, policy.read_history)
         found = door.readable_documents()[:LATEST]
-        documents = as_documents(ctx, door, found, frozenset(d.row["id"] for d in found))
+        documents = as_documents(ctx, door, found, frozenset(d.document.id for d in found))
         accesses = entries_of(ctx, door, BY_PROFESSIONALS, limit=LATEST).entries
         seen = _overview(ctx, uow, door, documents, accesses)
         door.record()
@@ -68,17 +68,17 @@ def _overview(
     documents: list[Document],
     accesses: list[HistoryEntry],
 ) -> Overview:
-    row, facts, identity = door.loaded.row, door.facts, door.loaded.identity
-    closed_at = row["closed_at"]
+    record, facts, identity = door.loaded.record, door.facts, door.loaded.identity
+    closed_at = record.closed_at
     destroyed_after = None
     if facts.state is RecordState.CLOSED and closed_at is not None:
         destroyed_after = months_before(closed_at, -12 * RETENTION_YEARS)
     return Overview(
         dmp_id=door.dmp_id,
         patient_name=f"{identity.given_names} {identity.family_name}",
-        ins=door.cipher.open_optional("ins", "record", row["ins_enc"]),
+        ins=door.cipher.open_optional("ins", "record", record.ins_enc),
         state=facts.state,
-        created_at=row["created_at"],
+        created_at=record.created_at,
         closed_at=closed_at,
         destroyed_after=destroyed_after,
         medecin_traitant=_name(uow, facts.medecin_traitant_id),
@@ -87,7 +87,7 @@ def _overview(
         minor=facts.patient_is_minor,
         documents=documents,
         accesses=accesses,
-        notices=_notices(uow, row["patient_account_id"]),
+        notices=_notices(uow, record.patient_account_id),
     )
 
 

@@ -223,7 +223,7 @@ def lookup(ctx: Context, actor: ProfessionalActor, ins: Ins) -> Lookup:
         if door is None:
             tomb = uow.records.tombstone(index)
             uow.commit()
-            destroyed_at = tomb["destroyed_at"] if tomb else None
+            destroyed_at = tomb.destroyed_at if tomb else None
             state = RecordState.DESTROYED if tomb else None
             return Lookup(False, state, destroyed_at=destroyed_at)
         uow.commit()
@@ -239,23 +239,24 @@ def read_patient(ctx: Context, reading: Reading, dmp_id: UUID) -> Lookup:
         door = gate.enter(ctx, uow, reading, "record.lookup", dmp_id, policy.open_record)
         door.record()
         uow.commit()
-    row = door.loaded.row
-    ins = Ins(door.cipher.open("ins", "record", row["ins_enc"]), row["ins_system"])
+    record = door.loaded.record
+    assert record.ins_enc is not None  # None only once its destruction is under way
+    ins = Ins(door.cipher.open("ins", "record", record.ins_enc), record.ins_system)
     return _found(door, ins, opened=True)
 
 
 def _found(door: gate.Door, ins: Ins, *, opened: bool) -> Lookup:
     """The look-up's answer: the state for every professional, the rest to who may open it."""
-    facts, row, actor = door.facts, door.loaded.row, door.actor
+    facts, record, actor = door.facts, door.loaded.record, door.actor
     professional_id = actor.professional_id if isinstance(actor, ProfessionalActor) else None
     return Lookup(
         exists=True,
         state=facts.state,
         dmp_id=door.dmp_id,
-        closed_at=row["closed_at"],
+        closed_at=record.closed_at,
         # The reason a patient closed their DMP is theirs: only who may open the DMP reads it.
         closure_reason=(
-            door.cipher.open_optional("closure", "record", row["closure_reason_enc"])
+            door.cipher.open_optional("closure", "record", record.closure_reason_enc)
             if opened
             else None
         ),
@@ -341,7 +342,7 @@ def destroy_record(ctx: Context, actor: Actor, dmp_id: UUID) -> None:
         )
         door.record()
         uow.records.mark_destroying(dmp_id)
-        account = uow.records.account(door.loaded.row["patient_account_id"])
+        account = uow.records.account(door.loaded.record.patient_account_id)
         uow.commit()
     who = "representative" if isinstance(actor, RepresentativeActor) else "patient"
     contact = None

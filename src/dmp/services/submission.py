@@ -33,6 +33,7 @@ from dmp.domain.model import (
     DocumentMetadata,
     ProfessionalActor,
 )
+from dmp.domain.records import StoredDocument
 from dmp.errors import (
     CommitInDoubt,
     Conflict,
@@ -48,7 +49,7 @@ from dmp.services import gate
 from dmp.services.common import french_date, notify_patient
 from dmp.services.context import Context
 from dmp.services.documents import Submission, content_aad, content_of, get_document
-from dmp.services.gate import DocumentRow, Door, Reading
+from dmp.services.gate import Admitted, Door, Reading
 
 
 @dataclass
@@ -98,7 +99,7 @@ class _Prepared:
     document_id: UUID
     class_code: str
     contents: list[dict[str, Any]]
-    replaced: DocumentRow | None = None  # the version it replaces, as the door let it through
+    replaced: Admitted[StoredDocument] | None = None  # the version it replaces, let through
     decision: policy.Decision | None = None  # why this person may store it
     set_id: UUID | None = None  # the SubmissionSet it comes in
 
@@ -260,15 +261,15 @@ def _insert(ctx: Context, door: Door, p: _Prepared, now: datetime) -> Document:
     cipher = FieldCipher(dmp_id, ctx.keys.get(doc_id))
     logical_id, version = uuid4(), 1
     if p.replaced is not None:
-        old = p.replaced.row
-        logical_id, version = old["logical_id"], old["version"] + 1
+        old = p.replaced.document
+        logical_id, version = old.logical_id, old.version + 1
         uow.documents.update(
             dmp_id,
-            old["id"],
+            old.id,
             status=DocStatus.SUPERSEDED.value,
             replaced_by_id=doc_id,
             updated_at=now,
-            meta_version=old["meta_version"] + 1,
+            meta_version=old.meta_version + 1,
         )
     values: dict[str, Any] = {
         "dmp_id": dmp_id,
@@ -418,7 +419,7 @@ def change_document(
             values = {"invisible_patient": True, "hidden_since": now, "hidden_notice_at": None}
         elif change is DocumentChange.REVEAL:
             values = {"invisible_patient": False, "hidden_since": None}
-        version = found.row["meta_version"] + 1
+        version = found.document.meta_version + 1
         uow.documents.update(dmp_id, document_id, updated_at=now, meta_version=version, **values)
         door.record(
             found.decision,
@@ -431,14 +432,14 @@ def change_document(
     return get_document(ctx, Reading(actor), dmp_id, document_id)
 
 
-def _check_version(door: Door, found: DocumentRow, expected: int | None) -> None:
-    current = found.row["meta_version"]
+def _check_version(door: Door, found: Admitted[StoredDocument], expected: int | None) -> None:
+    current = found.document.meta_version
     if expected is not None and expected != current:
         error = PreconditionFailed(
             f"Le document a changé depuis votre lecture (version {current}, vous avez envoyé "
             f"If-Match pour la version {expected}) : relisez-le, puis refaites la modification."
         )
-        target = ("document", found.row["id"])
+        target = ("document", found.document.id)
         secret = found.facts.invisible_representatives
         door.refuse(gate.STALE_VERSION, target=target, secret=secret, error=error)
 

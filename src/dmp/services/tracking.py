@@ -29,7 +29,7 @@ def note_access(door: Door) -> None:
         )
     if door.reading.mode is AccessMode.NORMAL:
         return
-    last = seen["last_emergency_notice_at"] if seen else None
+    last = seen.last_emergency_notice_at if seen else None
     if last is not None and now - last < EMERGENCY_NOTICE_EVERY:
         return
     uow.records.set_emergency_notice(door.dmp_id, actor.professional_id, now)

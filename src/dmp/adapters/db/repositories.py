@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -11,7 +11,6 @@ from uuid import UUID
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Row,
     RowMapping,
     and_,
     bindparam,
@@ -31,6 +30,21 @@ from dmp.adapters.db import tables as t
 from dmp.domain.accounts import Account, Challenge, OneTimeCode, Passkey, StoredSession
 from dmp.domain.model import Establishment, OutboxState, Professional, RecordFacts, RecordState
 from dmp.domain.names import search_key
+from dmp.domain.records import (
+    AuthoredDocument,
+    Authorization,
+    Block,
+    Consent,
+    DocumentKey,
+    FirstAccess,
+    ListedAuthorization,
+    ListedBlock,
+    Representative,
+    StoredContent,
+    StoredDocument,
+    StoredRecord,
+    Tombstone,
+)
 
 RowMap = RowMapping
 T = TypeVar("T")
@@ -175,6 +189,7 @@ _DOCUMENT = _DOCUMENTS_WITH_AUTHORS.where(
 _DOCUMENTS_OF = _DOCUMENTS_WITH_AUTHORS.where(_doc.c.dmp_id == bindparam("dmp_id")).order_by(
     _doc.c.submitted_at.desc(), _doc.c.creation_time.desc(), _doc.c.id
 )
+_STORED_DOCUMENTS = select(_doc)
 _MASTER_IDENTIFIER = select(_doc.c.id).where(
     _doc.c.dmp_id == bindparam("dmp_id"),
     _doc.c.master_identifier == bindparam("master_identifier"),
@@ -191,6 +206,23 @@ _CONTENTS_OF_DOCUMENT = (
     .where(_content.c.document_id == bindparam("document_id"))
     .order_by(_content.c.position)
 )
+
+
+def _in_field_order(kind: type[Any], stmt: Any) -> None:
+    """Check that ``stmt`` selects the fields of ``kind``, in their order, so that its rows
+    build the object by position (``_Repository._built``). Binding a row's values by name costs
+    a comparison of names per field and parameter: for a document's forty fields, more than
+    running the query, and a consult builds every document of the DMP."""
+    names = [field.name for field in fields(kind)]
+    if list(stmt.selected_columns.keys()) != names:
+        raise TypeError(f"the statement does not select the fields of {kind.__name__} in order")
+
+
+# The hot paths' objects, built by position: every request loads a DMP, a consult its documents.
+_in_field_order(StoredRecord, _RECORD_BY_ID)
+_in_field_order(StoredDocument, _STORED_DOCUMENTS)
+_in_field_order(AuthoredDocument, _DOCUMENTS_WITH_AUTHORS)
+_in_field_order(StoredContent, _CONTENTS_OF_RECORD)
 _AUDIT_HEAD = select(t.audit_heads).where(t.audit_heads.c.dmp_id == bindparam("dmp_id"))
 _AUDIT_HEAD_LOCKED = _AUDIT_HEAD.with_for_update()
 _AUDIT_HEADS = select(t.audit_heads.c.dmp_id, t.audit_heads.c.seq, t.audit_heads.c.hash)
@@ -279,6 +311,14 @@ class _Repository:
 
     def _all(self, kind: type[T], stmt: Any, params: dict[str, Any] | None = None) -> list[T]:
         return [kind(**row) for row in self.conn.execute(stmt, params).mappings()]
+
+    def _built(self, kind: type[T], stmt: Any, params: dict[str, Any] | None = None) -> list[T]:
+        """``_all``, by position: ``stmt`` selects the fields in order (``_in_field_order``)."""
+        return [kind(*row) for row in self.conn.execute(stmt, params)]
+
+    def _first(self, kind: type[T], stmt: Any, params: dict[str, Any] | None = None) -> T | None:
+        row = self.conn.execute(stmt, params).first()
+        return None if row is None else kind(*row)
 
 
 class DirectoryRepository(_Repository):
@@ -520,14 +560,14 @@ class RecordRepository(_Repository):
     def add(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.records), values)
 
-    def get(self, dmp_id: UUID, *, for_update: bool = False) -> RowMap | None:
+    def get(self, dmp_id: UUID, *, for_update: bool = False) -> StoredRecord | None:
         stmt = _RECORD_BY_ID_LOCKED if for_update else _RECORD_BY_ID
-        return self._one(stmt, {"key": dmp_id})
+        return self._first(StoredRecord, stmt, {"key": dmp_id})
 
-    def by_ins(self, index: str, *, for_update: bool = False) -> RowMap | None:
+    def by_ins(self, index: str, *, for_update: bool = False) -> StoredRecord | None:
         """The DMP of the INS whose blind index is ``index``."""
         stmt = _RECORD_BY_INS_LOCKED if for_update else _RECORD_BY_INS
-        return self._one(stmt, {"key": index})
+        return self._first(StoredRecord, stmt, {"key": index})
 
     def any_indexed(self) -> bool:
         """Whether some DMP or tombstone already holds an INS blind index (then the index key
@@ -547,8 +587,8 @@ class RecordRepository(_Repository):
     def update(self, dmp_id: UUID, **values: Any) -> None:
         self.conn.execute(update(t.records).where(t.records.c.dmp_id == dmp_id).values(**values))
 
-    def facts(self, row: RowMap, *, patient_is_minor: bool) -> RecordFacts:
-        dmp_id = row["dmp_id"]
+    def facts(self, record: StoredRecord, *, patient_is_minor: bool) -> RecordFacts:
+        dmp_id = record.dmp_id
         sets: dict[tuple[str, str], set[UUID]] = {
             ("authorization", "professional"): set(),
             ("authorization", "establishment"): set(),
@@ -559,28 +599,28 @@ class RecordRepository(_Repository):
             sets[fact, kind].add(subject)
         return RecordFacts(
             dmp_id=dmp_id,
-            state=RecordState(row["state"]),
-            patient_account_id=row["patient_account_id"],
+            state=RecordState(record.state),
+            patient_account_id=record.patient_account_id,
             representative_account_ids=frozenset(sets["representative", "account"]),
             patient_is_minor=patient_is_minor,
-            medecin_traitant_id=row["medecin_traitant_id"],
+            medecin_traitant_id=record.medecin_traitant_id,
             authorized_professionals=frozenset(sets["authorization", "professional"]),
             authorized_establishments=frozenset(sets["authorization", "establishment"]),
             blocked_professionals=frozenset(sets["block", "professional"]),
-            oppose_emergency=row["oppose_emergency"],
-            oppose_samu=row["oppose_samu"],
+            oppose_emergency=record.oppose_emergency,
+            oppose_samu=record.oppose_samu,
         )
 
     def add_consent(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.consents), values)
 
-    def consents(self, dmp_id: UUID) -> Sequence[Row[Any]]:
+    def consents(self, dmp_id: UUID) -> list[Consent]:
         stmt = select(t.consents).where(t.consents.c.dmp_id == dmp_id)
-        return self.conn.execute(stmt.order_by(t.consents.c.collected_at)).all()
+        return self._all(Consent, stmt.order_by(t.consents.c.collected_at))
 
-    def authorizations(self, dmp_id: UUID) -> Sequence[Row[Any]]:
+    def authorizations(self, dmp_id: UUID) -> list[Authorization]:
         stmt = select(t.authorizations).where(t.authorizations.c.dmp_id == dmp_id)
-        return self.conn.execute(stmt.order_by(t.authorizations.c.granted_at)).all()
+        return self._all(Authorization, stmt.order_by(t.authorizations.c.granted_at))
 
     def authorize(
         self, dmp_id: UUID, kind: str, subject_id: UUID, source: str, at: datetime
@@ -605,15 +645,15 @@ class RecordRepository(_Repository):
         )
         return True
 
-    def authorizations_listed(self, dmp_id: UUID) -> list[RowMap]:
+    def authorizations_listed(self, dmp_id: UUID) -> list[ListedAuthorization]:
         """The DMP's authorizations, oldest first, each with what the patient reads of its
         subject: a professional's names, profession and RPPS, or an establishment's name, kind
         and FINESS (the other's columns are NULL)."""
-        return list(self.conn.execute(_AUTHORIZATIONS_LISTED, {"dmp_id": dmp_id}).mappings())
+        return self._all(ListedAuthorization, _AUTHORIZATIONS_LISTED, {"dmp_id": dmp_id})
 
-    def blocks_listed(self, dmp_id: UUID) -> list[RowMap]:
+    def blocks_listed(self, dmp_id: UUID) -> list[ListedBlock]:
         """The professionals the patient blocked, oldest block first, as listed to them."""
-        return list(self.conn.execute(_BLOCKS_LISTED, {"dmp_id": dmp_id}).mappings())
+        return self._all(ListedBlock, _BLOCKS_LISTED, {"dmp_id": dmp_id})
 
     def revoke(self, dmp_id: UUID, kind: str, subject_id: UUID) -> bool:
         result = self.conn.execute(
@@ -625,8 +665,8 @@ class RecordRepository(_Repository):
         )
         return result.rowcount > 0
 
-    def blocked(self, dmp_id: UUID) -> Sequence[Row[Any]]:
-        return self.conn.execute(select(t.blocks).where(t.blocks.c.dmp_id == dmp_id)).all()
+    def blocked(self, dmp_id: UUID) -> list[Block]:
+        return self._all(Block, select(t.blocks).where(t.blocks.c.dmp_id == dmp_id))
 
     def block(self, dmp_id: UUID, professional_id: UUID, at: datetime) -> bool:
         if self._one(
@@ -651,13 +691,13 @@ class RecordRepository(_Repository):
     def add_representative(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.representatives), values)
 
-    def representatives(self, dmp_id: UUID) -> Sequence[Row[Any]]:
+    def representatives(self, dmp_id: UUID) -> list[Representative]:
         stmt = select(t.representatives).where(t.representatives.c.dmp_id == dmp_id)
-        return self.conn.execute(stmt).all()
+        return self._all(Representative, stmt)
 
-    def first_access(self, dmp_id: UUID, professional_id: UUID) -> RowMap | None:
+    def first_access(self, dmp_id: UUID, professional_id: UUID) -> FirstAccess | None:
         params = {"dmp_id": dmp_id, "professional_id": professional_id}
-        return self._one(_FIRST_ACCESS, params)
+        return stored_or_none(FirstAccess, self._one(_FIRST_ACCESS, params))
 
     def add_accessor(self, dmp_id: UUID, professional_id: UUID, at: datetime) -> None:
         self.conn.execute(
@@ -743,10 +783,12 @@ class RecordRepository(_Repository):
     def add_tombstone(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.tombstones), values)
 
-    def tombstone(self, index: str) -> RowMap | None:
+    def tombstone(self, index: str) -> Tombstone | None:
         """The latest tombstone of the INS whose blind index is ``index``."""
         stmt = select(t.tombstones).where(t.tombstones.c.ins_index == index)
-        return self._one(stmt.order_by(t.tombstones.c.destroyed_at.desc()))
+        return stored_or_none(
+            Tombstone, self._one(stmt.order_by(t.tombstones.c.destroyed_at.desc()))
+        )
 
     def purge(self, dmp_id: UUID) -> None:
         """Delete every row of a DMP (total destruction), its audit chain included."""
@@ -763,7 +805,7 @@ class RecordRepository(_Repository):
         ):
             self.conn.execute(delete(table).where(table.c.dmp_id == dmp_id))
         self.conn.execute(delete(t.outbox).where(t.outbox.c.dmp_id == dmp_id))
-        accounts = [self.get(dmp_id)["patient_account_id"]]  # type: ignore[index]
+        accounts = [self.get(dmp_id).patient_account_id]  # type: ignore[union-attr]
         accounts += [r.account_id for r in self.representatives(dmp_id)]
         self.conn.execute(delete(t.representatives).where(t.representatives.c.dmp_id == dmp_id))
         self.conn.execute(delete(t.records).where(t.records.c.dmp_id == dmp_id))
@@ -884,37 +926,41 @@ class DocumentRepository(_Repository):
         self.conn.execute(insert(t.documents), values)
         self.conn.execute(insert(t.document_contents), contents)
 
-    def get(self, dmp_id: UUID, document_id: UUID, *, for_update: bool = False) -> RowMap | None:
-        stmt = select(t.documents).where(
+    def get(
+        self, dmp_id: UUID, document_id: UUID, *, for_update: bool = False
+    ) -> StoredDocument | None:
+        stmt = _STORED_DOCUMENTS.where(
             t.documents.c.dmp_id == dmp_id, t.documents.c.id == document_id
         )
-        return self._one(stmt.with_for_update() if for_update else stmt)
+        return self._first(StoredDocument, stmt.with_for_update() if for_update else stmt)
 
-    def with_author(self, dmp_id: UUID, document_id: UUID) -> RowMap | None:
+    def with_author(self, dmp_id: UUID, document_id: UUID) -> AuthoredDocument | None:
         """The document, with its author's RPPS, names and FINESS (``author_*``)."""
         params = {"dmp_id": dmp_id, "document_id": document_id}
-        return self._one(_DOCUMENT, params)
+        return self._first(AuthoredDocument, _DOCUMENT, params)
 
-    def some(self, dmp_id: UUID, document_ids: Sequence[UUID]) -> list[RowMap]:
+    def some(self, dmp_id: UUID, document_ids: Sequence[UUID]) -> list[StoredDocument]:
         """These documents of the DMP (those that still exist), in one statement."""
         if not document_ids:
             return []
-        stmt = select(t.documents).where(
+        stmt = _STORED_DOCUMENTS.where(
             t.documents.c.dmp_id == dmp_id, t.documents.c.id.in_(sorted(set(document_ids)))
         )
-        return list(self.conn.execute(stmt).mappings())
+        return self._built(StoredDocument, stmt)
 
     def master_identifier_taken(self, dmp_id: UUID, master_identifier: str) -> bool:
         params = {"dmp_id": dmp_id, "master_identifier": master_identifier}
         return self.conn.execute(_MASTER_IDENTIFIER, params).first() is not None
 
-    def of_record(self, dmp_id: UUID) -> Sequence[RowMap]:
+    def of_record(self, dmp_id: UUID) -> list[AuthoredDocument]:
         """The DMP's documents, newest first, each with its author (as ``with_author``)."""
-        return self.conn.execute(_DOCUMENTS_OF, {"dmp_id": dmp_id}).mappings().all()
+        return self._built(AuthoredDocument, _DOCUMENTS_OF, {"dmp_id": dmp_id})
 
-    def contents(self, dmp_id: UUID, document_ids: Sequence[UUID]) -> dict[UUID, list[RowMap]]:
+    def contents(
+        self, dmp_id: UUID, document_ids: Sequence[UUID]
+    ) -> dict[UUID, list[StoredContent]]:
         """The contents of these documents of the DMP, by document, in position order."""
-        found: dict[UUID, list[RowMap]] = {i: [] for i in document_ids}
+        found: dict[UUID, list[StoredContent]] = {i: [] for i in document_ids}
         if len(found) == 1:
             stmt, params = _CONTENTS_OF_DOCUMENT, {"dmp_id": dmp_id, "document_id": document_ids[0]}
         elif found:
@@ -923,9 +969,9 @@ class DocumentRepository(_Repository):
             stmt, params = _CONTENTS_OF_RECORD, {"dmp_id": dmp_id}
         else:
             return found
-        for row in self.conn.execute(stmt, params).mappings():
-            if (rows := found.get(row["document_id"])) is not None:
-                rows.append(row)
+        for content in self._built(StoredContent, stmt, params):
+            if (contents := found.get(content.document_id)) is not None:
+                contents.append(content)
         return found
 
     def update(self, dmp_id: UUID, document_id: UUID, **values: Any) -> None:
@@ -935,7 +981,7 @@ class DocumentRepository(_Repository):
             .values(**values)
         )
 
-    def hidden_since_before(self, cutoff: datetime, *, unnoticed: bool) -> list[RowMap]:
+    def hidden_since_before(self, cutoff: datetime, *, unnoticed: bool) -> list[DocumentKey]:
         conditions = [
             t.documents.c.invisible_patient.is_(True),
             t.documents.c.hidden_since < cutoff,
@@ -943,13 +989,11 @@ class DocumentRepository(_Repository):
         if unnoticed:
             conditions.append(t.documents.c.hidden_notice_at.is_(None))
         stmt = select(t.documents.c.dmp_id, t.documents.c.id).where(and_(*conditions))
-        return list(self.conn.execute(stmt.limit(1000)).mappings())
+        return self._all(DocumentKey, stmt.limit(1000))
 
     def destroy(self, dmp_id: UUID, document_ids: Sequence[UUID]) -> list[str]:
         """Physically delete documents; returns the blob keys to delete after commit."""
-        keys = [
-            c["blob_key"] for rows in self.contents(dmp_id, document_ids).values() for c in rows
-        ]
+        keys = [c.blob_key for found in self.contents(dmp_id, document_ids).values() for c in found]
         self.conn.execute(
             delete(t.document_contents).where(
                 t.document_contents.c.dmp_id == dmp_id,
