@@ -4,6 +4,8 @@ the legally excluded — with the notifications that follow."""
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select
@@ -141,6 +143,38 @@ def test_emergency_access(ctx, cast):
 def test_first_access_by_a_new_professional_is_notified_once(ctx, cast):
     find_documents(ctx, Reading(cast.chloe), cast.alice_dmp)
     find_documents(ctx, Reading(cast.chloe), cast.alice_dmp)
+    chloe = [
+        p for _, p in _notices(ctx, "new_professional") if p["professional"].startswith("Chloé")
+    ]
+    assert len(chloe) == 1
+
+
+def test_a_first_access_recorded_twice_is_recorded_once(ctx, cast):
+    """Two first reads at once both find no first access: the second to record it adds nothing,
+    says so, and fails nothing (it was a unique violation, a 500, under load)."""
+    chloe = cast.chloe.professional_id
+    with ctx.uow() as uow:
+        assert uow.records.add_accessor(cast.alice_dmp, chloe, ctx.now())
+        assert not uow.records.add_accessor(cast.alice_dmp, chloe, ctx.now())
+        uow.commit()
+    with ctx.uow() as uow:
+        assert not uow.records.add_accessor(cast.alice_dmp, chloe, ctx.now())
+        seen = uow.records.first_access(cast.alice_dmp, chloe)
+    assert seen is not None
+
+
+def test_first_reads_at_once_tell_the_patient_once(ctx, cast):
+    """Eight first reads of one DMP by one professional, side by side (PostgreSQL runs them
+    concurrently; SQLite's write lock, one after the other): every one answered, one notice."""
+    start = threading.Barrier(8)
+
+    def read() -> int:
+        start.wait()
+        return len(find_documents(ctx, Reading(cast.chloe), cast.alice_dmp))
+
+    with ThreadPoolExecutor(8) as pool:
+        found = list(pool.map(lambda _: read(), range(8)))
+    assert len(set(found)) == 1
     chloe = [
         p for _, p in _notices(ctx, "new_professional") if p["professional"].startswith("Chloé")
     ]

@@ -22,8 +22,7 @@ def note_access(door: Door) -> None:
         return
     uow, now = door.uow, door.ctx.now()
     seen = uow.records.first_access(door.dmp_id, actor.professional_id)
-    if seen is None:
-        uow.records.add_accessor(door.dmp_id, actor.professional_id, now)
+    if seen is None and uow.records.add_accessor(door.dmp_id, actor.professional_id, now):
         notify_patient(
             door, "new_professional", professional=label(uow, actor), date=french_date(now)
         )

@@ -25,6 +25,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 from dmp.adapters.db import tables as t
 from dmp.domain.accounts import Account, Challenge, OneTimeCode, Passkey, StoredSession
@@ -699,12 +700,13 @@ class RecordRepository(_Repository):
         params = {"dmp_id": dmp_id, "professional_id": professional_id}
         return stored_or_none(FirstAccess, self._one(_FIRST_ACCESS, params))
 
-    def add_accessor(self, dmp_id: UUID, professional_id: UUID, at: datetime) -> None:
-        self.conn.execute(
-            insert(t.accessors).values(
-                dmp_id=dmp_id, professional_id=professional_id, first_access_at=at
-            )
-        )
+    def add_accessor(self, dmp_id: UUID, professional_id: UUID, at: datetime) -> bool:
+        """Record a professional's first access to a DMP; False when it is recorded already (two
+        first reads at once: the second one waits for the first and then adds nothing)."""
+        values = {"dmp_id": dmp_id, "professional_id": professional_id, "first_access_at": at}
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(t.accessors).values(values).on_conflict_do_nothing()
+        return self.conn.execute(stmt.returning(t.accessors.c.dmp_id)).first() is not None
 
     def set_emergency_notice(self, dmp_id: UUID, professional_id: UUID, at: datetime) -> None:
         self.conn.execute(
