@@ -11,6 +11,7 @@ from uuid import UUID
 from dmp import policy
 from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
+from dmp.domain.directory import ListedEstablishment, ListedProfessional
 from dmp.domain.identifiers import Ins
 from dmp.domain.model import Actor, Establishment, Professional, ProfessionalActor, RecordState
 from dmp.errors import InvalidInput, NotFound
@@ -309,13 +310,13 @@ def _choices(ctx: Context, uow: UnitOfWork, door: Door) -> AccessChoices:
         for row in uow.records.authorizations_listed(door.dmp_id)
     ]
     blocked = [
-        Blocked(listed_professional(ctx, row["professional_id"], row), row["blocked_at"])
+        Blocked(listed_professional(ctx, _named(row, "professional_id")), row["blocked_at"])
         for row in uow.records.blocks_listed(door.dmp_id)
     ]
     medecin = None
     if facts.medecin_traitant_id is not None:
         rows = uow.directory.professionals_listed(ids=[facts.medecin_traitant_id])
-        medecin = listed_professional(ctx, rows[0]["id"], rows[0]) if rows else None
+        medecin = listed_professional(ctx, rows[0]) if rows else None
     return AccessChoices(
         dmp_id=door.dmp_id,
         patient_name=f"{identity.given_names} {identity.family_name}",
@@ -336,5 +337,20 @@ def _subject(ctx: Context, row: RowMap) -> Listed:
     if row["rpps"] is None and row["finess"] is None:
         return Listed(row["subject_kind"], row["subject_id"], "Inconnu de l'annuaire", "", "")
     if row["subject_kind"] == PROFESSIONAL:
-        return listed_professional(ctx, row["subject_id"], row)
-    return listed_establishment(ctx, row["subject_id"], row)
+        return listed_professional(ctx, _named(row, "subject_id"))
+    listed = ListedEstablishment(row["subject_id"], row["finess"], row["name"], row["kind"])
+    return listed_establishment(ctx, listed)
+
+
+def _named(row: RowMap, id_column: str) -> ListedProfessional:
+    """The professional a row of the DMP's lists (authorizations, blocks) names, as listed."""
+    return ListedProfessional(
+        row[id_column],
+        row["rpps"],
+        row["given_name"],
+        row["family_name"],
+        row["profession"],
+        row["specialty"],
+        row["occupational_health"],
+        row["active"],
+    )

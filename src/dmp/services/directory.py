@@ -16,8 +16,8 @@ from typing import NoReturn
 from uuid import UUID, uuid4
 
 from dmp import policy
-from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
+from dmp.domain.directory import ListedEstablishment, ListedProfessional
 from dmp.domain.identifiers import parse_finess, parse_rpps
 from dmp.domain.inputs import MAX_NAME, check_text
 from dmp.domain.model import (
@@ -385,13 +385,10 @@ def search(ctx: Context, text: str) -> Found:
             establishments = directory.establishments_named(query.words, SEARCH_LIMIT + 1)
         more = max(len(professionals), len(establishments)) > SEARCH_LIMIT
         professionals, establishments = professionals[:SEARCH_LIMIT], establishments[:SEARCH_LIMIT]
-        workplaces = directory.workplaces([row["id"] for row in professionals])
+        workplaces = directory.workplaces([found.id for found in professionals])
     return Found(
-        [
-            listed_professional(ctx, row["id"], row, workplaces.get(row["id"], ()))
-            for row in professionals
-        ],
-        [listed_establishment(ctx, row["id"], row) for row in establishments],
+        [listed_professional(ctx, p, workplaces.get(p.id, ())) for p in professionals],
+        [listed_establishment(ctx, e) for e in establishments],
         more,
     )
 
@@ -424,27 +421,30 @@ def _is_number(compact: str) -> bool:
 
 
 def listed_professional(
-    ctx: Context, professional_id: UUID, row: RowMap, workplaces: Sequence[str] = ()
+    ctx: Context, professional: ListedProfessional, workplaces: Sequence[str] = ()
 ) -> Listed:
-    """A professional as listed to a patient, from a row of the directory's lists."""
-    what = ctx.valuesets.professions.get(row["profession"], row["profession"])
-    if row["specialty"]:
-        what += f", {row['specialty']}"
-    if row["occupational_health"]:
+    """A professional as listed to a patient, in French."""
+    what = ctx.valuesets.professions.get(professional.profession, professional.profession)
+    if professional.specialty:
+        what += f", {professional.specialty}"
+    if professional.occupational_health:
         what += " (santé au travail)"
     return Listed(
         "professional",
-        professional_id,
-        f"{row['given_name']} {row['family_name']}",
+        professional.id,
+        f"{professional.given_name} {professional.family_name}",
         what,
-        row["rpps"],
+        professional.rpps,
         tuple(workplaces),
-        medecin=row["profession"] == MEDECIN,
-        active=row["active"],
+        medecin=professional.profession == MEDECIN,
+        active=professional.active,
     )
 
 
-def listed_establishment(ctx: Context, establishment_id: UUID, row: RowMap) -> Listed:
-    """An establishment as listed to a patient, from a row of the directory's lists."""
-    label, _excluded = ctx.valuesets.establishment_kinds.get(row["kind"], (row["kind"], False))
-    return Listed("establishment", establishment_id, row["name"], label, row["finess"])
+def listed_establishment(ctx: Context, establishment: ListedEstablishment) -> Listed:
+    """An establishment as listed to a patient, in French."""
+    kind = establishment.kind
+    label, _excluded = ctx.valuesets.establishment_kinds.get(kind, (kind, False))
+    return Listed(
+        "establishment", establishment.id, establishment.name, label, establishment.finess
+    )

@@ -19,6 +19,7 @@ from uuid import UUID
 from dmp import policy
 from dmp.adapters.db.repositories import HistoryFilter
 from dmp.adapters.fieldcipher import FieldCipher
+from dmp.domain.directory import ListedProfessional
 from dmp.domain.french import PARIS
 from dmp.domain.model import Actor, PatientActor, RepresentativeActor
 from dmp.errors import InvalidInput
@@ -233,7 +234,7 @@ class _Names:
     wording: Wording
     reader: str | None
     patient: str
-    professionals: Mapping[UUID, Row] = field(default_factory=dict)
+    professionals: Mapping[UUID, ListedProfessional] = field(default_factory=dict)
     establishments: dict[UUID | str, str] = field(default_factory=dict)
     representatives: dict[UUID, str] = field(default_factory=dict)
     titles: dict[UUID, str] = field(default_factory=dict)
@@ -310,9 +311,9 @@ class _Names:
         found = self.professionals.get(professional_id or UUID(int=0))
         if found is None:
             return person("Un professionnel de santé", professional=True)
-        code = profession or found["profession"]
+        code = profession or found.profession
         return self.wording.professional(
-            f"{found['given_name']} {found['family_name']}",
+            f"{found.given_name} {found.family_name}",
             code,
             self.ctx.valuesets.professions.get(code),
             self.establishments.get(finess) if finess else None,
@@ -323,7 +324,7 @@ class _Names:
         found = self.professionals.get(_uuid(row["actor_id"]) or UUID(int=0))
         if row["actor_kind"] != "professional" or found is None:
             return None
-        return f"{found['given_name']} {found['family_name']}"
+        return f"{found.given_name} {found.family_name}"
 
     def title(self, kind: str | None, target_id: UUID | None) -> str | None:
         """The document's title, if the entry names one this reader may read now."""

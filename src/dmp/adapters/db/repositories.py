@@ -28,6 +28,12 @@ from sqlalchemy import (
 )
 
 from dmp.adapters.db import tables as t
+from dmp.domain.directory import (
+    ApiTokenListing,
+    ListedEstablishment,
+    ListedProfessional,
+    ProfessionalLogin,
+)
 from dmp.domain.model import Establishment, OutboxState, Professional, RecordFacts, RecordState
 from dmp.domain.names import search_key
 
@@ -331,7 +337,9 @@ class DirectoryRepository(_Repository):
             attached_only_to_excluded=bool(row["only_excluded"]),
         )
 
-    def login_of(self, professional_id: UUID, *, for_update: bool = False) -> RowMap | None:
+    def login_of(
+        self, professional_id: UUID, *, for_update: bool = False
+    ) -> ProfessionalLogin | None:
         """What the professional portal's own login needs of a professional: the password's
         hash, the authenticator app's sealed secret and last step, the failed tries."""
         p = t.professionals.c
@@ -344,7 +352,9 @@ class DirectoryRepository(_Repository):
             p.failed_logins,
             p.next_login_at,
         ).where(p.id == professional_id)
-        return self._one(stmt.with_for_update() if for_update else stmt)
+        return stored_or_none(
+            ProfessionalLogin, self._one(stmt.with_for_update() if for_update else stmt)
+        )
 
     def update_professional(self, professional_id: UUID, **values: Any) -> None:
         self.conn.execute(
@@ -373,26 +383,26 @@ class DirectoryRepository(_Repository):
 
     # --- looked up by a patient: bounded lists of what anyone may read of the directory ---------
 
-    def professionals_named(self, words: Sequence[str], limit: int) -> list[RowMap]:
+    def professionals_named(self, words: Sequence[str], limit: int) -> list[ListedProfessional]:
         """Professionals with, for each of ``words`` (folded: domain.names.words), a given or
         family name starting with it; at most ``limit``, by family name."""
         where = _names_start_with(_pro.c.search_key, words)
-        return self._rows(_PROFESSIONALS_LISTED.where(where).limit(limit))
+        return self._all(ListedProfessional, _PROFESSIONALS_LISTED.where(where).limit(limit))
 
     def professionals_listed(
         self, *, rpps: str | None = None, ids: Sequence[UUID] = ()
-    ) -> list[RowMap]:
+    ) -> list[ListedProfessional]:
         """The professional of this RPPS, or these professionals, as listed to a patient."""
         where = _pro.c.rpps == rpps if rpps is not None else _pro.c.id.in_(ids)
-        return self._rows(_PROFESSIONALS_LISTED.where(where))
+        return self._all(ListedProfessional, _PROFESSIONALS_LISTED.where(where))
 
-    def establishments_named(self, words: Sequence[str], limit: int) -> list[RowMap]:
+    def establishments_named(self, words: Sequence[str], limit: int) -> list[ListedEstablishment]:
         """Establishments whose name holds a word starting with each of ``words``."""
         where = _names_start_with(_est.c.search_key, words)
-        return self._rows(_ESTABLISHMENTS_LISTED.where(where).limit(limit))
+        return self._all(ListedEstablishment, _ESTABLISHMENTS_LISTED.where(where).limit(limit))
 
-    def establishment_listed(self, finess: str) -> list[RowMap]:
-        return self._rows(_ESTABLISHMENTS_LISTED.where(_est.c.finess == finess))
+    def establishment_listed(self, finess: str) -> list[ListedEstablishment]:
+        return self._all(ListedEstablishment, _ESTABLISHMENTS_LISTED.where(_est.c.finess == finess))
 
     def workplaces(self, professional_ids: Sequence[UUID]) -> dict[UUID, list[str]]:
         """The names of the establishments each of these professionals works for."""
@@ -406,9 +416,6 @@ class DirectoryRepository(_Repository):
         for professional_id, name in self.conn.execute(stmt):
             found.setdefault(professional_id, []).append(name)
         return found
-
-    def _rows(self, stmt: Any) -> list[RowMap]:
-        return list(self.conn.execute(stmt).mappings())
 
     def add_token(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.api_tokens), values)
@@ -443,13 +450,12 @@ class DirectoryRepository(_Repository):
         )
         return TokenHolder(row["expires_at"], row["revoked_at"], professional, establishment)
 
-    def named(self, professional_ids: Sequence[UUID]) -> dict[UUID, RowMap]:
-        """The names and professions of these professionals, in one statement."""
+    def named(self, professional_ids: Sequence[UUID]) -> dict[UUID, ListedProfessional]:
+        """The names and professions of these professionals (as listed), in one statement."""
         if not professional_ids:
             return {}
-        columns = (_pro.c.id, _pro.c.rpps, _pro.c.given_name, _pro.c.family_name, _pro.c.profession)
-        stmt = select(*columns).where(_pro.c.id.in_(sorted(set(professional_ids))))
-        return {row["id"]: row for row in self.conn.execute(stmt).mappings()}
+        stmt = select(_pro.c.id, *_PRO_LISTED).where(_pro.c.id.in_(sorted(set(professional_ids))))
+        return {found.id: found for found in self._all(ListedProfessional, stmt)}
 
     def establishment_names(
         self, ids: Sequence[UUID] = (), finess: Sequence[str] = ()
@@ -482,7 +488,7 @@ class DirectoryRepository(_Repository):
             stmt = stmt.where(t.api_tokens.c.professional_id == professional_id)
         return self.conn.execute(stmt.values(revoked_at=at)).rowcount > 0
 
-    def tokens_of(self, professional_id: UUID, limit: int) -> list[RowMap]:
+    def tokens_of(self, professional_id: UUID, limit: int) -> list[ApiTokenListing]:
         """A professional's tokens, newest first, with the FINESS each acts for (never a hash)."""
         tok = t.api_tokens
         stmt = (
@@ -500,7 +506,7 @@ class DirectoryRepository(_Repository):
             .order_by(tok.c.created_at.desc(), tok.c.id)
             .limit(limit)
         )
-        return self._rows(stmt)
+        return self._all(ApiTokenListing, stmt)
 
 
 class RecordRepository(_Repository):
