@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, TypeVar
+from itertools import starmap
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import (
@@ -36,9 +37,14 @@ from dmp.domain.directory import (
 )
 from dmp.domain.model import Establishment, OutboxState, Professional, RecordFacts, RecordState
 from dmp.domain.names import search_key
+from dmp.domain.trail import ActivityEntry, AuditEntry, ChainActor, ChainHead
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 RowMap = RowMapping
 T = TypeVar("T")
+D = TypeVar("D", bound="DataclassInstance")
 DESTROYING = "destroying"  # the state of a DMP while its destruction is under way
 
 # The statements of the hot paths (every request authenticates; every read loads its DMP, its
@@ -196,7 +202,11 @@ _CONTENTS_OF_DOCUMENT = (
     .where(_content.c.document_id == bindparam("document_id"))
     .order_by(_content.c.position)
 )
-_AUDIT_HEAD = select(t.audit_heads).where(t.audit_heads.c.dmp_id == bindparam("dmp_id"))
+# A head's columns are ChainHead's fields, by name and in order: every append (every read)
+# builds its chain's head from the values alone, as cheaply as it read two of them by name.
+_AUDIT_HEAD = select(*(t.audit_heads.c[f.name] for f in fields(ChainHead))).where(
+    t.audit_heads.c.dmp_id == bindparam("dmp_id")
+)
 _AUDIT_HEAD_LOCKED = _AUDIT_HEAD.with_for_update()
 _AUDIT_HEADS = select(t.audit_heads.c.dmp_id, t.audit_heads.c.seq, t.audit_heads.c.hash)
 _AUDIT_HEADS_SINCE = _AUDIT_HEADS.where(t.audit_heads.c.signed_at >= bindparam("since"))
@@ -983,9 +993,10 @@ class DocumentRepository(_Repository):
 
 
 class AuditRepository(_Repository):
-    def head(self, dmp_id: UUID, *, for_update: bool = False) -> RowMap | None:
+    def head(self, dmp_id: UUID, *, for_update: bool = False) -> ChainHead | None:
         stmt = _AUDIT_HEAD_LOCKED if for_update else _AUDIT_HEAD
-        return self._one(stmt, {"dmp_id": dmp_id})
+        row = self.conn.execute(stmt, {"dmp_id": dmp_id}).first()
+        return None if row is None else ChainHead(*row)
 
     def append(self, entry: dict[str, Any], head: dict[str, Any], *, new_chain: bool) -> None:
         if new_chain:
@@ -1000,7 +1011,7 @@ class AuditRepository(_Repository):
             moved = {k: v for k, v in head.items() if k != "dmp_id"}
             self.conn.execute(_AUDIT_MOVE_HEAD, {**moved, "chain": head["dmp_id"]})
 
-    def by_professional(self, professional_id: UUID, limit: int) -> list[RowMap]:
+    def by_professional(self, professional_id: UUID, limit: int) -> list[ActivityEntry]:
         """What this professional did on DMPs (allowed or refused), newest first, at most
         ``limit`` entries: their own entries only, through the index on (actor id, time), never
         another actor's, never the system chain's. Only what the entry says in clear: no
@@ -1023,11 +1034,13 @@ class AuditRepository(_Repository):
             c.dmp_id != _SYSTEM_CHAIN,
         )
         stmt = stmt.order_by(c.at.desc(), c.dmp_id, c.seq.desc()).limit(limit)
-        return list(self.conn.execute(stmt).mappings())
+        return self._all(ActivityEntry, stmt)
 
-    def chain(self, dmp_id: UUID) -> Generator[RowMap, None, None]:
+    def chain(self, dmp_id: UUID) -> Generator[AuditEntry, None, None]:
+        """The chain's entries in order, streamed: each built as it is read."""
         stmt = select(t.audit_entries).where(t.audit_entries.c.dmp_id == dmp_id)
-        yield from self._stream(stmt.order_by(t.audit_entries.c.seq, t.audit_entries.c.at))
+        order = (t.audit_entries.c.seq, t.audit_entries.c.at)
+        yield from self._stream(stmt.order_by(*order), kind=AuditEntry)
 
     def heads_signed_since(
         self, since: datetime | None
@@ -1039,16 +1052,21 @@ class AuditRepository(_Repository):
         stmt, params = (
             (_AUDIT_HEADS, None) if since is None else (_AUDIT_HEADS_SINCE, {"since": since})
         )
-        yield from self._stream(stmt, params, mappings=False)
+        yield from self._stream(stmt, params)
 
     def _stream(
-        self, stmt: Any, params: dict[str, Any] | None = None, *, mappings: bool = True
+        self, stmt: Any, params: dict[str, Any] | None = None, *, kind: type[D] | None = None
     ) -> Generator[Any, None, None]:
+        """The rows as plain tuples, or each as a ``kind``, built as it is read: from its
+        values in order, once the columns are found to be the fields by name and in order (by
+        name, each row of a chain would cost as much again as verifying its hash)."""
         # Streamed for this statement only: ``Connection.execution_options`` would leave the
         # whole connection streaming, and a later INSERT in a server-side cursor.
         result = self.conn.execute(stmt, params, execution_options={"yield_per": 1000})
         try:
-            yield from result.mappings() if mappings else result
+            if kind is not None and tuple(result.keys()) != tuple(f.name for f in fields(kind)):
+                raise TypeError(f"the columns {list(result.keys())} are not the fields of {kind}")
+            yield from result if kind is None else starmap(kind, result)
         finally:  # a reader that stops early (a verification at its first break) leaves rows
             result.close()
 
@@ -1064,14 +1082,14 @@ class AuditRepository(_Repository):
         entries = select(t.audit_entries.c.dmp_id).distinct()
         return sorted(self.conn.execute(heads.union(entries)).scalars(), key=str)
 
-    def page(self, dmp_id: UUID, *, before_seq: int | None, limit: int) -> list[RowMap]:
+    def page(self, dmp_id: UUID, *, before_seq: int | None, limit: int) -> list[AuditEntry]:
         stmt = select(t.audit_entries).where(t.audit_entries.c.dmp_id == dmp_id)
         if before_seq is not None:
             stmt = stmt.where(t.audit_entries.c.seq < before_seq)
         stmt = stmt.order_by(t.audit_entries.c.seq.desc()).limit(limit)
-        return list(self.conn.execute(stmt).mappings())
+        return self._all(AuditEntry, stmt)
 
-    def history(self, dmp_id: UUID, wanted: HistoryFilter, limit: int) -> list[RowMap]:
+    def history(self, dmp_id: UUID, wanted: HistoryFilter, limit: int) -> list[AuditEntry]:
         """The newest entries of the chain that ``wanted`` keeps, at most ``limit``, newest
         first: the filters are the statement's, the page is bounded by its LIMIT."""
         c = t.audit_entries.c
@@ -1079,9 +1097,9 @@ class AuditRepository(_Repository):
         for condition in _history_conditions(wanted):
             stmt = stmt.where(condition)
         stmt = stmt.order_by(c.seq.desc()).limit(limit)
-        return list(self.conn.execute(stmt).mappings())
+        return self._all(AuditEntry, stmt)
 
-    def actors(self, dmp_id: UUID, *, public_only: bool, limit: int) -> list[RowMap]:
+    def actors(self, dmp_id: UUID, *, public_only: bool, limit: int) -> list[ChainActor]:
         """Who appears in the chain (kind, id, RPPS), each once: the history's choice of
         person."""
         c = t.audit_entries.c
@@ -1089,7 +1107,7 @@ class AuditRepository(_Repository):
         if public_only:
             stmt = stmt.where(c.secret.is_(False))
         stmt = stmt.distinct().order_by(c.actor_kind, c.actor_id).limit(limit)
-        return list(self.conn.execute(stmt).mappings())
+        return self._all(ChainActor, stmt)
 
     def count(self, dmp_id: UUID) -> int:
         stmt = select(func.count()).where(t.audit_entries.c.dmp_id == dmp_id)
