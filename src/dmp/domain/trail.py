@@ -68,3 +68,27 @@ class ActivityEntry:
     target_kind: str | None
     outcome: str  # allowed | denied
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """A queued notification and where its delivery stands (``state``: an OutboxState's
+    value). Its ``params`` (JSON) never hold health data nor an address; a message to a
+    ``contact`` carries its addresses sealed under a key of its own (``contact_enc``)."""
+
+    id: UUID
+    dmp_id: UUID | None
+    recipient_kind: str  # account | professional | contact
+    recipient_id: UUID
+    template: str
+    params: str
+    contact_enc: bytes | None
+    created_at: datetime
+    sent_at: datetime | None
+    attempts: int
+    state: str
+    next_attempt_at: datetime
+    lease_until: datetime | None
+    claim: UUID | None  # the claim in force: only its holder records the outcome
+    channels_done: str  # "email sms"
+    last_error: str | None

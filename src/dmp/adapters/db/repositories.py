@@ -37,7 +37,7 @@ from dmp.domain.directory import (
 )
 from dmp.domain.model import Establishment, OutboxState, Professional, RecordFacts, RecordState
 from dmp.domain.names import search_key
-from dmp.domain.trail import ActivityEntry, AuditEntry, ChainActor, ChainHead
+from dmp.domain.trail import ActivityEntry, AuditEntry, ChainActor, ChainHead, OutboxMessage
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -1157,7 +1157,7 @@ class OutboxRepository(_Repository):
         defaults = {"state": _PENDING, "next_attempt_at": values["created_at"], "attempts": 0}
         self.conn.execute(insert(_outbox), defaults | values)
 
-    def claim(self, now: datetime, lease_until: datetime, claim: UUID) -> RowMap | None:
+    def claim(self, now: datetime, lease_until: datetime, claim: UUID) -> OutboxMessage | None:
         """The message due first, now ``sending`` under ``claim`` until ``lease_until`` (one
         attempt more), or None when none is due. PostgreSQL: the candidate row is locked, and
         skipped by concurrent claims (``SKIP LOCKED``); the outer condition checks its state again
@@ -1181,9 +1181,9 @@ class OutboxRepository(_Repository):
             )
             .returning(*_outbox.c)
         )
-        return self._one(stmt)
+        return stored_or_none(OutboxMessage, self._one(stmt))
 
-    def expire_leases(self, now: datetime, reason: str) -> list[RowMap]:
+    def expire_leases(self, now: datetime, reason: str) -> list[OutboxMessage]:
         """The messages still ``sending`` after their lease (their sender died, or hung longer
         than any timeout allows), now ``uncertain``."""
         stmt = (
@@ -1192,7 +1192,7 @@ class OutboxRepository(_Repository):
             .values(state=OutboxState.UNCERTAIN.value, last_error=reason)
             .returning(*_outbox.c)
         )
-        return list(self.conn.execute(stmt).mappings())
+        return self._all(OutboxMessage, stmt)
 
     def finish(
         self,
@@ -1227,9 +1227,9 @@ class OutboxRepository(_Repository):
         found: dict[str, int] = {row[0]: row[1] for row in self.conn.execute(stmt)}
         return {state: found.get(state.value, 0) for state in states}
 
-    def for_recipient(self, recipient_id: UUID) -> list[RowMap]:
+    def for_recipient(self, recipient_id: UUID) -> list[OutboxMessage]:
         stmt = select(_outbox).where(_outbox.c.recipient_id == recipient_id)
-        return list(self.conn.execute(stmt.order_by(_outbox.c.created_at)).mappings())
+        return self._all(OutboxMessage, stmt.order_by(_outbox.c.created_at))
 
 
 class FactorRepository(_Repository):
