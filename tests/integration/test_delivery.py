@@ -267,10 +267,10 @@ def test_a_claim_whose_lease_ran_out_is_still_recorded_by_its_sender(ctx, clock)
     assert claimed is not None
     clock.advance(minutes=6)
     with ctx.uow() as uow:
-        assert [r["id"] for r in uow.outbox.expire_leases(clock(), INTERRUPTED)] == [claimed["id"]]
+        assert [m.id for m in uow.outbox.expire_leases(clock(), INTERRUPTED)] == [claimed.id]
         assert uow.outbox.claim(clock(), clock(), UUID(int=2)) is None  # not claimable again
-        other = uow.outbox.finish(claimed["id"], UUID(int=2), OutboxState.SENT, "", at=clock())
-        mine = uow.outbox.finish(claimed["id"], UUID(int=1), OutboxState.SENT, "", at=clock())
+        other = uow.outbox.finish(claimed.id, UUID(int=2), OutboxState.SENT, "", at=clock())
+        mine = uow.outbox.finish(claimed.id, UUID(int=1), OutboxState.SENT, "", at=clock())
         uow.commit()
     assert (other, mine) == (False, True)
     assert _row(ctx)["state"] == "sent"

@@ -238,3 +238,51 @@ def test_input_limits_are_set_in_the_domain_only():
                     if isinstance(element, ast.Name) and element.id in LIMITS:
                         defined.add(name)
     assert defined == {"domain/inputs.py"}
+
+
+# --- the services see domain objects, never rows ------------------------------------------------
+
+ROW_NAMES = {"RowMap", "RowMapping", "Row"}
+REPOSITORIES = PACKAGE / "adapters/db/repositories.py"
+
+
+def _rows_handed_out(path: Path) -> set[str]:
+    """The public methods of the classes of ``path`` whose return annotation names a row."""
+    found = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for method in node.body:
+            public = isinstance(method, ast.FunctionDef) and not method.name.startswith("_")
+            if public and method.returns is not None:
+                named = {n.id for n in ast.walk(method.returns) if isinstance(n, ast.Name)}
+                if named & ROW_NAMES:
+                    found.add(f"{node.name}.{method.name}")
+    return found
+
+
+def test_repositories_hand_back_domain_objects():
+    assert _rows_handed_out(REPOSITORIES) == set()
+
+
+def test_services_and_entrypoints_never_name_a_row():
+    offenders = {
+        (str(path.relative_to(PACKAGE)), name)
+        for layer in ("services", "entrypoints")
+        for path in _modules(layer)
+        for name in _imported_names(path)
+        if name.rsplit(".", 1)[-1] in ROW_NAMES
+    }
+    assert offenders == set()
+
+
+def test_the_row_check_sees_a_row_handed_out(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "class Accounts:\n"
+        "    def get(self) -> RowMap | None: ...\n"
+        "    def all(self) -> list[Row[Any]]: ...\n"
+        "    def _one(self) -> RowMap: ...\n"
+        "    def named(self) -> Account: ...\n"
+    )
+    assert _rows_handed_out(sample) == {"Accounts.get", "Accounts.all"}

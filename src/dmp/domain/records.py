@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from dmp.domain.directory import ListedEstablishment, ListedProfessional
 from dmp.domain.model import Author, Content, DocStatus, DocumentFacts
 
 # --- a DMP and who may enter it -----------------------------------------------------------------
@@ -79,6 +80,28 @@ class ListedAuthorization:
     name: str | None  # the establishment's
     kind: str | None  # the establishment's
 
+    def professional(self) -> ListedProfessional:
+        """The professional it names, as the directory lists them."""
+        p = self
+        if p.rpps is None or p.given_name is None or p.family_name is None or p.profession is None:
+            raise ValueError(f"no professional of the directory: {p.subject_id}")
+        return ListedProfessional(
+            p.subject_id,
+            p.rpps,
+            p.given_name,
+            p.family_name,
+            p.profession,
+            p.specialty,
+            bool(p.occupational_health),
+            bool(p.active),
+        )
+
+    def establishment(self) -> ListedEstablishment:
+        """The establishment it names, as the directory lists it."""
+        if self.finess is None or self.name is None or self.kind is None:
+            raise ValueError(f"no establishment of the directory: {self.subject_id}")
+        return ListedEstablishment(self.subject_id, self.finess, self.name, self.kind)
+
 
 @dataclass(frozen=True, slots=True)
 class Block:
@@ -102,6 +125,19 @@ class ListedBlock:
     specialty: str | None
     occupational_health: bool
     active: bool
+
+    def professional(self) -> ListedProfessional:
+        """The blocked professional, as the directory lists them."""
+        return ListedProfessional(
+            self.professional_id,
+            self.rpps,
+            self.given_name,
+            self.family_name,
+            self.profession,
+            self.specialty,
+            self.occupational_health,
+            self.active,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,27 +38,27 @@ def my_activity(ctx: Context, actor: ProfessionalActor, limit: int = LIMIT) -> l
     one's own trail reads no DMP)."""
     limit = max(1, min(limit, LIMIT))
     with ctx.reader() as uow:
-        rows = uow.audit.by_professional(actor.professional_id, limit)
-        finess = sorted({r["establishment"] for r in rows if r["establishment"]})
+        entries = uow.audit.by_professional(actor.professional_id, limit)
+        finess = sorted({e.establishment for e in entries if e.establishment})
         places = uow.directory.establishment_names((), finess)
     said = wording()
     found = []
-    for row in rows:
-        code = row["profession"] or actor.profession
+    for entry in entries:
+        code = entry.profession or actor.profession
         who = said.professional(
             actor.display_name or actor.rpps,
             code,
             ctx.valuesets.professions.get(code),
-            places.get(row["establishment"]) if row["establishment"] else None,
+            places.get(entry.establishment) if entry.establishment else None,
         )
-        entry = Said(
-            at=row["at"],
-            action=row["action"],
-            allowed=row["outcome"] == "allowed",
-            reason=row["reason"],
-            mode=row["mode"],
+        allowed = entry.outcome == "allowed"
+        told = Said(
+            at=entry.at,
+            action=entry.action,
+            allowed=allowed,
+            reason=entry.reason,
+            mode=entry.mode,
             actor=who,
         )
-        allowed = row["outcome"] == "allowed"
-        found.append(Done(row["dmp_id"], row["at"], row["mode"], allowed, said.sentence(entry)))
+        found.append(Done(entry.dmp_id, entry.at, entry.mode, allowed, said.sentence(told)))
     return found

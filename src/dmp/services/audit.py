@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ from dmp.domain.model import (
     ProfessionalActor,
     RepresentativeActor,
 )
+from dmp.domain.trail import AuditEntry, ChainHead
 from dmp.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -158,7 +159,9 @@ _HASHED = (
 )
 
 
-def entry_hash(entry: dict[str, Any] | Any) -> str:
+def entry_hash(entry: Mapping[str, Any] | AuditEntry) -> str:
+    """The hash of an entry about to be written (its values by name), or of one stored."""
+
     def canonical(value: Any) -> Any:
         if isinstance(value, datetime):
             return value.isoformat(timespec="microseconds")
@@ -168,7 +171,10 @@ def entry_hash(entry: dict[str, Any] | Any) -> str:
             return str(value)
         return value
 
-    body = {name: canonical(entry[name]) for name in _HASHED}
+    if isinstance(entry, AuditEntry):
+        body = {name: canonical(getattr(entry, name)) for name in _HASHED}
+    else:
+        body = {name: canonical(entry[name]) for name in _HASHED}
     data = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(data.encode()).hexdigest()
 
@@ -187,7 +193,7 @@ def append(
     its head row."""
     chain = dmp_id or SYSTEM_CHAIN
     head = uow.audit.head(chain, for_update=True)
-    seq = head["seq"] + 1 if head else 1
+    seq = head.seq + 1 if head else 1
     justification = None
     if event.justification is not None:
         if cipher is None:
@@ -206,7 +212,7 @@ def append(
         "reason": event.reason,
         "justification_enc": justification,
         "secret": event.secret,
-        "prev_hash": head["hash"] if head else GENESIS,
+        "prev_hash": head.hash if head else GENESIS,
     }
     entry["hash"] = entry_hash(entry)
     signed = {
@@ -235,32 +241,30 @@ class Break:
 
 
 def verify_chain(  # noqa: PLR0911 (one return per kind of break, in order)
-    entries: Iterator[Any], head: Any, signer: AuditSigner, dmp_id: UUID
+    entries: Iterator[AuditEntry], head: ChainHead | None, signer: AuditSigner, dmp_id: UUID
 ) -> tuple[int, Break | None]:
     """Check one chain; returns how many entries were read and the first break, if any."""
     prev_hash, expected_seq, count = GENESIS, 1, 0
     for entry in entries:
         count += 1
-        if entry["seq"] != expected_seq:
+        if entry.seq != expected_seq:
             return count, Break(
-                dmp_id, expected_seq, f"entrée manquante ou déplacée (trouvé n° {entry['seq']})"
+                dmp_id, expected_seq, f"entrée manquante ou déplacée (trouvé n° {entry.seq})"
             )
-        if entry["prev_hash"] != prev_hash:
-            return count, Break(
-                dmp_id, entry["seq"], "le chaînage avec l'entrée précédente est rompu"
-            )
-        if entry_hash(entry) != entry["hash"]:
-            return count, Break(dmp_id, entry["seq"], "le contenu de l'entrée a été modifié")
-        prev_hash, expected_seq = entry["hash"], expected_seq + 1
+        if entry.prev_hash != prev_hash:
+            return count, Break(dmp_id, entry.seq, "le chaînage avec l'entrée précédente est rompu")
+        if entry_hash(entry) != entry.hash:
+            return count, Break(dmp_id, entry.seq, "le contenu de l'entrée a été modifié")
+        prev_hash, expected_seq = entry.hash, expected_seq + 1
     if head is None:
         return count, Break(dmp_id, None, "la tête signée de la chaîne est absente")
-    if not signer.valid(dmp_id, head["seq"], head["hash"], head["signature"]):
+    if not signer.valid(dmp_id, head.seq, head.hash, head.signature):
         return count, Break(dmp_id, None, "la signature de la tête de chaîne est invalide")
-    if (head["seq"], head["hash"]) != (expected_seq - 1, prev_hash):
+    if (head.seq, head.hash) != (expected_seq - 1, prev_hash):
         return count, Break(
             dmp_id,
-            expected_seq if head["seq"] >= expected_seq else head["seq"],
+            expected_seq if head.seq >= expected_seq else head.seq,
             f"la chaîne s'arrête au n° {expected_seq - 1} mais la tête signée "
-            f"annonce le n° {head['seq']} (entrées supprimées en fin de chaîne)",
+            f"annonce le n° {head.seq} (entrées supprimées en fin de chaîne)",
         )
     return count, None

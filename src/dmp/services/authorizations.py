@@ -309,13 +309,13 @@ def _choices(ctx: Context, uow: UnitOfWork, door: Door) -> AccessChoices:
         for grant in uow.records.authorizations_listed(door.dmp_id)
     ]
     blocked = [
-        Blocked(listed_professional(ctx, block.professional_id, block), block.blocked_at)
+        Blocked(listed_professional(ctx, block.professional()), block.blocked_at)
         for block in uow.records.blocks_listed(door.dmp_id)
     ]
     medecin = None
     if facts.medecin_traitant_id is not None:
         rows = uow.directory.professionals_listed(ids=[facts.medecin_traitant_id])
-        medecin = listed_professional(ctx, rows[0]["id"], rows[0]) if rows else None
+        medecin = listed_professional(ctx, rows[0]) if rows else None
     return AccessChoices(
         dmp_id=door.dmp_id,
         patient_name=f"{identity.given_names} {identity.family_name}",
@@ -336,5 +336,5 @@ def _subject(ctx: Context, grant: ListedAuthorization) -> Listed:
     if grant.rpps is None and grant.finess is None:
         return Listed(grant.subject_kind, grant.subject_id, "Inconnu de l'annuaire", "", "")
     if grant.subject_kind == PROFESSIONAL:
-        return listed_professional(ctx, grant.subject_id, grant)
-    return listed_establishment(ctx, grant.subject_id, grant)
+        return listed_professional(ctx, grant.professional())
+    return listed_establishment(ctx, grant.establishment())

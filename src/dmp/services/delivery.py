@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
-from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.notify.base import DeliveryFailed, DeliveryUncertain, Message
 from dmp.domain.model import OutboxState
+from dmp.domain.trail import OutboxMessage
 from dmp.services.context import Context
 from dmp.services.notifications import addresses, render
 
@@ -99,7 +99,9 @@ def dispatch(
         with ctx.uow() as uow:
             expired = uow.outbox.expire_leases(ctx.now(), INTERRUPTED)
             uow.commit()
-        report.problems += [_problem(row, OutboxState.UNCERTAIN, INTERRUPTED) for row in expired]
+        report.problems += [
+            _problem(message, OutboxState.UNCERTAIN, INTERRUPTED) for message in expired
+        ]
         for _ in range(limit):
             if should_stop():
                 break
@@ -112,14 +114,14 @@ def dispatch(
     return report
 
 
-def _claim(ctx: Context) -> RowMap | None:
+def _claim(ctx: Context) -> OutboxMessage | None:
     """Committed before anything is sent: from now on no other sender takes this message."""
     now = ctx.now()
     lease = timedelta(seconds=ctx.settings.delivery.timeout_seconds * LEASE_TIMEOUTS)
     with ctx.uow() as uow:
-        row = uow.outbox.claim(now, now + lease, uuid4())
+        message = uow.outbox.claim(now, now + lease, uuid4())
         uow.commit()
-    return row
+    return message
 
 
 @dataclass
@@ -134,21 +136,21 @@ class _Attempt:
             self.failure = failure
 
 
-def _attempt(ctx: Context, row: RowMap) -> _Attempt:
+def _attempt(ctx: Context, message: OutboxMessage) -> _Attempt:
     """Send on each channel not done yet (a failure on one does not hold back the others)."""
-    text = render(row["template"], json.loads(row["params"]))
-    attempt = _Attempt(set(row["channels_done"].split()))
+    text = render(message.template, json.loads(message.params))
+    attempt = _Attempt(set(message.channels_done.split()))
     with ctx.reader() as uow:
-        targets = addresses(ctx, uow, row)
+        targets = addresses(ctx, uow, message)
     for channel, address in targets:
         if channel in attempt.done:
             continue
         if channel not in ctx.notifier.channels:
             attempt.unconfigured += 1
             continue
-        message = Message(channel, address, text.subject, text.body, str(row["id"]))
+        outgoing = Message(channel, address, text.subject, text.body, str(message.id))
         try:
-            ctx.notifier.send(message)
+            ctx.notifier.send(outgoing)
         except DeliveryFailed as failure:
             attempt.failed(failure)
         else:
@@ -156,42 +158,46 @@ def _attempt(ctx: Context, row: RowMap) -> _Attempt:
     return attempt
 
 
-def _deliver(ctx: Context, row: RowMap, report: DeliveryReport) -> None:
-    attempt = _attempt(ctx, row)
-    state, at = _outcome(ctx, row, attempt)
+def _deliver(ctx: Context, message: OutboxMessage, report: DeliveryReport) -> None:
+    attempt = _attempt(ctx, message)
+    state, at = _outcome(ctx, message, attempt)
     reason = attempt.failure.reason if attempt.failure else None
     done = " ".join(sorted(attempt.done))
+    claim = message.claim
+    assert claim is not None  # the claim this sender holds (``_claim``)
     with ctx.uow() as uow:
-        recorded = uow.outbox.finish(row["id"], row["claim"], state, done, at=at, reason=reason)
+        recorded = uow.outbox.finish(message.id, claim, state, done, at=at, reason=reason)
         uow.commit()
     if not recorded:  # gone meanwhile (its DMP destroyed)
         return
     if state is OutboxState.SENT:
         report.sent += 1
         report.unconfigured += attempt.unconfigured  # once, as the message is done with
-        if row["contact_enc"] is not None:
-            ctx.keys.destroy(row["id"])  # sent: the addresses it sealed are shredded
+        if message.contact_enc is not None:
+            ctx.keys.destroy(message.id)  # sent: the addresses it sealed are shredded
     elif state is OutboxState.PENDING:
         report.retrying += 1
     else:
-        report.problems.append(_problem(row, state, reason or "", done))
+        report.problems.append(_problem(message, state, reason or "", done))
 
 
-def _outcome(ctx: Context, row: RowMap, attempt: _Attempt) -> tuple[OutboxState, datetime]:
+def _outcome(
+    ctx: Context, message: OutboxMessage, attempt: _Attempt
+) -> tuple[OutboxState, datetime]:
     """The message's next state, and the time that goes with it (sent, or next attempt)."""
     now, delivery = ctx.now(), ctx.settings.delivery
     if attempt.failure is None:
         return OutboxState.SENT, now
     if isinstance(attempt.failure, DeliveryUncertain):
         return OutboxState.UNCERTAIN, now
-    if row["attempts"] >= delivery.max_attempts:
+    if message.attempts >= delivery.max_attempts:
         return OutboxState.FAILED, now
     first = timedelta(seconds=delivery.retry_seconds)
-    return OutboxState.PENDING, now + retry_delay(row["attempts"], first)
+    return OutboxState.PENDING, now + retry_delay(message.attempts, first)
 
 
 def _problem(
-    row: RowMap, state: OutboxState, reason: str, channels_done: str | None = None
+    message: OutboxMessage, state: OutboxState, reason: str, channels_done: str | None = None
 ) -> Problem:
-    done = row["channels_done"] if channels_done is None else channels_done
-    return Problem(row["id"], state, row["template"], row["attempts"], reason, done)
+    done = message.channels_done if channels_done is None else channels_done
+    return Problem(message.id, state, message.template, message.attempts, reason, done)

@@ -9,16 +9,15 @@ import hashlib
 import re
 import secrets
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
-from typing import Any, NoReturn
+from typing import NoReturn
 from uuid import UUID, uuid4
 
 from dmp import policy
-from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
+from dmp.domain.directory import ListedEstablishment, ListedProfessional
 from dmp.domain.identifiers import parse_finess, parse_rpps
 from dmp.domain.inputs import MAX_NAME, check_text
 from dmp.domain.model import (
@@ -30,7 +29,6 @@ from dmp.domain.model import (
     SystemActor,
 )
 from dmp.domain.names import words
-from dmp.domain.records import ListedAuthorization, ListedBlock
 from dmp.errors import Conflict, DmpError, Forbidden, InvalidInput, NotFound, Unauthenticated
 from dmp.policy import Decision
 from dmp.services import audit
@@ -387,13 +385,10 @@ def search(ctx: Context, text: str) -> Found:
             establishments = directory.establishments_named(query.words, SEARCH_LIMIT + 1)
         more = max(len(professionals), len(establishments)) > SEARCH_LIMIT
         professionals, establishments = professionals[:SEARCH_LIMIT], establishments[:SEARCH_LIMIT]
-        workplaces = directory.workplaces([row["id"] for row in professionals])
+        workplaces = directory.workplaces([found.id for found in professionals])
     return Found(
-        [
-            listed_professional(ctx, row["id"], row, workplaces.get(row["id"], ()))
-            for row in professionals
-        ],
-        [listed_establishment(ctx, row["id"], row) for row in establishments],
+        [listed_professional(ctx, p, workplaces.get(p.id, ())) for p in professionals],
+        [listed_establishment(ctx, e) for e in establishments],
         more,
     )
 
@@ -425,40 +420,31 @@ def _is_number(compact: str) -> bool:
     return bool(digits) and all(c in _CORSICA or unicodedata.category(c) == "Nd" for c in compact)
 
 
-# What a list reads a professional or an establishment from: a row of the directory's lists, or
-# a DMP's authorization or block read with its subject's names (domain.records).
-Listing = RowMap | ListedAuthorization | ListedBlock
-
-
-def _reader(listing: Listing) -> Callable[[str], Any]:
-    """How a listing's values are read: a row by its columns, a stored object by its fields."""
-    return listing.__getitem__ if isinstance(listing, Mapping) else partial(getattr, listing)
-
-
 def listed_professional(
-    ctx: Context, professional_id: UUID, row: Listing, workplaces: Sequence[str] = ()
+    ctx: Context, professional: ListedProfessional, workplaces: Sequence[str] = ()
 ) -> Listed:
-    """A professional as listed to a patient, from a row of the directory's lists."""
-    value = _reader(row)
-    what = ctx.valuesets.professions.get(value("profession"), value("profession"))
-    if value("specialty"):
-        what += f", {value('specialty')}"
-    if value("occupational_health"):
+    """A professional as listed to a patient, in French."""
+    what = ctx.valuesets.professions.get(professional.profession, professional.profession)
+    if professional.specialty:
+        what += f", {professional.specialty}"
+    if professional.occupational_health:
         what += " (santé au travail)"
     return Listed(
         "professional",
-        professional_id,
-        f"{value('given_name')} {value('family_name')}",
+        professional.id,
+        f"{professional.given_name} {professional.family_name}",
         what,
-        value("rpps"),
+        professional.rpps,
         tuple(workplaces),
-        medecin=value("profession") == MEDECIN,
-        active=value("active"),
+        medecin=professional.profession == MEDECIN,
+        active=professional.active,
     )
 
 
-def listed_establishment(ctx: Context, establishment_id: UUID, row: Listing) -> Listed:
-    """An establishment as listed to a patient, from a row of the directory's lists."""
-    value = _reader(row)
-    label, _excluded = ctx.valuesets.establishment_kinds.get(value("kind"), (value("kind"), False))
-    return Listed("establishment", establishment_id, value("name"), label, value("finess"))
+def listed_establishment(ctx: Context, establishment: ListedEstablishment) -> Listed:
+    """An establishment as listed to a patient, in French."""
+    kind = establishment.kind
+    label, _excluded = ctx.valuesets.establishment_kinds.get(kind, (kind, False))
+    return Listed(
+        "establishment", establishment.id, establishment.name, label, establishment.finess
+    )

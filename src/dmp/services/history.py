@@ -13,14 +13,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from uuid import UUID
 
 from dmp import policy
 from dmp.adapters.db.repositories import HistoryFilter
 from dmp.adapters.fieldcipher import FieldCipher
+from dmp.domain.directory import ListedProfessional
 from dmp.domain.french import PARIS
 from dmp.domain.model import Actor, PatientActor, RepresentativeActor
+from dmp.domain.trail import AuditEntry
 from dmp.errors import InvalidInput
 from dmp.services import gate
 from dmp.services.context import Context
@@ -31,7 +32,6 @@ PAGE = 50
 MAX_PAGE = 200
 MAX_PERSONS = 200  # the choice of person lists at most this many
 VOUS, SERVICE = "vous", "service"
-Row = Mapping[Any, Any]  # an audit entry as the database gives it (or a stand-in)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,11 +146,11 @@ def entries_of(
     """The newest entries of the DMP's history that this person may see and ``query`` keeps,
     older than ``before_seq``, at most ``limit``, as sentences."""
     wanted = _filter(door, query, before_seq)
-    rows = door.uow.audit.history(door.dmp_id, wanted, limit + 1)
-    more = len(rows) > limit
-    rows = [r for r in rows[:limit] if policy.sees_history_entry(door.access, r["secret"])]
-    names = _Names.gather(ctx, door, rows)
-    entries = [names.entry(door, row) for row in rows]
+    found = door.uow.audit.history(door.dmp_id, wanted, limit + 1)
+    more = len(found) > limit
+    found = [e for e in found[:limit] if policy.sees_history_entry(door.access, e.secret)]
+    names = _Names.gather(ctx, door, found)
+    entries = [names.entry(door, entry) for entry in found]
     return HistoryPage(entries, entries[-1].seq if more and entries else None)
 
 
@@ -220,9 +220,26 @@ def _uuid(text: str | None) -> UUID | None:
         return None
 
 
-def _ids(rows: Iterable[Row], kind_column: str, kind: str, id_column: str) -> list[UUID]:
-    found = (_uuid(r[id_column]) for r in rows if r[kind_column] == kind)
+def _ids(named: Iterable[tuple[str | None, str | None]], kind: str) -> list[UUID]:
+    """The ids of this kind among (kind, id) pairs."""
+    found = (_uuid(named_id) for named_kind, named_id in named if named_kind == kind)
     return [i for i in found if i is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class _ActorOnly:
+    """An actor of the chain, with what ``_Names`` reads of an entry (no profession, no
+    establishment, no target)."""
+
+    actor_kind: str
+    actor_id: str | None
+    profession: str | None = None
+    establishment: str | None = None
+    target_kind: str | None = None
+    target_id: str | None = None
+
+
+Mention = AuditEntry | _ActorOnly  # whom and what an entry names
 
 
 @dataclass
@@ -233,68 +250,69 @@ class _Names:
     wording: Wording
     reader: str | None
     patient: str
-    professionals: Mapping[UUID, Row] = field(default_factory=dict)
+    professionals: Mapping[UUID, ListedProfessional] = field(default_factory=dict)
     establishments: dict[UUID | str, str] = field(default_factory=dict)
     representatives: dict[UUID, str] = field(default_factory=dict)
     titles: dict[UUID, str] = field(default_factory=dict)
 
     @classmethod
-    def gather(cls, ctx: Context, door: Door, rows: Sequence[Row]) -> _Names:
+    def gather(cls, ctx: Context, door: Door, mentions: Sequence[Mention]) -> _Names:
         identity = door.loaded.identity
         names = cls(ctx, wording(), _reader(door), f"{identity.given_names} {identity.family_name}")
         uow = door.uow
-        pros = _ids(rows, "actor_kind", "professional", "actor_id")
-        pros += _ids(rows, "target_kind", "professional", "target_id")
+        actors = [(m.actor_kind, m.actor_id) for m in mentions]
+        targets = [(m.target_kind, m.target_id) for m in mentions]
+        pros = _ids(actors, "professional") + _ids(targets, "professional")
         names.professionals = uow.directory.named(pros)
-        finess = [r["establishment"] for r in rows if r["establishment"]]
-        places = _ids(rows, "target_kind", "establishment", "target_id")
+        finess = [m.establishment for m in mentions if m.establishment]
+        places = _ids(targets, "establishment")
         names.establishments = uow.directory.establishment_names(places, finess)
-        if any(r["actor_kind"] == "representative" for r in rows):
+        if any(m.actor_kind == "representative" for m in mentions):
             names.representatives = _representatives(door)
-        names.titles = _titles(ctx, door, _ids(rows, "target_kind", "document", "target_id"))
+        names.titles = _titles(ctx, door, _ids(targets, "document"))
         return names
 
-    def entry(self, door: Door, row: Row) -> HistoryEntry:
-        actor = self.actor(row)
+    def entry(self, door: Door, entry: AuditEntry) -> HistoryEntry:
+        actor = self.actor(entry)
         justification = None
-        if row["justification_enc"] is not None:
-            justification = door.cipher.open("justification", row["seq"], row["justification_enc"])
-        target_id = _uuid(row["target_id"])
+        if entry.justification_enc is not None:
+            justification = door.cipher.open("justification", entry.seq, entry.justification_enc)
+        target_id = _uuid(entry.target_id)
         said = Said(
-            at=row["at"],
-            action=row["action"],
-            allowed=row["outcome"] == "allowed",
-            reason=row["reason"],
-            mode=row["mode"],
+            at=entry.at,
+            action=entry.action,
+            allowed=entry.outcome == "allowed",
+            reason=entry.reason,
+            mode=entry.mode,
             actor=actor,
             justification=justification,
-            document=self.title(row["target_kind"], target_id),
-            target=self.target(row["target_kind"], target_id),
-            choices=row["target_id"] if row["target_kind"] == "oppositions" else None,
+            document=self.title(entry.target_kind, target_id),
+            target=self.target(entry.target_kind, target_id),
+            choices=entry.target_id if entry.target_kind == "oppositions" else None,
         )
         return HistoryEntry(
-            seq=row["seq"],
-            at=row["at"],
-            actor_kind=row["actor_kind"],
-            actor_label=self.name(row) or actor.subject.rstrip(","),
-            profession=self.ctx.valuesets.professions.get(row["profession"] or ""),
-            establishment=row["establishment"],
-            mode=row["mode"],
-            action=row["action"],
-            target_kind=row["target_kind"],
-            target_id=row["target_id"],
+            seq=entry.seq,
+            at=entry.at,
+            actor_kind=entry.actor_kind,
+            actor_label=self.name(entry) or actor.subject.rstrip(","),
+            profession=self.ctx.valuesets.professions.get(entry.profession or ""),
+            establishment=entry.establishment,
+            mode=entry.mode,
+            action=entry.action,
+            target_kind=entry.target_kind,
+            target_id=entry.target_id,
             allowed=said.allowed,
-            reason=row["reason"],
+            reason=entry.reason,
             justification=justification,
             sentence=self.wording.sentence(said),
         )
 
-    def actor(self, row: Row) -> Person:
-        kind, actor_id = row["actor_kind"], row["actor_id"]
+    def actor(self, mention: Mention) -> Person:
+        kind, actor_id = mention.actor_kind, mention.actor_id
         if kind in ("patient", "representative") and actor_id == self.reader:
             return READER
         if kind == "professional":
-            return self.professional(_uuid(actor_id), row["profession"], row["establishment"])
+            return self.professional(_uuid(actor_id), mention.profession, mention.establishment)
         if kind == "patient":
             return person(self.patient)
         if kind == "representative":
@@ -310,20 +328,20 @@ class _Names:
         found = self.professionals.get(professional_id or UUID(int=0))
         if found is None:
             return person("Un professionnel de santé", professional=True)
-        code = profession or found["profession"]
+        code = profession or found.profession
         return self.wording.professional(
-            f"{found['given_name']} {found['family_name']}",
+            f"{found.given_name} {found.family_name}",
             code,
             self.ctx.valuesets.professions.get(code),
             self.establishments.get(finess) if finess else None,
         )
 
-    def name(self, row: Row) -> str | None:
+    def name(self, mention: Mention) -> str | None:
         """A professional's name alone (« Bruno Martin »), as the directory has it."""
-        found = self.professionals.get(_uuid(row["actor_id"]) or UUID(int=0))
-        if row["actor_kind"] != "professional" or found is None:
+        found = self.professionals.get(_uuid(mention.actor_id) or UUID(int=0))
+        if mention.actor_kind != "professional" or found is None:
             return None
-        return f"{found['given_name']} {found['family_name']}"
+        return f"{found.given_name} {found.family_name}"
 
     def title(self, kind: str | None, target_id: UUID | None) -> str | None:
         """The document's title, if the entry names one this reader may read now."""
@@ -369,29 +387,19 @@ def _persons(ctx: Context, door: Door) -> list[Choice]:
     """Who may be chosen: the reader (« Vous »), everyone else the history names (the
     minor's secret entries left out for a representative), the service."""
     public_only = not policy.sees_history_entry(door.access, True)
-    rows = door.uow.audit.actors(door.dmp_id, public_only=public_only, limit=MAX_PERSONS)
-    names = _Names.gather(ctx, door, [_as_entry(r) for r in rows])
+    found = door.uow.audit.actors(door.dmp_id, public_only=public_only, limit=MAX_PERSONS)
+    mentions = [_ActorOnly(a.actor_kind, a.actor_id) for a in found]
+    names = _Names.gather(ctx, door, mentions)
     mine, others, service = [], [], []
-    for row in rows:
-        actor = names.actor(_as_entry(row))
+    for mention in mentions:
+        actor = names.actor(mention)
         if actor.reader:
             mine = [Choice(VOUS, "Vous")]
-        elif row["actor_kind"] == "system":
+        elif mention.actor_kind == "system":
             service = [Choice(SERVICE, "Le service DMP")]
         else:
-            others.append(Choice(row["actor_id"], _label(actor)))
+            others.append(Choice(mention.actor_id or "", _label(actor)))
     return mine + sorted(others, key=lambda c: c.label) + service
-
-
-def _as_entry(row: Row) -> dict[str, Any]:
-    """An actor row, with what ``_Names`` reads of an entry."""
-    return {
-        **row,
-        "profession": None,
-        "establishment": None,
-        "target_kind": None,
-        "target_id": None,
-    }
 
 
 def _label(actor: Person) -> str:

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 from uuid import UUID
 
-from dmp.adapters.db.legacy import CLEAR_INS_TARGET, LegacyRepository
+from dmp.adapters.db.legacy import CLEAR_INS_TARGET, ClearRecord, LegacyRepository
 from dmp.adapters.db.migrate import compact, current_revision, pending_revisions, upgrade
-from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.fieldcipher import FieldCipher
 from dmp.adapters.keystore import KeyDestroyed
 from dmp.domain.model import SystemActor
+from dmp.domain.trail import AuditEntry
 from dmp.errors import IntegrityError, MigrationRefused
 from dmp.services import audit
 from dmp.services.context import Context
@@ -127,38 +126,38 @@ def _pages(ctx: Context, seal_page: _PageSealer) -> int:
 
 def _seal_records(ctx: Context, legacy: LegacyRepository) -> int:
     page = legacy.records(_PAGE)
-    ctx.keys.prefetch([row["dmp_id"] for row in page])
-    for row in page:
-        legacy.seal_record(row["dmp_id"], ctx.index.ins(row["ins"]), _sealed_ins(ctx, row))
+    ctx.keys.prefetch([record.dmp_id for record in page])
+    for record in page:
+        legacy.seal_record(record.dmp_id, ctx.index.ins(record.ins), _sealed_ins(ctx, record))
     return len(page)
 
 
-def _sealed_ins(ctx: Context, row: RowMap) -> bytes | None:
+def _sealed_ins(ctx: Context, record: ClearRecord) -> bytes | None:
     """The INS sealed under its DMP's key; None when that key is already shredded (a
     destruction cut short: the tombstone will need only the index)."""
     try:
-        key = ctx.keys.get(row["dmp_id"])
+        key = ctx.keys.get(record.dmp_id)
     except KeyDestroyed:
         return None
-    return FieldCipher(row["dmp_id"], key).seal("ins", "record", row["ins"])
+    return FieldCipher(record.dmp_id, key).seal("ins", "record", record.ins)
 
 
 def _seal_tombstones(ctx: Context, legacy: LegacyRepository) -> int:
     page = legacy.tombstones(_PAGE)
-    for row in page:
-        legacy.seal_tombstone(row["id"], ctx.index.ins(row["ins"]))
+    for tomb in page:
+        legacy.seal_tombstone(tomb.id, ctx.index.ins(tomb.ins))
     return len(page)
 
 
 def _seal_accounts(ctx: Context, legacy: LegacyRepository) -> int:
     """Each account gets its key (kept if a previous, interrupted run created it)."""
     page = legacy.accounts(_PAGE)
-    for row in page:
-        cipher = FieldCipher(row["id"], ctx.keys.open_or_create(row["id"]))
+    for account in page:
+        cipher = FieldCipher(account.id, ctx.keys.open_or_create(account.id))
         legacy.seal_account(
-            row["id"],
-            cipher.seal_optional("email", "account", row["email"]),
-            cipher.seal_optional("phone", "account", row["phone"]),
+            account.id,
+            cipher.seal_optional("email", "account", account.email),
+            cipher.seal_optional("phone", "account", account.phone),
         )
     return len(page)
 
@@ -167,14 +166,14 @@ def _seal_messages(ctx: Context, legacy: LegacyRepository) -> int:
     """A message to a bare address keeps it sealed under a key of its own until it is sent; a
     message already sent keeps no address at all."""
     page = legacy.contact_messages(_PAGE)
-    for row in page:
-        params = json.loads(row["params"])
+    for message in page:
+        params = json.loads(message.params)
         addresses = {"email": params.pop("email", ""), "phone": params.pop("phone", "")}
         sealed = None
-        if row["sent_at"] is None and any(addresses.values()):
-            cipher = FieldCipher(row["id"], ctx.keys.open_or_create(row["id"]))
+        if message.sent_at is None and any(addresses.values()):
+            cipher = FieldCipher(message.id, ctx.keys.open_or_create(message.id))
             sealed = cipher.seal("contact", "outbox", json.dumps(addresses))
-        legacy.rewrite_message(row["id"], json.dumps(params, ensure_ascii=False), sealed)
+        legacy.rewrite_message(message.id, json.dumps(params, ensure_ascii=False), sealed)
     return len(page)
 
 
@@ -200,12 +199,11 @@ def _rewrite_chain(ctx: Context, chain: UUID, first: int) -> int:
             )
         renamed, last = _rehash_from(ctx, legacy, chain, first)
         now = ctx.now()
-        signature = ctx.signer.sign(chain, last["seq"], last["hash"])
+        signature = ctx.signer.sign(chain, last.seq, last.hash)
         legacy.move_head(
-            chain,
-            {"seq": last["seq"], "hash": last["hash"], "signature": signature, "signed_at": now},
+            chain, {"seq": last.seq, "hash": last.hash, "signature": signature, "signed_at": now}
         )
-        target = ("audit-entries", f"{chain}/{first}-{last['seq']}")
+        target = ("audit-entries", f"{chain}/{first}-{last.seq}")
         event = audit.Event("audit.rewrite", True, "ins-index", *target)
         audit.append(uow, ctx.signer, now, None, MIGRATION, event)
         uow.commit()
@@ -214,7 +212,7 @@ def _rewrite_chain(ctx: Context, chain: UUID, first: int) -> int:
 
 def _rehash_from(
     ctx: Context, legacy: LegacyRepository, chain: UUID, first: int
-) -> tuple[int, dict[str, Any]]:
+) -> tuple[int, AuditEntry]:
     """Rewrite the entries from ``first`` on, page by page; returns how many named an INS, and
     the last entry as rewritten. The entry before ``first`` is unchanged, and so is the link
     to it."""
@@ -222,17 +220,19 @@ def _rehash_from(
     prev_hash = None
     while page := legacy.entries(chain, seq, _PAGE):
         rewritten = []
-        for row in page:
-            entry = dict(row)
-            prev_hash = entry["prev_hash"] if prev_hash is None else prev_hash
-            if entry["target_kind"] == CLEAR_INS_TARGET:
-                entry["target_kind"] = "ins-index"
-                entry["target_id"] = ctx.index.ins(entry["target_id"])
+        for stored in page:
+            prev_hash = stored.prev_hash if prev_hash is None else prev_hash
+            target_kind, target_id = stored.target_kind, stored.target_id
+            if target_kind == CLEAR_INS_TARGET and target_id is not None:
+                target_kind, target_id = "ins-index", ctx.index.ins(target_id)
                 renamed += 1
-            entry["prev_hash"] = prev_hash
-            entry["hash"] = prev_hash = audit.entry_hash(entry)
+            linked = replace(
+                stored, target_kind=target_kind, target_id=target_id, prev_hash=prev_hash
+            )
+            entry = replace(linked, hash=audit.entry_hash(linked))
+            prev_hash = entry.hash
             rewritten.append(entry)
         legacy.replace_entries(chain, rewritten)
-        seq, last = page[-1]["seq"] + 1, rewritten[-1]
+        seq, last = page[-1].seq + 1, rewritten[-1]
     assert last is not None  # ``first`` is the number of an entry of this chain
     return renamed, last

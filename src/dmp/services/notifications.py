@@ -17,7 +17,6 @@ from uuid import uuid4
 
 import yaml
 
-from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
 from dmp.adapters.keystore import KeyDestroyed
@@ -30,6 +29,7 @@ from dmp.adapters.notify.base import (
     Message,
 )
 from dmp.adapters.notify.devoutbox import DevOutbox, SentMessage
+from dmp.domain.trail import OutboxMessage
 from dmp.errors import ConfigurationError, NotFound, NotificationUnavailable
 from dmp.services.accounts import contacts_of
 from dmp.services.context import Context
@@ -96,33 +96,33 @@ def demo_messages(ctx: Context, limit: int = 20) -> list[SentMessage]:
     return ctx.notifier.recent(limit)
 
 
-def addresses(ctx: Context, uow: UnitOfWork, row: RowMap) -> list[tuple[str, str]]:
+def addresses(ctx: Context, uow: UnitOfWork, message: OutboxMessage) -> list[tuple[str, str]]:
     """Where a queued message goes: (channel, address) pairs, as its recipient's choices of
     notices (``services.notices``) and contact channels stand now: a notice turned off, or a
     channel, is not sent from then on, those queued included; a required one always is."""
-    kind = row["recipient_kind"]
+    kind = message.recipient_kind
     if kind == "contact":
-        found = _sealed_addresses(ctx, row)
+        found = _sealed_addresses(ctx, message)
     elif kind == "account":
-        account = uow.records.account(row["recipient_id"])
+        account = uow.records.account(message.recipient_id)
         if account is None:
             return []
         contacts = contacts_of(ctx, account)
         registered = {EMAIL: contacts.email, SMS: contacts.phone}
-        wanted = channels_for(account, row["template"], {c for c, a in registered.items() if a})
+        wanted = channels_for(account, message.template, {c for c, a in registered.items() if a})
         found = [(c, registered[c] if c in wanted else "") for c in (EMAIL, SMS)]
     else:
-        found = [(EMAIL, uow.directory.professional_email(row["recipient_id"]) or "")]
+        found = [(EMAIL, uow.directory.professional_email(message.recipient_id) or "")]
     return [(channel, address) for channel, address in found if address]
 
 
-def _sealed_addresses(ctx: Context, row: RowMap) -> list[tuple[str, str | None]]:
+def _sealed_addresses(ctx: Context, message: OutboxMessage) -> list[tuple[str, str | None]]:
     """The addresses a message carries, sealed under its own key (none if that key is gone)."""
-    if row["contact_enc"] is None:
+    if message.contact_enc is None:
         return []
     try:
-        cipher = FieldCipher(row["id"], ctx.keys.get(row["id"]))
+        cipher = FieldCipher(message.id, ctx.keys.get(message.id))
     except KeyDestroyed:
         return []
-    sealed = json.loads(cipher.open("contact", "outbox", row["contact_enc"]))
+    sealed = json.loads(cipher.open("contact", "outbox", message.contact_enc))
     return [(EMAIL, sealed.get("email")), (SMS, sealed.get("phone"))]

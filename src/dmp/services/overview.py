@@ -104,9 +104,9 @@ def _name(uow: UnitOfWork, professional_id: UUID | None) -> str | None:
 
 def _notices(uow: UnitOfWork, account_id: UUID) -> list[Notice]:
     """The latest messages the service sent (or will send) to the patient, as they read."""
-    rows = uow.outbox.for_recipient(account_id)[-LATEST:]
+    messages = uow.outbox.for_recipient(account_id)[-LATEST:]
     notices = []
-    for row in reversed(rows):
-        text = render(row["template"], json.loads(row["params"]))
-        notices.append(Notice(row["created_at"], text.subject, text.body))
+    for message in reversed(messages):
+        text = render(message.template, json.loads(message.params))
+        notices.append(Notice(message.created_at, text.subject, text.body))
     return notices

@@ -34,10 +34,10 @@ import pyotp
 from argon2.exceptions import Argon2Error
 
 from dmp import policy
-from dmp.adapters.db.repositories import RowMap
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.fieldcipher import FieldCipher
 from dmp.adapters.oidc import OidcError
+from dmp.domain.directory import ProfessionalLogin
 from dmp.domain.identifiers import parse_rpps
 from dmp.domain.inputs import check_justification
 from dmp.domain.model import (
@@ -126,7 +126,7 @@ def begin(ctx: Context, session: WebSession, rpps: str, password: str) -> WebSes
             uow.commit()
             raise ProLoginFailed()
         _admit(ctx, uow, professional, "password")
-        stage = PRO_ENROL if login["totp_secret_enc"] is None else PRO_CODE
+        stage = PRO_ENROL if login.totp_secret_enc is None else PRO_CODE
         uow.accounts.update_session(
             session.id, stage=stage, professional_id=professional.id, pro_state=None
         )
@@ -134,24 +134,24 @@ def begin(ctx: Context, session: WebSession, rpps: str, password: str) -> WebSes
     return _with(session, stage=stage, professional_id=professional.id, pro_state=None)
 
 
-def _password_holds(ctx: Context, uow: UnitOfWork, login: RowMap, password: str) -> bool:
+def _password_holds(ctx: Context, uow: UnitOfWork, login: ProfessionalLogin, password: str) -> bool:
     now = ctx.now()
-    hashed = login["password_hash"]
-    if hashed is None or (login["next_login_at"] is not None and now < login["next_login_at"]):
+    hashed = login.password_hash
+    if hashed is None or (login.next_login_at is not None and now < login.next_login_at):
         _verify(ctx, _decoy_hash(ctx), password)  # the same work: nothing told by the time
         return False
     if not _verify(ctx, hashed, password[:MAX_PASSWORD]):
-        failures = login["failed_logins"] + 1
+        failures = login.failed_logins + 1
         wait = _wait_after(failures)
         uow.directory.update_professional(
-            login["id"], failed_logins=failures, next_login_at=now + wait if wait else None
+            login.id, failed_logins=failures, next_login_at=now + wait if wait else None
         )
         return False
-    if login["failed_logins"] or login["next_login_at"] is not None:
-        uow.directory.update_professional(login["id"], failed_logins=0, next_login_at=None)
+    if login.failed_logins or login.next_login_at is not None:
+        uow.directory.update_professional(login.id, failed_logins=0, next_login_at=None)
     if ctx.password_hasher.check_needs_rehash(hashed):
         new_hash = ctx.password_hasher.hash(password)
-        uow.directory.update_professional(login["id"], password_hash=new_hash)
+        uow.directory.update_professional(login.id, password_hash=new_hash)
     return True
 
 
@@ -250,13 +250,11 @@ def finish(ctx: Context, session: WebSession, code: str) -> Opened:
     state, now = _state(session), ctx.now()
     with ctx.uow() as uow:
         login = uow.directory.login_of(professional_id, for_update=True)
-        if login is None or login["totp_secret_enc"] is None:
+        if login is None or login.totp_secret_enc is None:
             raise SignInRequired()
-        secret = _cipher(ctx, professional_id).open(
-            "totp", "professional", login["totp_secret_enc"]
-        )
+        secret = _cipher(ctx, professional_id).open("totp", "professional", login.totp_secret_enc)
         step = matching_step(secret, code, now)
-        last = login["totp_last_step"]
+        last = login.totp_last_step
         if step is None or (last is not None and step <= last):
             _count_try(uow, session, state)
             uow.commit()

@@ -6,10 +6,9 @@ chain, with the professional as its actor."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from uuid import UUID
 
+from dmp.domain.directory import ApiTokenListing
 from dmp.domain.inputs import check_text
 from dmp.domain.model import ProfessionalActor
 from dmp.errors import InvalidInput, NotFound
@@ -20,22 +19,6 @@ from dmp.services.directory import IssuedToken
 MAX_LABEL = 100  # the column's width
 MAX_LISTED = 100
 DAYS = 90
-
-
-@dataclass(frozen=True, slots=True)
-class OwnToken:
-    """One of a professional's tokens as their page lists it: never the token, never its hash."""
-
-    id: UUID
-    label: str | None
-    created_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None
-    finess: str | None
-    establishment_name: str | None
-
-    def active(self, now: datetime) -> bool:
-        return self.revoked_at is None and self.expires_at > now
 
 
 def create_token(ctx: Context, actor: ProfessionalActor, label: str) -> IssuedToken:
@@ -54,22 +37,10 @@ def create_token(ctx: Context, actor: ProfessionalActor, label: str) -> IssuedTo
     )
 
 
-def tokens_of(ctx: Context, actor: ProfessionalActor) -> list[OwnToken]:
+def tokens_of(ctx: Context, actor: ProfessionalActor) -> list[ApiTokenListing]:
     """This professional's tokens, newest first (revoked and expired ones included, marked)."""
     with ctx.reader() as uow:
-        rows = uow.directory.tokens_of(actor.professional_id, MAX_LISTED)
-    return [
-        OwnToken(
-            row["id"],
-            row["label"],
-            row["created_at"],
-            row["expires_at"],
-            row["revoked_at"],
-            row["finess"],
-            row["establishment_name"],
-        )
-        for row in rows
-    ]
+        return uow.directory.tokens_of(actor.professional_id, MAX_LISTED)
 
 
 def revoke_own_token(ctx: Context, actor: ProfessionalActor, token_id: UUID) -> None:

@@ -17,10 +17,11 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from uuid import UUID
 
 from dmp.adapters.witness import Witness
+from dmp.domain.trail import AuditEntry, ChainHead
 from dmp.services.audit import GENESIS, SYSTEM_CHAIN, AuditSigner, Break
 from dmp.services.witness import Checkpoint, heads_root, line_hash, parse
 
@@ -271,23 +272,23 @@ class Tap:
         self.hash_at_seen: str | None = None
         self.destroyed: set[UUID] = set()
 
-    def watch(self, entries: Iterable[Any]) -> Iterator[Any]:
+    def watch(self, entries: Iterable[AuditEntry]) -> Iterator[AuditEntry]:
         for entry in entries:
-            self.last = entry["seq"]
-            if self.seen is not None and entry["seq"] == self.seen.seq:
-                self.hash_at_seen = entry["hash"]
-            if entry["action"] == DESTROYED and entry["target_id"] in self.gone:
-                self.destroyed.add(UUID(entry["target_id"]))
+            self.last = entry.seq
+            if self.seen is not None and entry.seq == self.seen.seq:
+                self.hash_at_seen = entry.hash
+            if entry.action == DESTROYED and entry.target_id in self.gone:
+                self.destroyed.add(UUID(entry.target_id))
             yield entry
 
-    def compare(self, dmp_id: UUID, head: Any) -> Break | None:
+    def compare(self, dmp_id: UUID, head: ChainHead | None) -> Break | None:
         """The chain in the database against the latest head the witness saw of it."""
         seen = self.seen
         if seen is None:
             return None
         if head is None and self.last is None:
             return vanished(dmp_id, seen)
-        reached = head["seq"] if head is not None else self.last  # a head deleted alone
+        reached = head.seq if head is not None else self.last  # a head deleted alone
         if reached is not None and reached < seen.seq:
             return Break(
                 dmp_id,
@@ -296,7 +297,7 @@ class Tap:
                 f"que le témoin a vu le n° {seen.seq} (point de contrôle n° {seen.n})",
             )
         rewritten = self.hash_at_seen not in (None, seen.hash) or (
-            head is not None and head["seq"] == seen.seq and head["hash"] != seen.hash
+            head is not None and head.seq == seen.seq and head.hash != seen.hash
         )
         if rewritten:
             return Break(

@@ -10,6 +10,8 @@ interrupted upgrade resumes where it stopped.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -30,7 +32,7 @@ from sqlalchemy import (
 )
 
 from dmp.adapters.db import tables as t
-from dmp.adapters.db.repositories import RowMap
+from dmp.domain.trail import AuditEntry
 
 _records = table(
     "records",
@@ -64,16 +66,49 @@ _entries = t.audit_entries
 CLEAR_INS_TARGET = "ins"  # the audit target kind of an INS, before its blind index
 
 
+@dataclass(frozen=True, slots=True)
+class ClearRecord:
+    """A DMP whose INS is still in clear."""
+
+    dmp_id: UUID
+    ins: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClearTombstone:
+    id: UUID
+    ins: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClearAccount:
+    """An account whose contact channels are still in clear."""
+
+    id: UUID
+    email: str | None
+    phone: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClearMessage:
+    """A message to a bare address whose parameters still carry it."""
+
+    id: UUID
+    params: str
+    sent_at: datetime | None
+
+
 class LegacyRepository:
     """The rows that still hold a clear value, a page at a time, and their sealed replacement."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def records(self, limit: int) -> list[RowMap]:
+    def records(self, limit: int) -> list[ClearRecord]:
         stmt = select(_records.c.dmp_id, _records.c.ins, _records.c.state)
         stmt = stmt.where(_records.c.ins.is_not(None)).order_by(_records.c.dmp_id)
-        return list(self.conn.execute(stmt.limit(limit)).mappings())
+        return [ClearRecord(*row) for row in self.conn.execute(stmt.limit(limit))]
 
     def seal_record(self, dmp_id: UUID, ins_index: str, ins_enc: bytes | None) -> None:
         self.conn.execute(
@@ -82,9 +117,10 @@ class LegacyRepository:
             .values(ins_index=ins_index, ins_enc=ins_enc, ins=None)
         )
 
-    def tombstones(self, limit: int) -> list[RowMap]:
+    def tombstones(self, limit: int) -> list[ClearTombstone]:
         stmt = select(_tombstones.c.id, _tombstones.c.ins).where(_tombstones.c.ins.is_not(None))
-        return list(self.conn.execute(stmt.order_by(_tombstones.c.id).limit(limit)).mappings())
+        rows = self.conn.execute(stmt.order_by(_tombstones.c.id).limit(limit))
+        return [ClearTombstone(*row) for row in rows]
 
     def seal_tombstone(self, tombstone_id: UUID, ins_index: str) -> None:
         self.conn.execute(
@@ -93,11 +129,12 @@ class LegacyRepository:
             .values(ins_index=ins_index, ins=None)
         )
 
-    def accounts(self, limit: int) -> list[RowMap]:
+    def accounts(self, limit: int) -> list[ClearAccount]:
         stmt = select(_accounts.c.id, _accounts.c.email, _accounts.c.phone).where(
             or_(_accounts.c.email.is_not(None), _accounts.c.phone.is_not(None))
         )
-        return list(self.conn.execute(stmt.order_by(_accounts.c.id).limit(limit)).mappings())
+        rows = self.conn.execute(stmt.order_by(_accounts.c.id).limit(limit))
+        return [ClearAccount(*row) for row in rows]
 
     def seal_account(
         self, account_id: UUID, email_enc: bytes | None, phone_enc: bytes | None
@@ -108,13 +145,14 @@ class LegacyRepository:
             .values(email_enc=email_enc, phone_enc=phone_enc, email=None, phone=None)
         )
 
-    def contact_messages(self, limit: int) -> list[RowMap]:
+    def contact_messages(self, limit: int) -> list[ClearMessage]:
         """Messages to a bare address whose parameters still carry it."""
-        stmt = select(_outbox).where(
+        stmt = select(_outbox.c.id, _outbox.c.params, _outbox.c.sent_at).where(
             _outbox.c.recipient_kind == "contact",
             or_(_outbox.c.params.like('%"email"%'), _outbox.c.params.like('%"phone"%')),
         )
-        return list(self.conn.execute(stmt.order_by(_outbox.c.id).limit(limit)).mappings())
+        rows = self.conn.execute(stmt.order_by(_outbox.c.id).limit(limit))
+        return [ClearMessage(*row) for row in rows]
 
     def rewrite_message(self, outbox_id: UUID, params: str, contact_enc: bytes | None) -> None:
         self.conn.execute(
@@ -133,21 +171,22 @@ class LegacyRepository:
         )
         return [(chain, first) for chain, first in self.conn.execute(stmt)]
 
-    def entries(self, chain: UUID, from_seq: int, limit: int) -> list[RowMap]:
+    def entries(self, chain: UUID, from_seq: int, limit: int) -> list[AuditEntry]:
         stmt = select(_entries).where(_entries.c.dmp_id == chain, _entries.c.seq >= from_seq)
-        return list(self.conn.execute(stmt.order_by(_entries.c.seq).limit(limit)).mappings())
+        rows = self.conn.execute(stmt.order_by(_entries.c.seq).limit(limit)).mappings()
+        return [AuditEntry(**row) for row in rows]
 
-    def replace_entries(self, chain: UUID, entries: Sequence[dict[str, Any]]) -> None:
+    def replace_entries(self, chain: UUID, entries: Sequence[AuditEntry]) -> None:
         """Put these entries in the place of those of the same numbers. The append-only trigger
         lets a chain's entries be deleted only while its id is in ``audit_purges``: the same
         door as a destruction, open for this statement only."""
-        numbers = [entry["seq"] for entry in entries]
+        numbers = [entry.seq for entry in entries]
         self.conn.execute(insert(t.audit_purges).values(dmp_id=chain))
         self.conn.execute(
             delete(_entries).where(_entries.c.dmp_id == chain, _entries.c.seq.in_(numbers))
         )
         self.conn.execute(delete(t.audit_purges).where(t.audit_purges.c.dmp_id == chain))
-        self.conn.execute(insert(_entries), list(entries))
+        self.conn.execute(insert(_entries), [asdict(entry) for entry in entries])
 
     def move_head(self, chain: UUID, head: dict[str, Any]) -> None:
         self.conn.execute(

@@ -1,11 +1,13 @@
-"""Repositories: the only code that writes SQL. They speak rows and domain objects, never policy."""
+"""Repositories: the only code that writes SQL. They hand back domain objects (never rows) and
+decide nothing: the rules are the policy's."""
 
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, TypeVar
+from itertools import starmap
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import (
@@ -29,6 +31,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dmp.adapters.db import tables as t
 from dmp.domain.accounts import Account, Challenge, OneTimeCode, Passkey, StoredSession
+from dmp.domain.directory import (
+    ApiTokenListing,
+    ListedEstablishment,
+    ListedProfessional,
+    ProfessionalLogin,
+)
 from dmp.domain.model import Establishment, OutboxState, Professional, RecordFacts, RecordState
 from dmp.domain.names import search_key
 from dmp.domain.records import (
@@ -46,9 +54,14 @@ from dmp.domain.records import (
     StoredRecord,
     Tombstone,
 )
+from dmp.domain.trail import ActivityEntry, AuditEntry, ChainActor, ChainHead, OutboxMessage
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 RowMap = RowMapping
 T = TypeVar("T")
+D = TypeVar("D", bound="DataclassInstance")
 DESTROYING = "destroying"  # the state of a DMP while its destruction is under way
 
 # The statements of the hot paths (every request authenticates; every read loads its DMP, its
@@ -224,7 +237,11 @@ _in_field_order(StoredRecord, _RECORD_BY_ID)
 _in_field_order(StoredDocument, _STORED_DOCUMENTS)
 _in_field_order(AuthoredDocument, _DOCUMENTS_WITH_AUTHORS)
 _in_field_order(StoredContent, _CONTENTS_OF_RECORD)
-_AUDIT_HEAD = select(t.audit_heads).where(t.audit_heads.c.dmp_id == bindparam("dmp_id"))
+# A head's columns are ChainHead's fields, by name and in order: every append (every read)
+# builds its chain's head from the values alone, as cheaply as it read two of them by name.
+_AUDIT_HEAD = select(*(t.audit_heads.c[f.name] for f in fields(ChainHead))).where(
+    t.audit_heads.c.dmp_id == bindparam("dmp_id")
+)
 _AUDIT_HEAD_LOCKED = _AUDIT_HEAD.with_for_update()
 _AUDIT_HEADS = select(t.audit_heads.c.dmp_id, t.audit_heads.c.seq, t.audit_heads.c.hash)
 _AUDIT_HEADS_SINCE = _AUDIT_HEADS.where(t.audit_heads.c.signed_at >= bindparam("since"))
@@ -373,7 +390,9 @@ class DirectoryRepository(_Repository):
             attached_only_to_excluded=bool(row["only_excluded"]),
         )
 
-    def login_of(self, professional_id: UUID, *, for_update: bool = False) -> RowMap | None:
+    def login_of(
+        self, professional_id: UUID, *, for_update: bool = False
+    ) -> ProfessionalLogin | None:
         """What the professional portal's own login needs of a professional: the password's
         hash, the authenticator app's sealed secret and last step, the failed tries."""
         p = t.professionals.c
@@ -386,7 +405,9 @@ class DirectoryRepository(_Repository):
             p.failed_logins,
             p.next_login_at,
         ).where(p.id == professional_id)
-        return self._one(stmt.with_for_update() if for_update else stmt)
+        return stored_or_none(
+            ProfessionalLogin, self._one(stmt.with_for_update() if for_update else stmt)
+        )
 
     def update_professional(self, professional_id: UUID, **values: Any) -> None:
         self.conn.execute(
@@ -415,26 +436,26 @@ class DirectoryRepository(_Repository):
 
     # --- looked up by a patient: bounded lists of what anyone may read of the directory ---------
 
-    def professionals_named(self, words: Sequence[str], limit: int) -> list[RowMap]:
+    def professionals_named(self, words: Sequence[str], limit: int) -> list[ListedProfessional]:
         """Professionals with, for each of ``words`` (folded: domain.names.words), a given or
         family name starting with it; at most ``limit``, by family name."""
         where = _names_start_with(_pro.c.search_key, words)
-        return self._rows(_PROFESSIONALS_LISTED.where(where).limit(limit))
+        return self._all(ListedProfessional, _PROFESSIONALS_LISTED.where(where).limit(limit))
 
     def professionals_listed(
         self, *, rpps: str | None = None, ids: Sequence[UUID] = ()
-    ) -> list[RowMap]:
+    ) -> list[ListedProfessional]:
         """The professional of this RPPS, or these professionals, as listed to a patient."""
         where = _pro.c.rpps == rpps if rpps is not None else _pro.c.id.in_(ids)
-        return self._rows(_PROFESSIONALS_LISTED.where(where))
+        return self._all(ListedProfessional, _PROFESSIONALS_LISTED.where(where))
 
-    def establishments_named(self, words: Sequence[str], limit: int) -> list[RowMap]:
+    def establishments_named(self, words: Sequence[str], limit: int) -> list[ListedEstablishment]:
         """Establishments whose name holds a word starting with each of ``words``."""
         where = _names_start_with(_est.c.search_key, words)
-        return self._rows(_ESTABLISHMENTS_LISTED.where(where).limit(limit))
+        return self._all(ListedEstablishment, _ESTABLISHMENTS_LISTED.where(where).limit(limit))
 
-    def establishment_listed(self, finess: str) -> list[RowMap]:
-        return self._rows(_ESTABLISHMENTS_LISTED.where(_est.c.finess == finess))
+    def establishment_listed(self, finess: str) -> list[ListedEstablishment]:
+        return self._all(ListedEstablishment, _ESTABLISHMENTS_LISTED.where(_est.c.finess == finess))
 
     def workplaces(self, professional_ids: Sequence[UUID]) -> dict[UUID, list[str]]:
         """The names of the establishments each of these professionals works for."""
@@ -448,9 +469,6 @@ class DirectoryRepository(_Repository):
         for professional_id, name in self.conn.execute(stmt):
             found.setdefault(professional_id, []).append(name)
         return found
-
-    def _rows(self, stmt: Any) -> list[RowMap]:
-        return list(self.conn.execute(stmt).mappings())
 
     def add_token(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.api_tokens), values)
@@ -485,13 +503,12 @@ class DirectoryRepository(_Repository):
         )
         return TokenHolder(row["expires_at"], row["revoked_at"], professional, establishment)
 
-    def named(self, professional_ids: Sequence[UUID]) -> dict[UUID, RowMap]:
-        """The names and professions of these professionals, in one statement."""
+    def named(self, professional_ids: Sequence[UUID]) -> dict[UUID, ListedProfessional]:
+        """The names and professions of these professionals (as listed), in one statement."""
         if not professional_ids:
             return {}
-        columns = (_pro.c.id, _pro.c.rpps, _pro.c.given_name, _pro.c.family_name, _pro.c.profession)
-        stmt = select(*columns).where(_pro.c.id.in_(sorted(set(professional_ids))))
-        return {row["id"]: row for row in self.conn.execute(stmt).mappings()}
+        stmt = select(_pro.c.id, *_PRO_LISTED).where(_pro.c.id.in_(sorted(set(professional_ids))))
+        return {found.id: found for found in self._all(ListedProfessional, stmt)}
 
     def establishment_names(
         self, ids: Sequence[UUID] = (), finess: Sequence[str] = ()
@@ -524,7 +541,7 @@ class DirectoryRepository(_Repository):
             stmt = stmt.where(t.api_tokens.c.professional_id == professional_id)
         return self.conn.execute(stmt.values(revoked_at=at)).rowcount > 0
 
-    def tokens_of(self, professional_id: UUID, limit: int) -> list[RowMap]:
+    def tokens_of(self, professional_id: UUID, limit: int) -> list[ApiTokenListing]:
         """A professional's tokens, newest first, with the FINESS each acts for (never a hash)."""
         tok = t.api_tokens
         stmt = (
@@ -542,7 +559,7 @@ class DirectoryRepository(_Repository):
             .order_by(tok.c.created_at.desc(), tok.c.id)
             .limit(limit)
         )
-        return self._rows(stmt)
+        return self._all(ApiTokenListing, stmt)
 
 
 class RecordRepository(_Repository):
@@ -1027,9 +1044,10 @@ class DocumentRepository(_Repository):
 
 
 class AuditRepository(_Repository):
-    def head(self, dmp_id: UUID, *, for_update: bool = False) -> RowMap | None:
+    def head(self, dmp_id: UUID, *, for_update: bool = False) -> ChainHead | None:
         stmt = _AUDIT_HEAD_LOCKED if for_update else _AUDIT_HEAD
-        return self._one(stmt, {"dmp_id": dmp_id})
+        row = self.conn.execute(stmt, {"dmp_id": dmp_id}).first()
+        return None if row is None else ChainHead(*row)
 
     def append(self, entry: dict[str, Any], head: dict[str, Any], *, new_chain: bool) -> None:
         if new_chain:
@@ -1044,7 +1062,7 @@ class AuditRepository(_Repository):
             moved = {k: v for k, v in head.items() if k != "dmp_id"}
             self.conn.execute(_AUDIT_MOVE_HEAD, {**moved, "chain": head["dmp_id"]})
 
-    def by_professional(self, professional_id: UUID, limit: int) -> list[RowMap]:
+    def by_professional(self, professional_id: UUID, limit: int) -> list[ActivityEntry]:
         """What this professional did on DMPs (allowed or refused), newest first, at most
         ``limit`` entries: their own entries only, through the index on (actor id, time), never
         another actor's, never the system chain's. Only what the entry says in clear: no
@@ -1067,11 +1085,13 @@ class AuditRepository(_Repository):
             c.dmp_id != _SYSTEM_CHAIN,
         )
         stmt = stmt.order_by(c.at.desc(), c.dmp_id, c.seq.desc()).limit(limit)
-        return list(self.conn.execute(stmt).mappings())
+        return self._all(ActivityEntry, stmt)
 
-    def chain(self, dmp_id: UUID) -> Generator[RowMap, None, None]:
+    def chain(self, dmp_id: UUID) -> Generator[AuditEntry, None, None]:
+        """The chain's entries in order, streamed: each built as it is read."""
         stmt = select(t.audit_entries).where(t.audit_entries.c.dmp_id == dmp_id)
-        yield from self._stream(stmt.order_by(t.audit_entries.c.seq, t.audit_entries.c.at))
+        order = (t.audit_entries.c.seq, t.audit_entries.c.at)
+        yield from self._stream(stmt.order_by(*order), kind=AuditEntry)
 
     def heads_signed_since(
         self, since: datetime | None
@@ -1083,16 +1103,21 @@ class AuditRepository(_Repository):
         stmt, params = (
             (_AUDIT_HEADS, None) if since is None else (_AUDIT_HEADS_SINCE, {"since": since})
         )
-        yield from self._stream(stmt, params, mappings=False)
+        yield from self._stream(stmt, params)
 
     def _stream(
-        self, stmt: Any, params: dict[str, Any] | None = None, *, mappings: bool = True
+        self, stmt: Any, params: dict[str, Any] | None = None, *, kind: type[D] | None = None
     ) -> Generator[Any, None, None]:
+        """The rows as plain tuples, or each as a ``kind``, built as it is read: from its
+        values in order, once the columns are found to be the fields by name and in order (by
+        name, each row of a chain would cost as much again as verifying its hash)."""
         # Streamed for this statement only: ``Connection.execution_options`` would leave the
         # whole connection streaming, and a later INSERT in a server-side cursor.
         result = self.conn.execute(stmt, params, execution_options={"yield_per": 1000})
         try:
-            yield from result.mappings() if mappings else result
+            if kind is not None and tuple(result.keys()) != tuple(f.name for f in fields(kind)):
+                raise TypeError(f"the columns {list(result.keys())} are not the fields of {kind}")
+            yield from result if kind is None else starmap(kind, result)
         finally:  # a reader that stops early (a verification at its first break) leaves rows
             result.close()
 
@@ -1108,14 +1133,14 @@ class AuditRepository(_Repository):
         entries = select(t.audit_entries.c.dmp_id).distinct()
         return sorted(self.conn.execute(heads.union(entries)).scalars(), key=str)
 
-    def page(self, dmp_id: UUID, *, before_seq: int | None, limit: int) -> list[RowMap]:
+    def page(self, dmp_id: UUID, *, before_seq: int | None, limit: int) -> list[AuditEntry]:
         stmt = select(t.audit_entries).where(t.audit_entries.c.dmp_id == dmp_id)
         if before_seq is not None:
             stmt = stmt.where(t.audit_entries.c.seq < before_seq)
         stmt = stmt.order_by(t.audit_entries.c.seq.desc()).limit(limit)
-        return list(self.conn.execute(stmt).mappings())
+        return self._all(AuditEntry, stmt)
 
-    def history(self, dmp_id: UUID, wanted: HistoryFilter, limit: int) -> list[RowMap]:
+    def history(self, dmp_id: UUID, wanted: HistoryFilter, limit: int) -> list[AuditEntry]:
         """The newest entries of the chain that ``wanted`` keeps, at most ``limit``, newest
         first: the filters are the statement's, the page is bounded by its LIMIT."""
         c = t.audit_entries.c
@@ -1123,9 +1148,9 @@ class AuditRepository(_Repository):
         for condition in _history_conditions(wanted):
             stmt = stmt.where(condition)
         stmt = stmt.order_by(c.seq.desc()).limit(limit)
-        return list(self.conn.execute(stmt).mappings())
+        return self._all(AuditEntry, stmt)
 
-    def actors(self, dmp_id: UUID, *, public_only: bool, limit: int) -> list[RowMap]:
+    def actors(self, dmp_id: UUID, *, public_only: bool, limit: int) -> list[ChainActor]:
         """Who appears in the chain (kind, id, RPPS), each once: the history's choice of
         person."""
         c = t.audit_entries.c
@@ -1133,7 +1158,7 @@ class AuditRepository(_Repository):
         if public_only:
             stmt = stmt.where(c.secret.is_(False))
         stmt = stmt.distinct().order_by(c.actor_kind, c.actor_id).limit(limit)
-        return list(self.conn.execute(stmt).mappings())
+        return self._all(ChainActor, stmt)
 
     def count(self, dmp_id: UUID) -> int:
         stmt = select(func.count()).where(t.audit_entries.c.dmp_id == dmp_id)
@@ -1183,7 +1208,7 @@ class OutboxRepository(_Repository):
         defaults = {"state": _PENDING, "next_attempt_at": values["created_at"], "attempts": 0}
         self.conn.execute(insert(_outbox), defaults | values)
 
-    def claim(self, now: datetime, lease_until: datetime, claim: UUID) -> RowMap | None:
+    def claim(self, now: datetime, lease_until: datetime, claim: UUID) -> OutboxMessage | None:
         """The message due first, now ``sending`` under ``claim`` until ``lease_until`` (one
         attempt more), or None when none is due. PostgreSQL: the candidate row is locked, and
         skipped by concurrent claims (``SKIP LOCKED``); the outer condition checks its state again
@@ -1207,9 +1232,9 @@ class OutboxRepository(_Repository):
             )
             .returning(*_outbox.c)
         )
-        return self._one(stmt)
+        return stored_or_none(OutboxMessage, self._one(stmt))
 
-    def expire_leases(self, now: datetime, reason: str) -> list[RowMap]:
+    def expire_leases(self, now: datetime, reason: str) -> list[OutboxMessage]:
         """The messages still ``sending`` after their lease (their sender died, or hung longer
         than any timeout allows), now ``uncertain``."""
         stmt = (
@@ -1218,7 +1243,7 @@ class OutboxRepository(_Repository):
             .values(state=OutboxState.UNCERTAIN.value, last_error=reason)
             .returning(*_outbox.c)
         )
-        return list(self.conn.execute(stmt).mappings())
+        return self._all(OutboxMessage, stmt)
 
     def finish(
         self,
@@ -1253,9 +1278,9 @@ class OutboxRepository(_Repository):
         found: dict[str, int] = {row[0]: row[1] for row in self.conn.execute(stmt)}
         return {state: found.get(state.value, 0) for state in states}
 
-    def for_recipient(self, recipient_id: UUID) -> list[RowMap]:
+    def for_recipient(self, recipient_id: UUID) -> list[OutboxMessage]:
         stmt = select(_outbox).where(_outbox.c.recipient_id == recipient_id)
-        return list(self.conn.execute(stmt.order_by(_outbox.c.created_at)).mappings())
+        return self._all(OutboxMessage, stmt.order_by(_outbox.c.created_at))
 
 
 class FactorRepository(_Repository):
