@@ -64,7 +64,9 @@ def _load(
             seconds=kw.get("seconds", args.seconds),
             max_ops=args.max_ops,
         )
-    return _figures(scenario, result, watch.peak, f"c={concurrency}; ", watch.cpu_note())
+    requests = sum(len(v) for v in result.latencies.values()) + sum(result.errors.values())
+    note = watch.cpu_note(requests)
+    return _figures(scenario, result, watch.peak, f"c={concurrency}; ", note)
 
 
 def _wrk(server: Server, scenario: str, requests: Any, args: argparse.Namespace) -> list[Figure]:
@@ -84,7 +86,7 @@ def _wrk(server: Server, scenario: str, requests: Any, args: argparse.Namespace)
             seconds=args.seconds,
         )
     found.rss_mib = round(watch.peak, 1)
-    found.note += watch.cpu_note()
+    found.note += watch.cpu_note(found.count)
     return [found]
 
 

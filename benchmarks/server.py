@@ -145,6 +145,7 @@ class RssWatch:
         self.server, self.every = server, every
         self.peak = 0.0
         self.server_cores = self.postgres_cores = 0.0
+        self.server_cpu = self.postgres_cpu = 0.0  # seconds of CPU while watched
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
@@ -172,7 +173,17 @@ class RssWatch:
             sum(v - before.get(pid, 0.0) for pid, v in now.items())
             for before, now in zip(self._cpu_before, after, strict=True)
         ]
+        self.server_cpu, self.postgres_cpu = used
         self.server_cores, self.postgres_cores = (u / elapsed for u in used)
 
-    def cpu_note(self) -> str:
-        return f"server {self.server_cores:.2f} cores, PostgreSQL {self.postgres_cores:.2f}; "
+    def cpu_note(self, requests: int = 0) -> str:
+        """The cores used; and, given the requests served meanwhile, the CPU each one cost the
+        server and PostgreSQL (the steady figure on a shared, noisy machine)."""
+        note = f"server {self.server_cores:.2f} cores, PostgreSQL {self.postgres_cores:.2f}; "
+        if requests:
+            server, postgres = (1000 * cpu / requests for cpu in self.cpu_seconds())
+            note += f"CPU a request: server {server:.2f} ms, PostgreSQL {postgres:.2f} ms; "
+        return note
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        return self.server_cpu, self.postgres_cpu
