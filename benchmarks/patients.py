@@ -308,6 +308,8 @@ class PatientFactory:
             "replaces_id": None,
             "replaced_by_id": None,
             "updated_at": at,
+            "meta_version": 1,
+            "submission_set_id": uuid_from(rng),  # one document a Bundle
         }
 
     def _content(self, p: _Patient, kind: DocType, doc_id: UUID, data_key: bytes) -> dict[str, Any]:

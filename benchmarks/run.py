@@ -64,7 +64,9 @@ def _load(
             seconds=kw.get("seconds", args.seconds),
             max_ops=args.max_ops,
         )
-    requests = sum(len(v) for v in result.latencies.values()) + sum(result.errors.values())
+    # The HTTP requests served: an operation of several steps is also timed whole ("op").
+    steps = [step for step in result.latencies if step != "op"] or list(result.latencies)
+    requests = sum(len(result.latencies[step]) + result.errors.get(step, 0) for step in steps)
     note = watch.cpu_note(requests)
     return _figures(scenario, result, watch.peak, f"c={concurrency}; ", note)
 
