@@ -5,7 +5,10 @@ read (the resource, its content, hash-identical), and that the patient's history
 access and every refused attempt.
 
 Each example is a new patient: a médecin creates the DMP over the API, the patient logs in to
-the portal with the temporary password and the code from the e-mail. A short run is in every
+the portal with the temporary password and the code from the e-mail. Every other patient is a
+minor whose parent logs in with their own account: the parent lists what the minor lists but the
+documents kept from the legal representatives. The patient may destroy the whole DMP; a new DMP
+for the same INS then brings nothing of it back. A short run is in every
 ``make test``; ``DMP_MODEL_STEPS`` sets the steps of a long run on each backend, run by hand
 (about 0.2 s of CPU a step here, most of it the served app's: a long run does not fit in CI's
 20 minutes beside the rest of the suite yet).
@@ -80,6 +83,7 @@ class Doc:
     masked: bool
     hidden: bool  # from the patient, until the announcement consultation
     digest: str
+    secret: bool = False  # a minor's, kept from the legal representatives
     status: DocStatus = DocStatus.CURRENT
 
 
@@ -124,6 +128,10 @@ class Model:
 
     def patient_reads(self, doc: Doc) -> bool:
         return doc.status is not DocStatus.DELETED and not doc.hidden
+
+    def representative_lists(self) -> set[UUID]:
+        """A minor's legal representative lists what the minor lists but the secret ones."""
+        return {i for i in self.patient_lists() if not self.docs[i].secret}
 
     def patient_lists(self) -> set[UUID]:
         """The portal lists the current and archived documents the patient may read."""
@@ -231,6 +239,12 @@ class Patient:
 # --- the machine ---------------------------------------------------------------------------------
 
 
+def _credentials(created: dict[str, Any], name: str) -> dict[str, str]:
+    """The login and temporary password ``$dmp-create`` answered under ``name``."""
+    [found] = [p for p in created["parameter"] if p["name"] == name]
+    return {part["name"]: part["valueString"] for part in found["part"]}
+
+
 def _patient_signed_in(machine: HttpModel) -> bool:
     """The patient acts until they destroy the DMP, and their account with it."""
     return not machine.model.destroyed
@@ -255,36 +269,57 @@ class HttpModel(RuleBasedStateMachine):
         number = next(_numbers)
         self.ins = ins(f"1790575{number:06d}")
         self.email = f"patient{number}@example.org"
+        # Every other patient is a minor, with a parent who logs in with their own account.
+        self.minor = number % 2 == 0
+        self.parent_email = f"parent{number}@example.org"
+        self.parent: Patient | None = None
         self.gone: dict[str, Doc] = {}  # the documents of a destroyed DMP, by FHIR id
         self._create()
 
     def _create(self) -> None:
         """A médecin creates the DMP; the patient signs in with the hand-out's credentials."""
         w = self.world
+        parent = {
+            "part": [
+                {"name": "family", "valueString": "Modèle"},
+                {"name": "given", "valueString": "Parent"},
+                {"name": "birthDate", "valueDate": "1981-09-03"},
+                {"name": "gender", "valueCode": "female"},
+                {"name": "email", "valueString": self.parent_email},
+            ]
+        }
         created = w.api.post(
             "/fhir/Patient/$dmp-create",
             json=parameters(
                 ins={"valueIdentifier": {"system": INS_NIR_SYSTEM, "value": self.ins.value}},
                 family="Modèle",
                 given=["Patient"],
-                birthDate={"valueDate": "1979-05-20"},
+                birthDate={"valueDate": "2014-05-20" if self.minor else "1979-05-20"},
                 gender={"valueCode": "male"},
                 email=self.email,
                 brochureVersion=w.brochure,
                 informed=True,
                 consent=True,
+                representative=[parent] if self.minor else [],
             ),
             as_="bruno",
         )
         assert created.status_code in (200, 201), created.text
-        [credentials] = [p for p in created.json()["parameter"] if p["name"] == "credentials"]
-        given = {part["name"]: part["valueString"] for part in credentials["part"]}
+        given = _credentials(created.json(), "credentials")
         self.patient = Patient(w, given["login"], given["temporaryPassword"], self.email)
+        if self.minor:
+            given = _credentials(created.json(), "representativeCredentials")
+            password = given["temporaryPassword"]
+            self.parent = Patient(w, given["login"], password, self.parent_email)
         self.model = Model(creator="bruno")
         self.fhir_ids: dict[UUID, str] = {}
+        if self.minor:  # a document the minor keeps from the parent, from the first step on
+            assert self._submit("bruno", "11488-4", masked=False, hidden=False, secret=True)
 
     def teardown(self) -> None:
         self.patient.close()
+        if self.parent is not None:
+            self.parent.close()
 
     # --- helpers ---
 
@@ -310,9 +345,18 @@ class HttpModel(RuleBasedStateMachine):
             return None
         return data.draw(st.sampled_from(sorted(self.model.docs)))
 
-    def _submit(self, pro: str, type_code: str, masked: bool, hidden: bool, **extra: Any) -> str:
+    def _submit(
+        self,
+        pro: str,
+        type_code: str,
+        masked: bool,
+        hidden: bool,
+        secret: bool = False,
+        **extra: Any,
+    ) -> str:
         content = f"%PDF-1.4 document {next(_numbers)} de {pro}\n%%EOF\n".encode()
         labels = ("MASQUE_PS",) * masked + ("INVISIBLE_PATIENT",) * hidden
+        labels += ("INVISIBLE_REPRESENTANTS_LEGAUX",) * secret
         bundle = provide_bundle(self.ins, content, type_code=type_code, labels=labels, **extra)
         response = self.world.api.post("/fhir", json=bundle, as_=pro)
         if response.status_code != 200:
@@ -323,7 +367,7 @@ class HttpModel(RuleBasedStateMachine):
         digest = hashlib.sha256(content).hexdigest()
         doc_id = ids.parse_document_id(fhir_id)[1]
         self.fhir_ids[doc_id] = fhir_id
-        self._new = Doc(TYPES[type_code], pro, masked, hidden, digest)
+        self._new = Doc(TYPES[type_code], pro, masked, hidden, digest, secret)
         self.model.docs[doc_id] = self._new
         return fhir_id
 
@@ -342,10 +386,11 @@ class HttpModel(RuleBasedStateMachine):
         type_code=st.sampled_from(sorted(TYPES)),
         masked=st.booleans(),
         hidden=st.booleans(),
+        secret=st.booleans(),
     )
     @counted
-    def add(self, pro: str, type_code: str, masked: bool, hidden: bool) -> None:
-        done = bool(self._submit(pro, type_code, masked, hidden))
+    def add(self, pro: str, type_code: str, masked: bool, hidden: bool, secret: bool) -> None:
+        done = bool(self._submit(pro, type_code, masked, hidden, secret=secret and self.minor))
         assert done == self.model.opens(pro), (pro, self.model)
 
     @rule(data=st.data(), masked=st.booleans(), hidden=st.booleans())
@@ -370,6 +415,7 @@ class HttpModel(RuleBasedStateMachine):
         if done:
             old.status = DocStatus.SUPERSEDED
             self._new.masked = masked or old.masked  # the patient's mask is kept
+            self._new.secret = old.secret  # and what is kept from the legal representatives
         else:
             assert self.model.docs == before
 
@@ -640,6 +686,8 @@ class HttpModel(RuleBasedStateMachine):
         """The patient comes back: a new DMP for the same INS, with nothing of the destroyed one
         (documents, authorizations, médecin traitant, choices)."""
         self.patient.close()
+        if self.parent is not None:
+            self.parent.close()
         self._create()
         for fhir_id, d in self.gone.items():
             old = self.world.api.get(f"/fhir/DocumentReference/{fhir_id}", as_=d.author)
@@ -697,6 +745,11 @@ class HttpModel(RuleBasedStateMachine):
             assert gone.headers["location"].startswith("/connexion")
         else:
             assert set(map(UUID, self.patient.listed())) == self.model.patient_lists()
+        if self.parent is not None and not self.model.destroyed:
+            assert set(map(UUID, self.parent.listed())) == self.model.representative_lists()
+        elif self.parent is not None:  # nothing of the minor's DMP is left for the parent
+            page = self.parent.browser.get("/documents")
+            assert page.status_code != 200 or not LIST_LINK.findall(page.text), page.text
 
 
 @pytest.fixture
