@@ -32,6 +32,7 @@ from dmp.domain.model import (
     Actor,
     DocumentFacts,
     PatientIdentity,
+    ProfessionalActor,
     RecordFacts,
     RecordState,
 )
@@ -87,6 +88,7 @@ class Loaded:
     facts: RecordFacts
     cipher: FieldCipher
     identity: PatientIdentity
+    accessed: bool = False  # the acting professional opened this DMP before
 
     @property
     def dmp_id(self) -> UUID:
@@ -153,11 +155,14 @@ def _live(record: StoredRecord | None) -> StoredRecord | None:
     return None if record is None or record.state == DESTROYING else record
 
 
-def _load(ctx: Context, uow: UnitOfWork, record: StoredRecord) -> Loaded:
+def _load(ctx: Context, uow: UnitOfWork, record: StoredRecord, reading: Reading) -> Loaded:
     cipher = FieldCipher(record.dmp_id, ctx.keys.get(record.dmp_id))
     identity = identity_from_json(cipher.open("identity", "record", record.identity_enc))
     minor = identity.is_minor_on(ctx.now().date())
-    return Loaded(record, uow.records.facts(record, patient_is_minor=minor), cipher, identity)
+    actor = reading.actor
+    accessor = actor.professional_id if isinstance(actor, ProfessionalActor) else None
+    facts, accessed = uow.records.facts(record, patient_is_minor=minor, accessor=accessor)
+    return Loaded(record, facts, cipher, identity, accessed)
 
 
 # A DMP as the data database finds it: by its id, or by the blind index of the patient's INS.
@@ -238,7 +243,7 @@ def enter(
     if _live(record) is None:
         _absent(ctx, uow, reading, action, key, record)
     assert record is not None
-    loaded = _load(ctx, uow, record)
+    loaded = _load(ctx, uow, record, reading)
     door = Door(ctx, uow, reading, action, loaded, target or ("record", loaded.dmp_id))
     decision = decide(door.access)
     if not decision:
@@ -254,7 +259,7 @@ def run_job(
     record = _live(uow.records.get(dmp_id, for_update=True))
     if record is None:
         return None
-    door = Door(ctx, uow, reading, action, _load(ctx, uow, record), ("record", dmp_id))
+    door = Door(ctx, uow, reading, action, _load(ctx, uow, record, reading), ("record", dmp_id))
     door.decision = policy.scheduled(job)
     return door
 
@@ -273,7 +278,7 @@ def trace(
     record = _live(uow.records.get(dmp_id))
     if record is None:
         return
-    door = Door(ctx, uow, reading, action, _load(ctx, uow, record), ("record", dmp_id))
+    door = Door(ctx, uow, reading, action, _load(ctx, uow, record, reading), ("record", dmp_id))
     door.record(reason, secret=secret(door.access))
 
 
@@ -288,7 +293,7 @@ def admit_creation(ctx: Context, uow: UnitOfWork, reading: Reading, ins_index: s
             _system_entry(ctx, uow, reading, "record.create", decision, _target_of(ins_index))
             uow.commit()
             raise refusal_error(decision.reason, told=True)
-        loaded = _load(ctx, uow, live)
+        loaded = _load(ctx, uow, live, reading)
         door = Door(ctx, uow, reading, "record.create", loaded, ("record", loaded.dmp_id))
         door.refuse(decision, told=True)
     return decision
@@ -302,7 +307,7 @@ def look_up(ctx: Context, uow: UnitOfWork, reading: Reading, ins_index: str) -> 
     record = _live(uow.records.by_ins(ins_index))
     door = None
     if record is not None:
-        loaded = _load(ctx, uow, record)
+        loaded = _load(ctx, uow, record, reading)
         door = Door(ctx, uow, reading, "record.lookup", loaded, ("record", loaded.dmp_id))
     if not decision:
         if door is not None:

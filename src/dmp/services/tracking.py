@@ -21,14 +21,15 @@ def note_access(door: Door) -> None:
     if not isinstance(actor, ProfessionalActor):
         return
     uow, now = door.uow, door.ctx.now()
-    seen = uow.records.first_access(door.dmp_id, actor.professional_id)
-    if seen is None and uow.records.add_accessor(door.dmp_id, actor.professional_id, now):
+    seen = door.loaded.accessed  # read with the DMP's facts, in the same statement
+    if not seen and uow.records.add_accessor(door.dmp_id, actor.professional_id, now):
         notify_patient(
             door, "new_professional", professional=label(uow, actor), date=french_date(now)
         )
     if door.reading.mode is AccessMode.NORMAL:
         return
-    last = seen.last_emergency_notice_at if seen else None
+    first = uow.records.first_access(door.dmp_id, actor.professional_id) if seen else None
+    last = first.last_emergency_notice_at if first else None
     if last is not None and now - last < EMERGENCY_NOTICE_EVERY:
         return
     uow.records.set_emergency_notice(door.dmp_id, actor.professional_id, now)

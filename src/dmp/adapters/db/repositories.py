@@ -27,6 +27,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy import Uuid as SqlUuid
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dmp.adapters.db import tables as t
@@ -177,6 +178,16 @@ _FACT_SETS = union_all(
         literal_column("'account'"),
         t.representatives.c.account_id,
     ).where(t.representatives.c.dmp_id == bindparam("dmp_id")),
+    # Whether the professional who acts opened this DMP before (none bound for anyone else):
+    # the first-access notice needs it on every read, in the same round trip.
+    select(
+        literal_column("'accessed'"),
+        literal_column("'professional'"),
+        t.accessors.c.professional_id,
+    ).where(
+        t.accessors.c.dmp_id == bindparam("dmp_id"),
+        t.accessors.c.professional_id == bindparam("professional_id", type_=SqlUuid),
+    ),
 )
 _FIRST_ACCESS = select(t.accessors).where(
     t.accessors.c.dmp_id == bindparam("dmp_id"),
@@ -605,16 +616,23 @@ class RecordRepository(_Repository):
     def update(self, dmp_id: UUID, **values: Any) -> None:
         self.conn.execute(update(t.records).where(t.records.c.dmp_id == dmp_id).values(**values))
 
-    def facts(self, record: StoredRecord, *, patient_is_minor: bool) -> RecordFacts:
+    def facts(
+        self, record: StoredRecord, *, patient_is_minor: bool, accessor: UUID | None = None
+    ) -> tuple[RecordFacts, bool]:
+        """The DMP's facts for the policy, and whether the professional ``accessor`` (if any)
+        opened it before: one statement."""
         dmp_id = record.dmp_id
         sets: dict[tuple[str, str], set[UUID]] = {
             ("authorization", "professional"): set(),
             ("authorization", "establishment"): set(),
             ("block", "professional"): set(),
             ("representative", "account"): set(),
+            ("accessed", "professional"): set(),
         }
-        for fact, kind, subject in self.conn.execute(_FACT_SETS, {"dmp_id": dmp_id}):
+        params = {"dmp_id": dmp_id, "professional_id": accessor}
+        for fact, kind, subject in self.conn.execute(_FACT_SETS, params):
             sets[fact, kind].add(subject)
+        accessed = bool(sets["accessed", "professional"])
         return RecordFacts(
             dmp_id=dmp_id,
             state=RecordState(record.state),
@@ -627,7 +645,7 @@ class RecordRepository(_Repository):
             blocked_professionals=frozenset(sets["block", "professional"]),
             oppose_emergency=record.oppose_emergency,
             oppose_samu=record.oppose_samu,
-        )
+        ), accessed
 
     def add_consent(self, values: dict[str, Any]) -> None:
         self.conn.execute(insert(t.consents), values)
