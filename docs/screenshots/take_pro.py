@@ -21,7 +21,7 @@ from playwright.sync_api import Page, expect
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.browser import DESKTOP, chromium, window  # noqa: E402
+from tests.e2e.browser import DESKTOP, chromium, create_for_paul, window  # noqa: E402
 from tests.e2e.fhir import live_server  # noqa: E402
 from tests.factories import pdf_submission  # noqa: E402
 from tests.personas import ins, populate  # noqa: E402
@@ -81,14 +81,7 @@ def main() -> None:
             log_in(page, cast.bruno.rpps)
             page.goto(f"/pro/patient/creer?ins={NEW_INS.value}")
             shot(page, "pro-creation")
-            page.get_by_label("Nom", exact=True).fill("Garnier")
-            page.get_by_label("Prénoms").fill("Paul")
-            page.get_by_label("Date de naissance").fill("1992-02-14")
-            page.get_by_label("Sexe").select_option("male")
-            page.get_by_label("Courriel").fill("paul@example.org")
-            page.get_by_label("J'ai remis au patient la brochure").check()
-            page.get_by_label("Le patient consent").check()
-            page.get_by_role("button", name="Créer le DMP").click()
+            create_for_paul(page)
             shot(page, "pro-remise")
             page.goto(f"/pro/dmp/{cast.alice_dmp}")
             shot(page, "pro-consultation")

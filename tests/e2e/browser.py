@@ -53,3 +53,16 @@ def describe(violations: list[dict[str, Any]]) -> str:
     return "; ".join(
         f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}" for v in violations
     )
+
+
+def create_for_paul(page: Page) -> None:
+    """On the professional portal's creation form: a new patient's identity, the brochure handed
+    out and the consent given, then "Créer le DMP"."""
+    page.get_by_label("Nom", exact=True).fill("Garnier")
+    page.get_by_label("Prénoms").fill("Paul")
+    page.get_by_label("Date de naissance").fill("1992-02-14")
+    page.get_by_label("Sexe").select_option("male")
+    page.get_by_label("Courriel").fill("paul@example.org")
+    page.get_by_label("J'ai remis au patient la brochure").check()
+    page.get_by_label("Le patient consent").check()
+    page.get_by_role("button", name="Créer le DMP").click()

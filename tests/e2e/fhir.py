@@ -274,7 +274,20 @@ STREAM_BLOCK = 3 * 64 * 1024  # raw bytes per base64 chunk: base64 of it has no 
 def streamed_bundle(ins: Ins, size: int) -> Iterator[bytes]:
     """An ITI-65 transaction Bundle whose one PDF is ``size`` bytes, generated while it is sent
     (the test process never holds it)."""
-    resource = document_reference(ins, data=b"")
+
+    def chunks() -> Iterator[bytes]:
+        sent = 0
+        while sent < size:
+            n = min(STREAM_BLOCK, size - sent)
+            yield (PDF[:9] + b"\0" * (n - 9)) if sent == 0 else b"\x07" * n
+            sent += n
+
+    return stream_bundle(document_reference(ins, data=b""), chunks())
+
+
+def stream_bundle(resource: dict[str, Any], chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The transaction Bundle of this one DocumentReference, its attachment's content in base64
+    as ``chunks`` come (each a whole number of base64 quanta: the pieces concatenate)."""
     resource["content"][0]["attachment"]["data"] = "@@DATA@@"
     head, tail = json.dumps(
         {
@@ -284,12 +297,8 @@ def streamed_bundle(ins: Ins, size: int) -> Iterator[bytes]:
         }
     ).split("@@DATA@@")
     yield head.encode()
-    sent = 0
-    while sent < size:
-        n = min(STREAM_BLOCK, size - sent)
-        raw = (PDF[:9] + b"\0" * (n - 9)) if sent == 0 else b"\x07" * n
-        yield base64.b64encode(raw)
-        sent += n
+    for chunk in chunks:
+        yield base64.b64encode(chunk)
     yield tail.encode()
 
 

@@ -73,7 +73,7 @@ class Served:
         while time.monotonic() < deadline:
             assert self.process is not None
             assert self.process.poll() is None, self.log_text()
-            listening = [w for w in self.worker_processes() if _listens(w, self.port)]
+            listening = [w for w in self.worker_processes() if listens(w, self.port)]
             if len(listening) == self.workers and self._answers():
                 return listening
             time.sleep(0.2)
@@ -116,14 +116,7 @@ class Served:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """An operator's ``dmp`` command, with the server's settings."""
-        return subprocess.run(
-            [sys.executable, "-c", CLI, *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        return run_cli(self.env, *args)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
@@ -135,7 +128,20 @@ class Served:
             return False
 
 
-def _listens(process: psutil.Process, port: int) -> bool:
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """An operator's ``dmp`` command with these settings, its output captured (not checked)."""
+    return subprocess.run(
+        [sys.executable, "-c", CLI, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def listens(process: psutil.Process, port: int) -> bool:
+    """Whether this process listens on this TCP port."""
     try:
         return any(
             c.status == psutil.CONN_LISTEN and c.laddr.port == port

@@ -15,7 +15,14 @@ from playwright.sync_api import Browser, Page, expect
 
 from dmp.adapters.oidc import OidcClient
 from tests.conftest import require_chromium
-from tests.e2e.browser import DESKTOP, chromium, describe, serious_violations, window
+from tests.e2e.browser import (
+    DESKTOP,
+    chromium,
+    create_for_paul,
+    describe,
+    serious_violations,
+    window,
+)
 from tests.e2e.pro import accounts_for, openid_provider, provider_settings
 from tests.e2e.test_portal_browser import sign_in_first_time
 from tests.factories import PDF
@@ -70,14 +77,7 @@ def create_dmp(page: Page) -> tuple[str, str, str]:
     accessible(page)
     page.get_by_role("link", name="Créer le DMP").click()
     accessible(page)
-    page.get_by_label("Nom", exact=True).fill("Garnier")
-    page.get_by_label("Prénoms").fill("Paul")
-    page.get_by_label("Date de naissance").fill("1992-02-14")
-    page.get_by_label("Sexe").select_option("male")
-    page.get_by_label("Courriel").fill("paul@example.org")
-    page.get_by_label("J'ai remis au patient la brochure").check()
-    page.get_by_label("Le patient consent").check()
-    page.get_by_role("button", name="Créer le DMP").click()
+    create_for_paul(page)
     expect(
         page.get_by_role("heading", name="Votre Dossier Médical Partagé est créé")
     ).to_be_visible()

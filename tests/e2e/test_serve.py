@@ -22,6 +22,7 @@ import pytest
 
 from dmp.adapters.crypto import generate_master_key_spec
 from dmp.services.audit import AuditSigner
+from tests.e2e.serving import listens
 
 pytestmark = pytest.mark.skipif(
     not hasattr(socket, "SO_REUSEPORT"), reason="SO_REUSEPORT n'existe pas sur ce système"
@@ -44,22 +45,12 @@ def _wait_workers(server: subprocess.Popen[bytes], port: int, count: int) -> lis
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         workers = _workers(server)
-        listening = [w for w in workers if _listens(w, port)]
+        listening = [w for w in workers if listens(w, port)]
         if len(listening) == count:
             return listening
         assert server.poll() is None, "the server exited"
         time.sleep(0.2)
     raise AssertionError(f"{count} workers never listened on {port}")
-
-
-def _listens(process: psutil.Process, port: int) -> bool:
-    try:
-        return any(
-            c.status == psutil.CONN_LISTEN and c.laddr.port == port
-            for c in process.net_connections("tcp")
-        )
-    except psutil.NoSuchProcess:
-        return False
 
 
 def _env(tmp_path: Path, port: int, workers: int = 2) -> dict[str, str]:

@@ -33,6 +33,7 @@ from tests.conftest import PG_ADMIN_URL, require_postgres
 from tests.e2e.authorizations import alice_documents, done, press
 from tests.e2e.fhir import Api, created_id, free_port, ins_token, provide_bundle
 from tests.e2e.portal import Browser, first_log_in, fresh_code
+from tests.e2e.serving import run_cli
 from tests.factories import PDF
 from tests.integration.mail import Inbox, smtp_server
 from tests.objectstore import ObjectServer, object_names
@@ -55,14 +56,7 @@ class Host:
             yield Api(client, tokens)
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-c", CLI, *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        return run_cli(self.env, *args)
 
 
 @dataclass

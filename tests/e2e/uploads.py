@@ -6,9 +6,7 @@ is stored only in part."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import random
 import threading
 import time
@@ -22,7 +20,7 @@ from sqlalchemy import select
 from dmp.adapters.db import tables as t
 from dmp.domain.identifiers import Ins
 from dmp.services.context import Context
-from tests.e2e.fhir import FHIR_JSON, STREAM_BLOCK, document_reference
+from tests.e2e.fhir import FHIR_JSON, STREAM_BLOCK, document_reference, stream_bundle
 from tests.factories import PDF
 
 MIB = 1024 * 1024
@@ -55,18 +53,7 @@ class Upload:
     def bundle(self, ins: Ins) -> Iterator[bytes]:
         """The transaction Bundle, streamed: its content in base64 as it is generated."""
         resource = document_reference(ins, data=b"", master=self.master)
-        resource["content"][0]["attachment"]["data"] = "@@DATA@@"
-        head, tail = json.dumps(
-            {
-                "resourceType": "Bundle",
-                "type": "transaction",
-                "entry": [{"fullUrl": "urn:uuid:1", "resource": resource}],
-            }
-        ).split("@@DATA@@")
-        yield head.encode()
-        for chunk in self.chunks():  # whole base64 quanta: the pieces concatenate
-            yield base64.b64encode(chunk)
-        yield tail.encode()
+        return stream_bundle(resource, self.chunks())
 
 
 @dataclass

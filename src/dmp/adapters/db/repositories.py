@@ -321,13 +321,10 @@ class HistoryFilter:
     hidden: tuple[str, frozenset[str]] | None = None
 
 
-def stored(kind: type[T], row: RowMap) -> T:
-    """The domain object a row holds: the services never see rows. The statement selects exactly
-    the object's fields (by name), so that a column added to a table is not silently dropped."""
-    return kind(**row)
-
-
 def stored_or_none(kind: type[T], row: RowMap | None) -> T | None:
+    """The domain object a row holds (the services never see rows), or None. The statement
+    selects exactly the object's fields (by name), so that a column added to a table is not
+    silently dropped."""
     return None if row is None else kind(**row)
 
 
