@@ -3,8 +3,10 @@ FHIR ``Binary`` resource (JSON or XML), as the request negotiates (``negotiation
 content's own type first, so that ``Accept: */*`` gets the bytes, and a FHIR format when the
 client prefers it (``Accept: application/fhir+json, */*;q=0.1``).
 
-The content streams from the blob store, decrypted as it goes; a Binary resource's base64 is
-encoded as it streams too: memory stays flat whatever the size.
+A content up to 1 MiB (most documents: a consultation letter, a lab report) is decrypted whole in
+the request's thread and sent in one write; a larger one streams from the blob store, decrypted
+as it goes, and a Binary resource's base64 is encoded as it streams too: memory stays bounded
+whatever the size. Streamed, each chunk would cost a hop to the thread pool and back (ADR 7).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import base64
 import binascii
 import mimetypes
 from collections.abc import Iterator
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -30,6 +33,7 @@ _FHIR = ((JSON, FHIR_TYPES[JSON]), (XML, FHIR_TYPES[XML]))
 _ANY_CONTENT = (RAW, frozenset(openapi.CONTENT_TYPES))
 # Texts are UTF-8: the intake refuses any other (``dmp.domain.content``).
 _CHARSET = {"text/plain": "text/plain; charset=utf-8"}
+WHOLE_UP_TO = 1024 * 1024  # bytes: a content this size or smaller is sent in one piece
 
 
 def _base64_stream(head: bytes, chunks: Iterator[bytes], tail: bytes) -> Iterator[bytes]:
@@ -94,12 +98,21 @@ def retrieve_document(
     kind = choose(request, ((RAW, frozenset({content.mime_type})), *_FHIR))
     if request.headers.get("if-none-match", "").strip() == headers["ETag"]:
         return Response(status_code=304, headers=headers)
+    whole = content.size <= WHOLE_UP_TO
     if kind != RAW:
         body = _resource(kind, canonical, content, stream)
         media = FHIR_JSON if kind == JSON else FHIR_XML
-        return StreamingResponse(body, media_type=media, headers=headers)
+        return _answer(body, whole, media_type=media, headers=headers)
     headers["Content-Length"] = str(content.size)
     headers["Content-Type"] = _CHARSET.get(content.mime_type, content.mime_type)
     name = file_name(canonical, content.mime_type)
     headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    return StreamingResponse(stream, headers=headers)
+    return _answer(stream, whole, headers=headers)
+
+
+def _answer(chunks: Iterator[bytes], whole: bool, **fields: Any) -> Response:
+    """Whole: decrypted here, on the request's thread, every segment checked before the first
+    byte leaves (a tampered content is an error answer, not a cut-off one)."""
+    if whole:
+        return Response(b"".join(chunks), **fields)
+    return StreamingResponse(chunks, **fields)

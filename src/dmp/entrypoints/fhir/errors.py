@@ -12,11 +12,11 @@ an information ``OperationOutcome``, as the Patient look-up of an INS without DM
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -52,7 +52,7 @@ class FhirResponse(JSONResponse):
     media_type = FHIR_JSON
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return orjson.dumps(content)
 
 
 class UnprocessablePatch(DmpError):
