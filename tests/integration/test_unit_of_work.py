@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import insert, select, text, update
 
+from dmp.adapters.db import engine as engines
 from dmp.adapters.db.engine import make_engine
 from dmp.adapters.db.tables import professionals
 from dmp.adapters.db.uow import UnitOfWork
@@ -68,6 +69,43 @@ def test_a_connection_lost_mid_transaction_is_unavailable_and_the_next_one_works
         uow.connection.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
     with UnitOfWork(engine, read_only=True) as uow:  # the pool checks before it lends
         assert uow.connection.execute(text("SELECT 1")).scalar_one() == 1
+    engine.dispose()
+
+
+def _pid_then_killed(engine) -> int:
+    """The backend of the pool's one idle connection, ended by the server (as a restart ends
+    every session) while it sits in the pool."""
+    with engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    with engine.dialect.loaded_dbapi.connect(
+        engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
+        autocommit=True,
+    ) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    return pid
+
+
+def test_a_connection_that_died_while_idle_is_replaced_before_use(postgres_url, monkeypatch):
+    monkeypatch.setattr(engines, "IDLE_BEFORE_PING", 0.0)  # every connection counts as idle
+    engine = make_engine(postgres_url, pool_size=1)
+    dead = _pid_then_killed(engine)
+    with UnitOfWork(engine, read_only=True) as uow:  # checked before it is lent: no error
+        assert uow.connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != dead
+    engine.dispose()
+
+
+def test_a_connection_used_a_moment_ago_is_lent_unchecked_and_replaced_after_it_fails(
+    postgres_url, monkeypatch
+):
+    """The bound of ADR 7: within ``IDLE_BEFORE_PING`` of its last use, a connection that died
+    fails one request with a 503; the next one gets a new connection."""
+    monkeypatch.setattr(engines, "IDLE_BEFORE_PING", 3600.0)
+    engine = make_engine(postgres_url, pool_size=1)
+    dead = _pid_then_killed(engine)
+    with pytest.raises(DatabaseUnavailable), UnitOfWork(engine, read_only=True) as uow:
+        uow.connection.execute(text("SELECT 1"))
+    with UnitOfWork(engine, read_only=True) as uow:
+        assert uow.connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != dead
     engine.dispose()
 
 

@@ -3,8 +3,8 @@
 It is also where a database that does not answer becomes ``DatabaseUnavailable`` (HTTP 503),
 whatever statement met it: every use case reaches the database through a unit of work, and a
 driver's exception must not cross the service boundary (it would be an HTTP 500). The engine's
-pool checks each connection before use (``pool_pre_ping``), so the first request after the
-database is back succeeds, with no restart."""
+pool checks a connection that sat idle before lending it (``engine.IDLE_BEFORE_PING``), so the
+first request after the database is back succeeds, with no restart."""
 
 from __future__ import annotations
 
