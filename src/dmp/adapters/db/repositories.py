@@ -31,6 +31,7 @@ from sqlalchemy import Uuid as SqlUuid
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dmp.adapters.db import tables as t
+from dmp.adapters.db.hot import Hot
 from dmp.domain.accounts import Account, Challenge, OneTimeCode, Passkey, StoredSession
 from dmp.domain.directory import (
     ApiTokenListing,
@@ -280,6 +281,20 @@ _AUDIT_APPEND_AND_MOVE = (
 )
 
 
+# The statements of every consult request, run through the driver on PostgreSQL (``hot``).
+_TOKEN_HOLDER_KEYS = tuple(_TOKEN_HOLDER.selected_columns.keys())
+_HOT_TOKEN_HOLDER = Hot(_TOKEN_HOLDER)
+_HOT_RECORD_BY_ID, _HOT_RECORD_BY_ID_LOCKED = Hot(_RECORD_BY_ID), Hot(_RECORD_BY_ID_LOCKED)
+_HOT_RECORD_BY_INS, _HOT_RECORD_BY_INS_LOCKED = Hot(_RECORD_BY_INS), Hot(_RECORD_BY_INS_LOCKED)
+_HOT_FACT_SETS = Hot(_FACT_SETS)
+_HOT_DOCUMENT, _HOT_DOCUMENTS_OF = Hot(_DOCUMENT), Hot(_DOCUMENTS_OF)
+_HOT_CONTENTS_OF_RECORD = Hot(_CONTENTS_OF_RECORD)
+_HOT_CONTENTS_OF_DOCUMENT = Hot(_CONTENTS_OF_DOCUMENT)
+_HOT_AUDIT_HEAD, _HOT_AUDIT_HEAD_LOCKED = Hot(_AUDIT_HEAD), Hot(_AUDIT_HEAD_LOCKED)
+_HOT_AUDIT_APPEND_AND_MOVE = Hot(_AUDIT_APPEND_AND_MOVE)
+HOT_STATEMENTS = tuple(v for k, v in list(globals().items()) if k.startswith("_HOT_"))
+
+
 @dataclass(frozen=True, slots=True)
 class Shredding:
     """What the destruction of a DMP destroys: its documents' keys, the keys of the accounts
@@ -340,10 +355,15 @@ class _Repository:
 
     def _built(self, kind: type[T], stmt: Any, params: dict[str, Any] | None = None) -> list[T]:
         """``_all``, by position: ``stmt`` selects the fields in order (``_in_field_order``)."""
+        if isinstance(stmt, Hot):
+            return [kind(*row) for row in stmt.rows(self.conn, params or {})]
         return [kind(*row) for row in self.conn.execute(stmt, params)]
 
     def _first(self, kind: type[T], stmt: Any, params: dict[str, Any] | None = None) -> T | None:
-        row = self.conn.execute(stmt, params).first()
+        if isinstance(stmt, Hot):
+            row = stmt.first(self.conn, params or {})
+        else:
+            row = self.conn.execute(stmt, params).first()
         return None if row is None else kind(*row)
 
 
@@ -484,9 +504,10 @@ class DirectoryRepository(_Repository):
     def token_holder(self, token_hash: str) -> TokenHolder | None:
         """The token by its hash with its professional and establishment, in one query (whether
         the professional is attached only to excluded organizations is an EXISTS inside it)."""
-        row = self._one(_TOKEN_HOLDER, {"token_hash": token_hash})
-        if row is None:
+        found = _HOT_TOKEN_HOLDER.first(self.conn, {"token_hash": token_hash})
+        if found is None:
             return None
+        row = dict(zip(_TOKEN_HOLDER_KEYS, found, strict=True))
         establishment = None
         if row["est_id"] is not None:
             establishment = Establishment(
@@ -587,12 +608,12 @@ class RecordRepository(_Repository):
         self.conn.execute(insert(t.records), values)
 
     def get(self, dmp_id: UUID, *, for_update: bool = False) -> StoredRecord | None:
-        stmt = _RECORD_BY_ID_LOCKED if for_update else _RECORD_BY_ID
+        stmt = _HOT_RECORD_BY_ID_LOCKED if for_update else _HOT_RECORD_BY_ID
         return self._first(StoredRecord, stmt, {"key": dmp_id})
 
     def by_ins(self, index: str, *, for_update: bool = False) -> StoredRecord | None:
         """The DMP of the INS whose blind index is ``index``."""
-        stmt = _RECORD_BY_INS_LOCKED if for_update else _RECORD_BY_INS
+        stmt = _HOT_RECORD_BY_INS_LOCKED if for_update else _HOT_RECORD_BY_INS
         return self._first(StoredRecord, stmt, {"key": index})
 
     def any_indexed(self) -> bool:
@@ -627,7 +648,7 @@ class RecordRepository(_Repository):
             ("accessed", "professional"): set(),
         }
         params = {"dmp_id": dmp_id, "professional_id": accessor}
-        for fact, kind, subject in self.conn.execute(_FACT_SETS, params):
+        for fact, kind, subject in _HOT_FACT_SETS.rows(self.conn, params):
             sets[fact, kind].add(subject)
         accessed = bool(sets["accessed", "professional"])
         return RecordFacts(
@@ -971,7 +992,7 @@ class DocumentRepository(_Repository):
     def with_author(self, dmp_id: UUID, document_id: UUID) -> AuthoredDocument | None:
         """The document, with its author's RPPS, names and FINESS (``author_*``)."""
         params = {"dmp_id": dmp_id, "document_id": document_id}
-        return self._first(AuthoredDocument, _DOCUMENT, params)
+        return self._first(AuthoredDocument, _HOT_DOCUMENT, params)
 
     def some(self, dmp_id: UUID, document_ids: Sequence[UUID]) -> list[StoredDocument]:
         """These documents of the DMP (those that still exist), in one statement."""
@@ -988,7 +1009,7 @@ class DocumentRepository(_Repository):
 
     def of_record(self, dmp_id: UUID) -> list[AuthoredDocument]:
         """The DMP's documents, newest first, each with its author (as ``with_author``)."""
-        return self._built(AuthoredDocument, _DOCUMENTS_OF, {"dmp_id": dmp_id})
+        return self._built(AuthoredDocument, _HOT_DOCUMENTS_OF, {"dmp_id": dmp_id})
 
     def contents(
         self, dmp_id: UUID, document_ids: Sequence[UUID]
@@ -996,11 +1017,12 @@ class DocumentRepository(_Repository):
         """The contents of these documents of the DMP, by document, in position order."""
         found: dict[UUID, list[StoredContent]] = {i: [] for i in document_ids}
         if len(found) == 1:
-            stmt, params = _CONTENTS_OF_DOCUMENT, {"dmp_id": dmp_id, "document_id": document_ids[0]}
+            stmt = _HOT_CONTENTS_OF_DOCUMENT
+            params = {"dmp_id": dmp_id, "document_id": document_ids[0]}
         elif found:
             # Those of the whole DMP (a few dozen rows), filtered here: one statement the
             # database can prepare, rather than an IN list of a different length each time.
-            stmt, params = _CONTENTS_OF_RECORD, {"dmp_id": dmp_id}
+            stmt, params = _HOT_CONTENTS_OF_RECORD, {"dmp_id": dmp_id}
         else:
             return found
         for content in self._built(StoredContent, stmt, params):
@@ -1060,9 +1082,8 @@ class DocumentRepository(_Repository):
 
 class AuditRepository(_Repository):
     def head(self, dmp_id: UUID, *, for_update: bool = False) -> ChainHead | None:
-        stmt = _AUDIT_HEAD_LOCKED if for_update else _AUDIT_HEAD
-        row = self.conn.execute(stmt, {"dmp_id": dmp_id}).first()
-        return None if row is None else ChainHead(*row)
+        stmt = _HOT_AUDIT_HEAD_LOCKED if for_update else _HOT_AUDIT_HEAD
+        return self._first(ChainHead, stmt, {"dmp_id": dmp_id})
 
     def append(self, entry: dict[str, Any], head: dict[str, Any], *, new_chain: bool) -> None:
         if new_chain:
@@ -1071,7 +1092,7 @@ class AuditRepository(_Repository):
         elif self.conn.dialect.name == "postgresql":
             params = {f"entry_{k}": v for k, v in entry.items()}
             params |= {f"head_{k}": v for k, v in head.items() if k != "dmp_id"}
-            self.conn.execute(_AUDIT_APPEND_AND_MOVE, {**params, "chain": head["dmp_id"]})
+            _HOT_AUDIT_APPEND_AND_MOVE.run(self.conn, {**params, "chain": head["dmp_id"]})
         else:
             self.conn.execute(_AUDIT_INSERT, entry)
             moved = {k: v for k, v in head.items() if k != "dmp_id"}
