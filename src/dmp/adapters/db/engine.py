@@ -32,8 +32,7 @@ def _ping_when_idle(engine: Engine) -> None:
     ``IDLE_BEFORE_PING``: a database restart or failover leaves dead connections in the pool, and
     the first request after it must not meet one. A connection used a moment ago is not checked:
     a ping is a round trip and ~0.14 ms of CPU, twice per request (ADR 7). A connection that
-    dies within that moment fails its request with a 503, and SQLAlchemy then discards every
-    connection of the pool opened before the failure."""
+    dies within that moment fails its request with a 503, and is replaced."""
 
     @event.listens_for(engine, "connect")
     @event.listens_for(engine, "checkin")

@@ -9,7 +9,7 @@ and, on PostgreSQL, runs it on the connection's own psycopg cursor, with SQLAlch
 conversions of the values both ways (its bind and result processors: the UTC datetimes), so the
 rows are those SQLAlchemy would give (``tests/integration/test_hot_statements.py`` holds them to
 it). The rest stays SQLAlchemy's: a driver error becomes SQLAlchemy's own exception (the
-connection invalidated, and the pool emptied, when it was lost), and the engine's
+connection closed and dropped from the pool when it was lost), and the engine's
 ``before_cursor_execute`` listeners see the statement. On SQLite, SQLAlchemy runs it.
 """
 
@@ -115,12 +115,12 @@ def _processed(row: Row, results: tuple[tuple[int, Callable[[Any], Any]], ...]) 
 def _translated(
     conn: Connection, driver: Any, cursor: Any, sql: str, values: Any, error: Any
 ) -> sa_exc.StatementError:
-    """The driver's error as SQLAlchemy would have raised it; a lost connection is invalidated
-    and the pool emptied of the connections opened before, as SQLAlchemy does."""
+    """The driver's error as SQLAlchemy would have raised it; a lost connection is closed and
+    dropped from the pool (the pool's other connections are checked when they sat idle, see
+    ``engine.IDLE_BEFORE_PING``)."""
     lost = conn.dialect.is_disconnect(error, driver, cursor)
     if lost:
         conn.invalidate(error)
-        conn.engine.dispose(close=False)
     translated: sa_exc.StatementError = sa_exc.DBAPIError.instance(
         sql,
         values,
