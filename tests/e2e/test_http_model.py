@@ -821,8 +821,9 @@ def test_a_long_run_follows_the_model(world: World, shard: int) -> None:
     world.api, world.page = Unchecked(world.api.client, world.api.tokens), 100
     share = STEPS // SHARDS + (shard < STEPS % SHARDS)
     steps, rounds = 0, 0
-    while steps < share:  # Hypothesis may end an example early: rounds until the share is run
-        steps = _run(world, examples=10, steps=50, seed=SHARDS * rounds + shard)
+    while steps < share:  # an example runs up to 50 steps: rounds until the share is run
+        examples = max(1, (share - steps) // 50)
+        steps = _run(world, examples=examples, steps=50, seed=SHARDS * rounds + shard)
         rounds += 1
     print(f"\nHTTP model, shard {shard + 1}/{SHARDS}: {steps} steps ({share} asked)")
     print(f"{world.counts}, 0 discrepancies")
