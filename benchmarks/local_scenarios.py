@@ -124,11 +124,13 @@ def capture(engines: dict[str, Engine]) -> Iterator[list[tuple[str, str, Any]]]:
 
 def consult_once(ctx: Context, patient: dict[str, Any]) -> None:
     """The service calls of one consult, as the API makes them: ITI-67 by INS (authenticate,
-    search), then ITI-68 (authenticate, retrieve)."""
+    search), then ITI-68 (authenticate, retrieve, the content read and decrypted)."""
     actor = authenticate(ctx, patient["token"])
     docs = find_documents(ctx, Reading(actor), Ins.parse(patient["ins"]))
     actor = authenticate(ctx, patient["token"])
-    open_content(ctx, Reading(actor), docs[0].dmp_id, docs[0].id)
+    _, chunks = open_content(ctx, Reading(actor), docs[0].dmp_id, docs[0].id)
+    for _ in chunks:
+        pass
 
 
 def captured_consults(env: BenchEnv, patients: list[dict[str, Any]]) -> list[list[Any]]:

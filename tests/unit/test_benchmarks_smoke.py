@@ -3,10 +3,12 @@ read — valid audit chains with signed heads, decryptable identities, titles an
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from uuid import UUID
 
 import pytest
+from benchmarks import cpu
 from benchmarks.env import BenchEnv
 from benchmarks.generate import generate, parse_args
 from benchmarks.synth import unique_ins, unique_login
@@ -45,6 +47,17 @@ def test_a_professional_reads_a_sampled_patient_through_the_services(dataset: Be
     assert all(d.metadata.title for d in docs)
     content, stream = open_content(ctx, Reading(actor), dmp_id, docs[0].id)
     assert len(b"".join(stream)) == content.size
+
+
+def test_the_cpu_script_counts_a_consult_and_an_authentication(
+    dataset: BenchEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = ["--name", "tiny", "--root", str(dataset.root), "--backend", "sqlite"]
+    cpu.main([*where, "--count", "20"])
+    printed = capsys.readouterr().out
+    figures = re.findall(r"^(consult|authentication)\b.*: ([0-9.]+) (ms|µs) CPU$", printed, re.M)
+    assert [name for name, _, _ in figures] == ["consult", "authentication"], printed
+    assert all(float(value) > 0 for _, value, _ in figures), printed
 
 
 def test_the_history_patient_has_the_long_chain(dataset: BenchEnv) -> None:
