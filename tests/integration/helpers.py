@@ -112,3 +112,11 @@ def sqlite_bytes(url: str) -> bytes:
     path = Path(url.removeprefix("sqlite:///"))
     wal = path.with_name(path.name + "-wal")
     return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+def end_session(engine: Engine, pid: int) -> None:
+    """End the PostgreSQL session ``pid`` from a connection of its own, outside the engine's pool
+    (as a restart of the database ends every session)."""
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with engine.dialect.loaded_dbapi.connect(url, autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", (pid,))

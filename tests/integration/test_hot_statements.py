@@ -15,6 +15,7 @@ from dmp.errors import DatabaseUnavailable
 from dmp.services import authorizations, directory
 from dmp.services.submission import submit_documents
 from tests.factories import pdf_submission
+from tests.integration.helpers import end_session
 from tests.personas import populate
 
 
@@ -77,9 +78,7 @@ def _postgresql_only(ctx) -> None:
 
 def _read_once_lost(ctx, uow, dmp_id) -> None:
     """The server ends the unit of work's session (as a restart would), then a hot statement."""
-    pid = uow.connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
-    with ctx.engine.connect() as other:
-        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    end_session(ctx.engine, uow.connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
     uow.records.get(dmp_id)
 
 

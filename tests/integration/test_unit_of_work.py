@@ -14,6 +14,7 @@ from dmp.adapters.db.tables import professionals
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.errors import DatabaseUnavailable
 from tests.e2e.fhir import free_port
+from tests.integration.helpers import end_session
 from tests.personas import populate
 
 
@@ -77,11 +78,7 @@ def _pid_then_killed(engine) -> int:
     every session) while it sits in the pool."""
     with engine.connect() as conn:
         pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
-    with engine.dialect.loaded_dbapi.connect(
-        engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
-        autocommit=True,
-    ) as other:
-        other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    end_session(engine, pid)
     return pid
 
 

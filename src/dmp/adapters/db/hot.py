@@ -45,7 +45,7 @@ class Hot:
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[Row]:
         if conn.dialect.name != "postgresql":
-            return list(conn.execute(self.stmt, params).all())
+            return list(conn.execute(self.stmt, params))
         return self._run(conn, params)
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> Row | None:
