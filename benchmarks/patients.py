@@ -236,7 +236,7 @@ class PatientFactory:
     ) -> dict[str, Any]:
         rng, doc_id = p.rng, uuid_from(p.rng)
         data_key = self.crypto.keyring.new_data_key()
-        p.rows.keys.append(self.crypto.key_row(doc_id, data_key, at))
+        p.rows.keys.append(self.crypto.key_row(doc_id, data_key, at, group=p.dmp_id))
         author = None if kind.profession == "patient" else self._author(p, kind)
         doc = self._document_row(p, kind, doc_id, data_key, at, author)
         if replaces is not None:

@@ -174,7 +174,11 @@ class Crypto:
     signer: AuditSigner
     index: InsIndexer
 
-    def key_row(self, owner: UUID, data_key: bytes, at: datetime) -> dict[str, Any]:
+    def key_row(
+        self, owner: UUID, data_key: bytes, at: datetime, group: UUID | None = None
+    ) -> dict[str, Any]:
+        """The key store's row of ``owner``'s key, in ``group`` (a document's: its DMP) or in a
+        group of its own, as ``KeyStore.put`` writes it."""
         wrapped = self.keyring.wrap(owner, data_key)
         return {
             "dmp_id": owner,
@@ -182,6 +186,7 @@ class Crypto:
             "wrapped": wrapped.blob,
             "created_at": at,
             "rotated_at": None,
+            "group_id": group or owner,
         }
 
 

@@ -56,6 +56,7 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Engine,
+    Index,
     LargeBinary,
     MetaData,
     Row,
@@ -67,11 +68,14 @@ from sqlalchemy import (
     delete,
     event,
     insert,
+    inspect,
     make_url,
     select,
+    text,
     update,
 )
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.schema import CreateIndex
 
 from dmp.adapters.crypto import KeyRing, WrappedKey
 from dmp.adapters.files import private_sqlite_file
@@ -86,6 +90,14 @@ INS_INDEX_KEY = uuid5(UUID(int=0), "dmp/ins-blind-index/v1")
 
 metadata = MetaData()  # the key store's own metadata: never mixed with the data database's
 
+# One row per key, under the id of what it opens (the column is named ``dmp_id`` after its first
+# owners; it holds a document's, an account's or a message's id as well). ``group_id`` puts a
+# DMP's keys side by side: a document's key is in its DMP's group, the DMP's key too, any other
+# key in a group of its own. A search opens the keys of one DMP: one range of the group index,
+# whose leaf pages hold the wrapped keys themselves on PostgreSQL (an index-only scan), instead
+# of one page of the primary key's B-tree per document, scattered by the documents' random ids:
+# a page read each once the key store no longer fits in memory. NULL: a key written before the
+# column existed, until ``dmp db upgrade`` groups it (found by its id meanwhile, only slower).
 data_keys = Table(
     "data_keys",
     metadata,
@@ -94,6 +106,13 @@ data_keys = Table(
     Column("wrapped", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("rotated_at", DateTime(timezone=True), nullable=True),
+    Column("group_id", Uuid, nullable=True),
+)
+GROUP_INDEX = Index(
+    "ix_data_keys_group",
+    data_keys.c.group_id,
+    data_keys.c.dmp_id,
+    postgresql_include=["key_id", "wrapped"],
 )
 
 # The shredding ledger: one row per key deleted, written in the key deletion's own transaction.
@@ -204,6 +223,14 @@ _GET = select(data_keys.c.key_id, data_keys.c.wrapped).where(
 _GET_MANY = select(data_keys.c.dmp_id, data_keys.c.key_id, data_keys.c.wrapped).where(
     data_keys.c.dmp_id.in_(bindparam("ids", expanding=True))
 )
+_GET_GROUP = _GET_MANY.where(data_keys.c.group_id == bindparam("group_id"))
+
+
+def _wrapped(conn: Connection, query: Any, params: dict[str, Any]) -> dict[UUID, WrappedKey]:
+    return {
+        row.dmp_id: WrappedKey(row.key_id, bytes(row.wrapped))
+        for row in conn.execute(query, params)
+    }
 
 
 class KeyStore:
@@ -229,12 +256,47 @@ class KeyStore:
         return cls(engine, **kwargs)
 
     def create_schema(self) -> None:
+        """Create the tables, or bring a key store made by an earlier version to this one's: the
+        ``group_id`` column and its index added (on a large PostgreSQL key store, building the
+        index holds writes back for a while: run ``dmp db upgrade`` before the servers)."""
         with self._begin() as conn:
             metadata.create_all(conn)
+            columns = {column["name"] for column in inspect(conn).get_columns("data_keys")}
+            if "group_id" not in columns:
+                kind = data_keys.c.group_id.type.compile(dialect=conn.dialect)
+                conn.execute(text(f"ALTER TABLE data_keys ADD COLUMN group_id {kind}"))
+            conn.execute(CreateIndex(GROUP_INDEX, if_not_exists=True))
 
-    def put(self, dmp_id: UUID, wrapped: WrappedKey) -> None:
-        """Store a DMP's key; never replaces one (that would make its data unreadable)."""
-        row = {"dmp_id": dmp_id, "key_id": wrapped.key_id, "wrapped": wrapped.blob}
+    def ungrouped(self, limit: int = 500) -> list[UUID]:
+        """Ids of keys written before ``group_id`` existed, up to ``limit`` (``dmp db upgrade``
+        groups them)."""
+        query = select(data_keys.c.dmp_id).where(data_keys.c.group_id.is_(None)).limit(limit)
+        with self._read() as conn:
+            return list(conn.execute(query).scalars())
+
+    def group(self, groups: dict[UUID, UUID]) -> int:
+        """Put each key (by its id) not grouped yet in the group given, in one transaction; how
+        many were."""
+        if not groups:
+            return 0
+        statement = (
+            update(data_keys)
+            .where(data_keys.c.dmp_id == bindparam("owner"), data_keys.c.group_id.is_(None))
+            .values(group_id=bindparam("group"))
+        )
+        rows = [{"owner": owner, "group": group} for owner, group in groups.items()]
+        with self._begin() as conn:
+            return conn.execute(statement, rows).rowcount
+
+    def put(self, dmp_id: UUID, wrapped: WrappedKey, group: UUID | None = None) -> None:
+        """Store a key, in ``group`` (a document's: its DMP) or else in a group of its own; never
+        replaces one (that would make its data unreadable)."""
+        row = {
+            "dmp_id": dmp_id,
+            "key_id": wrapped.key_id,
+            "wrapped": wrapped.blob,
+            "group_id": group or dmp_id,
+        }
         try:
             with self._begin() as conn:
                 conn.execute(_PUT, {**row, "created_at": self._clock()})
@@ -246,16 +308,22 @@ class KeyStore:
             row = conn.execute(_GET, {"dmp_id": dmp_id}).first()
         return None if row is None else WrappedKey(row.key_id, bytes(row.wrapped))
 
-    def get_many(self, ids: Sequence[UUID]) -> dict[UUID, WrappedKey]:
-        """The wrapped keys of ``ids`` that exist, in one query per 500 ids."""
+    def get_many(self, ids: Sequence[UUID], group: UUID | None = None) -> dict[UUID, WrappedKey]:
+        """The wrapped keys of ``ids`` that exist, in one query per 500 ids. With ``group`` (the
+        DMP they belong to), first in that group's range; a key not found there (not grouped
+        yet) is then looked up by its id alone."""
         found: dict[UUID, WrappedKey] = {}
         if not ids:
             return found
         with self._read() as conn:
             for start in range(0, len(ids), 500):
                 batch = list(ids[start : start + 500])
-                for row in conn.execute(_GET_MANY, {"ids": batch}):
-                    found[row.dmp_id] = WrappedKey(row.key_id, bytes(row.wrapped))
+                if group is not None:
+                    found.update(_wrapped(conn, _GET_GROUP, {"ids": batch, "group_id": group}))
+                    batch = [i for i in batch if i not in found]
+                    if not batch:
+                        continue
+                found.update(_wrapped(conn, _GET_MANY, {"ids": batch}))
         return found
 
     def delete(self, dmp_id: UUID, note: Shredding | None = None) -> bool:
@@ -387,9 +455,10 @@ class DataKeys:
     def store(self) -> KeyStore:
         return self._store
 
-    def create(self, dmp_id: UUID) -> bytes:
+    def create(self, dmp_id: UUID, group: UUID | None = None) -> bytes:
+        """A new key for ``dmp_id`` (a DMP, or a document of the DMP ``group``, …)."""
         data_key = self._keyring.new_data_key()
-        self._store.put(dmp_id, self._keyring.wrap(dmp_id, data_key))
+        self._store.put(dmp_id, self._keyring.wrap(dmp_id, data_key), group)
         self._remember(dmp_id, data_key)
         return data_key
 
@@ -419,13 +488,14 @@ class DataKeys:
         self._remember(dmp_id, data_key, generation)
         return data_key
 
-    def prefetch(self, ids: Sequence[UUID]) -> None:
+    def prefetch(self, ids: Sequence[UUID], group: UUID | None = None) -> None:
         """Unwrap and cache, in one key-store query, the keys of ``ids`` not cached yet (a search
-        opens one key per document). Missing keys are left for ``get`` to report."""
+        opens one key per document), all in ``group`` when given (the DMP of those documents).
+        Missing keys are left for ``get`` to report."""
         with self._lock:
             missing = [i for i in ids if i not in self._cache]
             generation = self._destructions
-        for owner, wrapped in self._store.get_many(missing).items():
+        for owner, wrapped in self._store.get_many(missing, group).items():
             self._remember(owner, self._keyring.unwrap(owner, wrapped), generation)
 
     def destroy(self, dmp_id: UUID, note: Shredding | None = None) -> bool:

@@ -213,7 +213,7 @@ def as_documents(
     """The documents as this reader sees them: only references to versions they may read."""
     ids = [d.document.id for d in found]
     contents = door.contents(ids)
-    ctx.keys.prefetch(ids)  # one key-store query, not one per document
+    ctx.keys.prefetch(ids, group=door.dmp_id)  # one key-store query, not one per document
     return [_to_document(ctx, d.document, contents[d.document.id], related) for d in found]
 
 
@@ -243,7 +243,8 @@ def _one(
 
 
 def get_document(ctx: Context, reading: Reading, dmp_id: UUID, document_id: UUID) -> Document:
-    ctx.keys.prefetch([dmp_id, document_id])  # the two keys this read opens, in one query
+    # The two keys this read opens, in one query.
+    ctx.keys.prefetch([dmp_id, document_id], group=dmp_id)
     with ctx.uow() as uow:
         door = _open(ctx, uow, reading, dmp_id, "document.read")
         found, doc = _one(ctx, door, document_id)
@@ -260,7 +261,8 @@ def open_content(
     ctx: Context, reading: Reading, dmp_id: UUID, document_id: UUID, position: int = 0
 ) -> tuple[Content, Iterator[bytes]]:
     """Audit the retrieval, then stream the decrypted content (each segment checked first)."""
-    ctx.keys.prefetch([dmp_id, document_id])  # the two keys this read opens, in one query
+    # The two keys this read opens, in one query.
+    ctx.keys.prefetch([dmp_id, document_id], group=dmp_id)
     with ctx.uow() as uow:
         door = _open(ctx, uow, reading, dmp_id, "document.retrieve")
         found = door.document(document_id, _reads(ctx))
@@ -283,7 +285,7 @@ def retrieve(
     ctx: Context, reading: Reading, dmp_id: UUID, document_id: UUID, position: int = 0
 ) -> Retrieved:
     """``open_content``, with the document as this person sees it."""
-    ctx.keys.prefetch([dmp_id, document_id])
+    ctx.keys.prefetch([dmp_id, document_id], group=dmp_id)
     with ctx.uow() as uow:
         door = _open(ctx, uow, reading, dmp_id, "document.retrieve")
         found, doc = _one(ctx, door, document_id)
@@ -304,7 +306,7 @@ class Shown:
 def show_document(ctx: Context, reading: Reading, dmp_id: UUID, document_id: UUID) -> Shown:
     """Read a document; a CDA's contents are read too, as structure, and audited as a
     retrieval. Memory stays bounded whatever the content's size (``cda.read``)."""
-    ctx.keys.prefetch([dmp_id, document_id])
+    ctx.keys.prefetch([dmp_id, document_id], group=dmp_id)
     with ctx.uow() as uow:
         door = _open(ctx, uow, reading, dmp_id, "document.read")
         found, doc = _one(ctx, door, document_id)

@@ -371,7 +371,7 @@ def _titles(ctx: Context, door: Door, document_ids: list[UUID]) -> dict[UUID, st
     (a document hidden until the announcement consultation, or kept from the representatives,
     does not tell its title through the history)."""
     readable = door.readable_among(document_ids)
-    ctx.keys.prefetch([d.document.id for d in readable])
+    ctx.keys.prefetch([d.document.id for d in readable], group=door.dmp_id)
     titles = {}
     for found in readable:
         doc_id = found.document.id

@@ -47,10 +47,13 @@ class Migration:
     sealed: dict[str, int] = field(default_factory=dict)
     postgresql: bool = False
     checkpoint: int = 0  # the witness's checkpoint written after it
+    grouped: int = 0  # keys put in their DMP's group (a key store of an earlier version)
 
     def lines(self) -> list[str]:
         lines = [f"Base à jour (révision {self.revision})."]
         lines += [f"{_LABELS[what]} : {n}" for what, n in self.sealed.items() if n]
+        if self.grouped:
+            lines.append(f"clés rangées avec celles de leur DMP : {self.grouped}")
         if self.postgresql and any(self.sealed.values()):
             lines.append(
                 "PostgreSQL garde les anciennes versions des lignes jusqu'à leur réécriture : "
@@ -75,8 +78,21 @@ def migrate_database(ctx: Context) -> Migration:
         upgrade(ctx.engine, pending[0])
     if any(sealed.values()):
         compact(ctx.engine)
+    grouped = group_keys(ctx)
     postgresql = ctx.engine.dialect.name == "postgresql"
-    return Migration(current_revision(ctx.engine), sealed, postgresql, checkpoint(ctx))
+    return Migration(current_revision(ctx.engine), sealed, postgresql, checkpoint(ctx), grouped)
+
+
+def group_keys(ctx: Context) -> int:
+    """Put each key the key store holds without a group (written by an earlier version) in its
+    group: a document's key in its DMP's, any other key in its own (docs/adr/0003). Page by page
+    (an interrupted run resumes); how many keys it grouped."""
+    done = 0
+    while ungrouped := ctx.keys.store.ungrouped(_PAGE):
+        with ctx.uow() as uow:
+            documents = uow.documents.owners(ungrouped)
+        done += ctx.keys.store.group({key: documents.get(key, key) for key in ungrouped})
+    return done
 
 
 def _witness_not_yet_written(ctx: Context) -> None:

@@ -140,7 +140,7 @@ def _check(ctx: Context, door: Door, prepared: Sequence[_Prepared], *, lock: boo
 def _store_contents(
     ctx: Context, dmp_id: UUID, p: _Prepared, written: list[tuple[UUID, str]]
 ) -> None:
-    key = ctx.keys.create(p.document_id)
+    key = ctx.keys.create(p.document_id, group=dmp_id)
     written.append((p.document_id, ""))
     for position, content in enumerate(p.submission.contents):
         blob_key = f"{dmp_id}/{p.document_id}-{position}"

@@ -7,7 +7,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, event, insert, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    create_engine,
+    event,
+    insert,
+    inspect,
+    select,
+)
 
 from dmp.adapters.blobs import LocalBlobStore, blob_key
 from dmp.adapters.crypto import (
@@ -101,6 +115,106 @@ def test_a_deletion_whose_note_fails_deletes_nothing(store: KeyStore) -> None:
 
 def test_create_schema_is_idempotent(store: KeyStore) -> None:
     store.create_schema()
+
+
+def _statements(engine: Engine) -> list[str]:
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    return seen
+
+
+def test_a_dmps_keys_come_from_its_group_in_one_statement(store: KeyStore) -> None:
+    keyring = KeyRing(K2024)
+    documents = [uuid.uuid4() for _ in range(3)]
+    store.put(DMP_A, keyring.wrap(DMP_A, b"a" * 32))
+    for document in documents:
+        store.put(document, keyring.wrap(document, b"d" * 32), group=DMP_A)
+    other = uuid.uuid4()  # a document of another DMP: not in DMP_A's group
+    store.put(other, keyring.wrap(other, b"o" * 32), group=DMP_B)
+    with store.engine.connect() as conn:
+        groups = dict(conn.execute(select(data_keys.c.dmp_id, data_keys.c.group_id)).all())
+    assert groups == {DMP_A: DMP_A, **dict.fromkeys(documents, DMP_A), other: DMP_B}
+    seen = _statements(store.engine)
+    found = store.get_many([DMP_A, *documents], group=DMP_A)
+    assert set(found) == {DMP_A, *documents}
+    assert len(seen) == 1, seen
+    assert "group_id" in seen[0], seen
+    assert store.get_many([other], group=DMP_A) == {other: store.get(other)}  # by its id, after
+
+
+def test_a_key_written_before_groups_is_found_and_then_grouped(store: KeyStore) -> None:
+    keyring = KeyRing(K2024)
+    old, new = uuid.uuid4(), uuid.uuid4()
+    with store.engine.begin() as conn:  # as an earlier version wrote it: no group
+        row = {"dmp_id": old, "created_at": datetime.now(UTC)}
+        wrapped = keyring.wrap(old, b"o" * 32)
+        conn.execute(insert(data_keys), {**row, "key_id": wrapped.key_id, "wrapped": wrapped.blob})
+    store.put(new, keyring.wrap(new, b"n" * 32), group=DMP_A)
+    seen = _statements(store.engine)
+    assert store.get_many([old, new], group=DMP_A) == {old: wrapped, new: store.get(new)}
+    assert len(seen) == 3  # the group's range, then the one not in it by its id; then get()
+    assert store.ungrouped() == [old]
+    assert store.group({old: DMP_A, new: DMP_B}) == 1  # a grouped key keeps its group
+    assert store.ungrouped() == []
+    seen.clear()
+    assert set(store.get_many([old, new], group=DMP_A)) == {old, new}
+    assert len(seen) == 1
+
+
+def test_an_earlier_key_store_gets_the_group_column_and_keeps_its_keys(
+    keys_engine: Engine,
+) -> None:
+    earlier = MetaData()
+    Table(  # the key store before ``group_id``
+        "data_keys",
+        earlier,
+        Column("dmp_id", Uuid, primary_key=True),
+        Column("key_id", String(64), nullable=False),
+        Column("wrapped", LargeBinary, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("rotated_at", DateTime(timezone=True), nullable=True),
+    )
+    earlier.create_all(keys_engine)
+    wrapped = KeyRing(K2024).wrap(DMP_A, b"a" * 32)
+    with keys_engine.begin() as conn:
+        row = {"dmp_id": DMP_A, "key_id": wrapped.key_id, "wrapped": wrapped.blob}
+        conn.execute(earlier.tables["data_keys"].insert(), {**row, "created_at": datetime.now(UTC)})
+    store = KeyStore(keys_engine)
+    store.create_schema()
+    store.create_schema()  # again: nothing to add
+    assert "group_id" in {c["name"] for c in inspect(keys_engine).get_columns("data_keys")}
+    indexes = {i["name"] for i in inspect(keys_engine).get_indexes("data_keys")}
+    assert "ix_data_keys_group" in indexes
+    assert store.get_many([DMP_A], group=DMP_A) == {DMP_A: wrapped}
+    assert store.ungrouped() == [DMP_A]
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_groups_keys_are_read_from_the_index_alone(pg_engine: Engine) -> None:
+    """The wrapped keys ride in the group index's leaves: a search reads no table page."""
+    store = KeyStore(pg_engine)
+    store.create_schema()
+    keyring = KeyRing(K2024)
+    owners = [uuid.uuid4() for _ in range(2000)]
+    for owner in owners:  # 200 DMPs of 10 documents each
+        store.put(owner, keyring.wrap(owner, b"d" * 32), group=owners[owners.index(owner) // 10])
+    with pg_engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+            "VACUUM ANALYZE data_keys"
+        )
+        ids = ", ".join(f"'{o}'" for o in owners[10:20])
+        plan = (
+            conn.exec_driver_sql(
+                "EXPLAIN (ANALYZE, COSTS OFF) SELECT dmp_id, key_id, wrapped FROM data_keys "
+                f"WHERE dmp_id IN ({ids}) AND group_id = '{owners[1]}'"
+            )
+            .scalars()
+            .all()
+        )
+    text_plan = "\n".join(plan)
+    assert "Index Only Scan using ix_data_keys_group" in text_plan, text_plan
+    assert "Heap Fetches: 0" in text_plan, text_plan
+    assert "rows=10" in text_plan, text_plan
 
 
 def test_a_key_is_never_replaced(store: KeyStore) -> None:

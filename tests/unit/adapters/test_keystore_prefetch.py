@@ -19,7 +19,9 @@ def test_prefetch_fills_the_cache_in_one_query(tmp_path):
     keys = DataKeys(store, ring)  # a fresh process: nothing cached
     calls = []
     real_get_many = store.get_many
-    store.get_many = lambda wanted: calls.append(list(wanted)) or real_get_many(wanted)  # type: ignore[method-assign]
+    store.get_many = lambda wanted, group=None: (  # type: ignore[method-assign]
+        calls.append(list(wanted)) or real_get_many(wanted, group)
+    )
     keys.prefetch([*ids, missing := uuid4()])
     store.get = lambda _id: pytest.fail("a prefetched key was fetched again")  # type: ignore[method-assign]
     assert {i: keys.get(i) for i in ids} == created
