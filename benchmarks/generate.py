@@ -233,6 +233,7 @@ def _issue_tokens(env: BenchEnv, samples: list[dict[str, Any]]) -> None:
         sample["token"] = tokens[rpps]
     checkpoint(ctx)
     ctx.engine.dispose()
+    ctx.keys.store.engine.dispose()
 
 
 def _plan(args: argparse.Namespace, now: datetime) -> Plan:

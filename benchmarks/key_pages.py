@@ -20,12 +20,13 @@ import json
 import random
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import psycopg
 
-from benchmarks.env import BenchEnv, pg_conninfo
+from benchmarks.env import DEFAULT_ROOT, BenchEnv, pg_conninfo
 from benchmarks.stats import percentile
 
 _DRAW = (
@@ -112,8 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="dmp_bench_10k")
     parser.add_argument("--patients", type=int, default=300)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     args = parser.parse_args(argv)
-    env = BenchEnv(args.name)
+    env = BenchEnv(args.name, args.root)
     if not env.exists():
         print(f"no data set {args.name}: make it with benchmarks.generate", file=sys.stderr)
         return 2

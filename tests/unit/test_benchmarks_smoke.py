@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
-from benchmarks import cpu
+from benchmarks import cpu, key_pages
 from benchmarks.env import BenchEnv
 from benchmarks.generate import generate, parse_args
 from benchmarks.synth import unique_ins, unique_login
@@ -20,6 +20,7 @@ from dmp.services.directory import authenticate, list_professionals, search
 from dmp.services.documents import Reading, find_documents, open_content
 from dmp.services.history import read_history
 from dmp.services.operations import verify_audit
+from tests.conftest import require_postgres
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +85,32 @@ def test_generated_identifiers_are_valid_and_unique() -> None:
     assert len(ins) == len(range(0, 3_000_000, 997))
     assert all(Ins.parse(value) for value in list(ins)[:200])
     assert len({unique_login(i) for i in range(50_000)}) == 50_000
+
+
+@pytest.mark.postgres
+def test_the_key_pages_script_counts_both_lookups_on_postgresql(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require_postgres()
+    name = f"dmp_bench_smoke_{uuid4().hex[:8]}"
+    argv = ["--name", name, "--root", str(tmp_path), "--patients", "40", "--docs", "6"]
+    generate(parse_args([*argv, "--sample", "2", "--history-entries", "20"]))
+    env = BenchEnv(name, tmp_path)
+    try:
+        capsys.readouterr()
+        assert key_pages.main(["--name", name, "--root", str(tmp_path), "--patients", "10"]) == 0
+    finally:
+        env.drop_databases()
+    printed = capsys.readouterr().out
+    rows = {
+        row[0]: row[1:]
+        for row in (
+            [cell.strip() for cell in line.strip("|").split("|")]
+            for line in printed.splitlines()
+            if line.startswith("| by ")
+        )
+    }
+    assert set(rows) == {"by id (before)", "by group (now)"}, printed
+    assert "Index Only Scan using ix_data_keys_group" in rows["by group (now)"][0], printed
+    touched = {label: float(row[1].split(" / ")[0]) for label, row in rows.items()}
+    assert 0 < touched["by group (now)"] < touched["by id (before)"], printed
