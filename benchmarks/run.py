@@ -29,7 +29,7 @@ from benchmarks.env import DEFAULT_ROOT, BenchEnv
 from benchmarks.generate import generate
 from benchmarks.generate import parse_args as generate_args
 from benchmarks.load import LoadResult, run_load, warm_up
-from benchmarks.server import RssWatch, Server, dmp_server, floor_server
+from benchmarks.server import RssWatch, Server, WaitWatch, dmp_server, floor_server
 from benchmarks.stats import Figure, figure, table
 from dmp.bootstrap import build
 
@@ -56,7 +56,7 @@ def _load(
 ) -> list[Figure]:
     asyncio.run(warm_up(server.base_url, operation, 5))
     concurrency = kw.get("concurrency", args.concurrency)
-    with RssWatch(server) as watch:
+    with RssWatch(server) as watch, WaitWatch(_database(args)) as waits:
         result = run_load(
             server.base_url,
             operation,
@@ -67,7 +67,7 @@ def _load(
     # The HTTP requests served: an operation of several steps is also timed whole ("op").
     steps = [step for step in result.latencies if step != "op"] or list(result.latencies)
     requests = sum(len(result.latencies[step]) + result.errors.get(step, 0) for step in steps)
-    note = watch.cpu_note(requests)
+    note = watch.cpu_note(requests) + waits.note()
     return _figures(scenario, result, watch.peak, f"c={concurrency}; ", note)
 
 
@@ -78,7 +78,7 @@ def _wrk(server: Server, scenario: str, requests: Any, args: argparse.Namespace)
         "GET " + requests[0][0].split("?")[0] if len(requests) == 1 else "ITI-67/ITI-68 alternating"
     )
     port = int(server.base_url.rsplit(":", 1)[1])
-    with RssWatch(server) as watch:
+    with RssWatch(server) as watch, WaitWatch(_database(args)) as waits:
         found = wrk.run_wrk(
             port,
             requests,
@@ -88,8 +88,13 @@ def _wrk(server: Server, scenario: str, requests: Any, args: argparse.Namespace)
             seconds=args.seconds,
         )
     found.rss_mib = round(watch.peak, 1)
-    found.note += watch.cpu_note(found.count)
+    found.note += watch.cpu_note(found.count) + waits.note()
     return [found]
+
+
+def _database(args: argparse.Namespace) -> str | None:
+    """The data set's database, whose backends ``WaitWatch`` samples (PostgreSQL only)."""
+    return args.name if args.backend == "postgresql" else None
 
 
 def http_scenarios(

@@ -187,3 +187,54 @@ class RssWatch:
 
     def cpu_seconds(self) -> tuple[float, float]:
         return self.server_cpu, self.postgres_cpu
+
+
+class WaitWatch:
+    """What PostgreSQL's backends of one database are doing meanwhile: ``pg_stat_activity``
+    sampled every ``every`` seconds on a thread, each active backend counted under its wait event
+    (``CPU`` when it waits on none). The mean per sample tells where the statements' time goes:
+    on the processor, on a lock (``Lock:transactionid``: a row another transaction holds), on the
+    WAL's flush at commit (``IO:WALSync``)… Nothing on SQLite."""
+
+    _SAMPLE = (
+        "SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU'), count(*)"
+        " FROM pg_stat_activity WHERE datname = %s AND state = 'active' AND pid <> pg_backend_pid()"
+        " GROUP BY 1"
+    )
+
+    def __init__(self, database: str | None, every: float = 0.02) -> None:
+        self.database, self.every = database, every
+        self.samples = 0
+        self.counts: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        import psycopg
+
+        from benchmarks.env import pg_conninfo
+
+        with psycopg.connect(pg_conninfo("postgres"), autocommit=True) as conn:
+            while not self._stop.is_set():
+                for event, count in conn.execute(self._SAMPLE, (self.database,)):
+                    self.counts[event] = self.counts.get(event, 0) + count
+                self.samples += 1
+                self._stop.wait(self.every)
+
+    def __enter__(self) -> WaitWatch:
+        if self.database is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def note(self) -> str:
+        if not self.counts:  # not sampled, or no statement running in any sample
+            return ""
+        means = sorted(((n / self.samples, e) for e, n in self.counts.items()), reverse=True)
+        busy = sum(mean for mean, _ in means)
+        parts = ", ".join(f"{event} {mean:.2f}" for mean, event in means if mean >= 0.01)
+        return f"PostgreSQL backends active {busy:.2f} on average ({parts}); "

@@ -4,14 +4,19 @@ read — valid audit chains with signed heads, decryptable identities, titles an
 from __future__ import annotations
 
 import re
+import threading
+import time
 from pathlib import Path
 from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 from benchmarks import cpu, key_pages
-from benchmarks.env import BenchEnv
+from benchmarks.env import BenchEnv, pg_conninfo
 from benchmarks.generate import generate, parse_args
+from benchmarks.server import WaitWatch
 from benchmarks.synth import unique_ins, unique_login
+from psycopg import sql
 
 from dmp.bootstrap import build
 from dmp.domain.identifiers import Ins
@@ -114,3 +119,43 @@ def test_the_key_pages_script_counts_both_lookups_on_postgresql(
     assert "Index Only Scan using ix_data_keys_group" in rows["by group (now)"][0], printed
     touched = {label: float(row[1].split(" / ")[0]) for label, row in rows.items()}
     assert 0 < touched["by group (now)"] < touched["by id (before)"], printed
+
+
+@pytest.mark.postgres
+def test_the_wait_watch_sees_a_statement_waiting_on_a_row_lock() -> None:
+    """The runner's ``WaitWatch`` tells what PostgreSQL's backends wait on: here one backend
+    holds a row and another one waits for it."""
+    require_postgres()
+    name = f"dmp_bench_waits_{uuid4().hex[:8]}"
+    admin = psycopg.connect(pg_conninfo("postgres"), autocommit=True)
+    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        with psycopg.connect(pg_conninfo(name), autocommit=True) as setup:
+            setup.execute("CREATE TABLE heads (id int PRIMARY KEY, seq int)")
+            setup.execute("INSERT INTO heads VALUES (1, 0)")
+        holder = psycopg.connect(pg_conninfo(name))
+        holder.execute("UPDATE heads SET seq = seq + 1 WHERE id = 1")  # holds the row
+        waiter = psycopg.connect(pg_conninfo(name), autocommit=True)
+        blocked = threading.Thread(
+            target=waiter.execute, args=("UPDATE heads SET seq = seq + 1 WHERE id = 1",)
+        )
+        blocked.start()
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
+        )
+        deadline = time.monotonic() + 10
+        while admin.execute(waiting, (name,)).fetchone() != (1,):  # the waiter is blocked
+            assert time.monotonic() < deadline, "the second update never waited"
+            time.sleep(0.01)
+        with WaitWatch(name, every=0.01) as waits:
+            time.sleep(0.3)
+        holder.commit()
+        blocked.join(timeout=10)
+        holder.close()
+        waiter.close()
+    finally:
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.close()
+    note = waits.note()
+    assert re.search(r"active 1\.00 on average \(Lock:transactionid 1\.00\)", note), note
+    assert WaitWatch(None).note() == ""  # SQLite: nothing sampled
