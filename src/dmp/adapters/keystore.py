@@ -82,6 +82,7 @@ from dmp.adapters.files import private_sqlite_file
 from dmp.errors import ConfigurationError, Conflict, IntegrityError, Unavailable
 
 KEYSTORE_FILENAME = "keys.sqlite3"
+KEYSTORE_POOL = {"pool_size": 10, "max_overflow": 10}  # per process, on a database server
 
 # The key of the INS blind index (``adapters.blindindex``) lives beside the data keys, wrapped the
 # same way, under this fixed id. No row of the data database owns it: the orphan sweep never
@@ -248,7 +249,10 @@ class KeyStore:
     def from_url(cls, url: str, **kwargs: Any) -> KeyStore:
         try:
             parsed = _parse_url(url)
-            engine = create_engine(parsed)
+            # A key-store read is short, but every request makes one: a pool too small for the
+            # requests in flight opens and closes a connection for each (ADR 7).
+            pooled = {} if parsed.get_backend_name() == "sqlite" else KEYSTORE_POOL
+            engine = create_engine(parsed, **pooled)
         except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError) as error:
             raise ConfigurationError("Magasin de clés: URL ou pilote invalide.") from error
         if engine.dialect.name == "sqlite":

@@ -12,14 +12,21 @@ from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from dmp.adapters.files import private_sqlite_file
 
+# Connections each process keeps open, and how many more it may open for a burst (closed again
+# when given back to a full pool). The overflow is not the steady state: a connection opened per
+# request costs PostgreSQL a new backend and the server a connection, and at 64 connections the
+# pool of 10 (+ 10) of before opened ~15 a second (ADR 7). DMP_WORKERS × (POOL_SIZE + OVERFLOW),
+# plus the key store's, must stay within PostgreSQL's max_connections.
+POOL_SIZE, OVERFLOW = 20, 10
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+
+def make_engine(url: str, *, pool_size: int = POOL_SIZE) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
     if parsed.drivername == "postgresql":  # prefer psycopg 3 over the default psycopg2
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=OVERFLOW)
     _ping_when_idle(engine)
     return engine
 
