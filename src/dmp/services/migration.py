@@ -85,7 +85,7 @@ def migrate_database(ctx: Context) -> Migration:
 
 def group_keys(ctx: Context) -> int:
     """Put each key the key store holds without a group (written by an earlier version) in its
-    group: a document's key in its DMP's, any other key in its own (docs/adr/0003). Page by page
+    group: a document's key in its DMP's, any other key in its own (docs/adr/0002). Page by page
     (an interrupted run resumes); how many keys it grouped."""
     done = 0
     while ungrouped := ctx.keys.store.ungrouped(_PAGE):
