@@ -9,7 +9,7 @@ the portal with the temporary password and the code from the e-mail. The patient
 (drawn), whose parent logs in with their own account: the parent lists what the minor lists but
 the documents kept from the legal representatives. The patient may destroy the whole DMP; a new
 DMP for the same INS then brings nothing of it back. A short run is in every ``make test``;
-``DMP_MODEL_STEPS`` asks for a long run (``.ci/run``: 2 000 steps, on PostgreSQL), in shards of
+``DMP_MODEL_STEPS`` asks for a long run (``.ci/run``: 1 000 steps, on PostgreSQL), in shards of
 about 500 steps that the test workers share.
 """
 
@@ -815,7 +815,7 @@ SHARDS = max(1, -(-STEPS // SHARD_STEPS))
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not STEPS, reason="the long run: set DMP_MODEL_STEPS (.ci/run: 2 000)")
+@pytest.mark.skipif(not STEPS, reason="the long run: set DMP_MODEL_STEPS (.ci/run: 1 000)")
 @pytest.mark.parametrize("shard", range(SHARDS))
 def test_a_long_run_follows_the_model(world: World, shard: int) -> None:
     world.api, world.page = Unchecked(world.api.client, world.api.tokens), 100
