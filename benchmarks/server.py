@@ -21,7 +21,9 @@ from types import TracebackType
 
 import httpx
 import psutil
+import psycopg
 
+from benchmarks.env import pg_conninfo
 from benchmarks.load import LOOPBACK
 
 _DMP = ["-c", "from dmp.entrypoints.cli.main import app; app(['serve'])"]  # = `dmp serve`
@@ -210,10 +212,6 @@ class WaitWatch:
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
     def _watch(self) -> None:
-        import psycopg
-
-        from benchmarks.env import pg_conninfo
-
         with psycopg.connect(pg_conninfo("postgres"), autocommit=True) as conn:
             while not self._stop.is_set():
                 for event, count in conn.execute(self._SAMPLE, (self.database,)):
