@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -189,6 +189,18 @@ def engine(ctx: Context) -> Engine:
     return ctx.engine
 
 
+@pytest.fixture
+def figures(record_property: Callable[[str, object], None]) -> Callable[[str], None]:
+    """What a test measured (uploads acknowledged and found, steps run, discrepancies, memory):
+    written at the end of the run under « figures », the test workers' included, so that a
+    run's log keeps them."""
+
+    def report(line: str) -> None:
+        record_property("figure", line.strip())
+
+    return report
+
+
 def _backend(nodeid: str) -> str | None:
     for backend in ("sqlite", "postgresql"):
         if f"[{backend}" in nodeid or f"-{backend}]" in nodeid or f"-{backend}-" in nodeid:
@@ -207,8 +219,24 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             if backend and counted:
                 by_outcome = counts.setdefault(backend, {})
                 by_outcome[outcome] = by_outcome.get(outcome, 0) + 1
+    _figures(terminalreporter)
     if counts:
         terminalreporter.section("storage backends")
         for backend, by_outcome in sorted(counts.items()):
             detail = ", ".join(f"{n} {outcome}" for outcome, n in sorted(by_outcome.items()))
             terminalreporter.write_line(f"{backend}: {detail}")
+
+
+def _figures(terminalreporter: pytest.TerminalReporter) -> None:
+    """The figures the passed tests reported (the ``figures`` fixture)."""
+    lines = [
+        f"{report.nodeid}: {value}"
+        for report in terminalreporter.stats.get("passed", [])
+        if getattr(report, "when", "") == "call"
+        for name, value in getattr(report, "user_properties", [])
+        if name == "figure"
+    ]
+    if lines:
+        terminalreporter.section("figures")
+        for line in sorted(lines):
+            terminalreporter.write_line(line)

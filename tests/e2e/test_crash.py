@@ -16,7 +16,7 @@ it starts faster):
   or key is left that no row refers to;
 - ``dmp audit verify`` passes.
 
-Run alone to see the figures: ``pytest tests/e2e/test_crash.py -s``."""
+Its figures are in the run's « figures » section."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def served(settings: Settings, tmp_path: Path) -> Iterator[Served]:
     server.stop()
 
 
-def test_killed_workers_and_server_lose_nothing_acknowledged(ctx, served, settings):
+def test_killed_workers_and_server_lose_nothing_acknowledged(ctx, served, settings, figures):
     started = time.monotonic()
     cast = populate(ctx)
     token = issue_token(ctx, cast.bruno.rpps).token
@@ -123,8 +123,8 @@ def test_killed_workers_and_server_lose_nothing_acknowledged(ctx, served, settin
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
     in_doubt = len(found) - len(acknowledged)
-    print(
-        f"\n[crash {ctx.engine.dialect.name}] uploads attempted {len(answers)}, acknowledged "
+    figures(
+        f"[crash {ctx.engine.dialect.name}] uploads attempted {len(answers)}, acknowledged "
         f"{len(acknowledged)}, cut by a kill {sum(a.status is None for a in answers)}; found "
         f"hash-identical {len(found)} (stored but unacknowledged {in_doubt}); orphans after "
         f"the kills: {len(orphans['files'])} content file(s), {len(orphans['temporary'])} "

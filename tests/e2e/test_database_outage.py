@@ -12,7 +12,7 @@ small documents (ITI-65) one after the other. The cluster is stopped as a crash 
 - every deposit acknowledged, before, during or after the outage, is stored, with its content;
   nothing is half-stored; ``dmp audit verify`` passes.
 
-Run alone to see the figures: ``pytest tests/e2e/test_database_outage.py -s``."""
+Its figures are in the run's « figures » section."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def outage_ctx(cluster: pgcluster.Cluster, tmp_path: Path) -> Iterator[Context]:
     ctx.engine.dispose()
 
 
-def test_the_database_stops_under_load_and_comes_back(cluster, outage_ctx, tmp_path):
+def test_the_database_stops_under_load_and_comes_back(cluster, outage_ctx, tmp_path, figures):
     ctx, started = outage_ctx, time.monotonic()
     cast = populate(ctx)
     token = issue_token(ctx, cast.bruno.rpps).token
@@ -127,8 +127,8 @@ def test_the_database_stops_under_load_and_comes_back(cluster, outage_ctx, tmp_p
     down, up = times["down"], times["up"]
     during = [a for a in acknowledged.values() if down <= a.at <= times["restart"]]
     refused = [a for a in answers if _unavailable(a)]
-    print(
-        f"\n[outage] deposits attempted {len(answers)}, acknowledged {len(acknowledged)} "
+    figures(
+        f"[outage] deposits attempted {len(answers)}, acknowledged {len(acknowledged)} "
         f"({len(during)} answered while the database was down), found {len(stored)} "
         f"(stored, answered 503: {len(stored - set(acknowledged))}); answered 503: "
         f"{len(refused)}; database down {times['restart'] - down:.1f} s, restarted in "

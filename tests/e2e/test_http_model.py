@@ -9,7 +9,7 @@ the portal with the temporary password and the code from the e-mail. The patient
 (drawn), whose parent logs in with their own account: the parent lists what the minor lists but
 the documents kept from the legal representatives. The patient may destroy the whole DMP; a new
 DMP for the same INS then brings nothing of it back. A short run is in every ``make test``;
-``DMP_MODEL_STEPS`` asks for a long run (``.ci/run``: 1 000 steps, on PostgreSQL), in shards of
+``DMP_MODEL_STEPS`` asks for a long run (``.ci/run``: 10 000 steps, on PostgreSQL), in shards of
 about 500 steps that the test workers share.
 """
 
@@ -19,6 +19,7 @@ import hashlib
 import itertools
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import unescape
 from typing import Any
@@ -802,9 +803,9 @@ def _run(world: World, examples: int, steps: int, seed: int) -> int:
     return sum(n for name, n in world.counts.items() if name != "searches")
 
 
-def test_the_served_app_follows_the_model(world: World) -> None:
+def test_the_served_app_follows_the_model(world: World, figures: Callable[[str], None]) -> None:
     steps = _run(world, examples=4, steps=12, seed=0)
-    print(f"\nHTTP model: {steps} steps, {world.counts}, 0 discrepancies")
+    figures(f"HTTP model: {steps} steps, {world.counts}, 0 discrepancies")
     assert world.counts.get("minors"), world.counts  # the run met a minor and their parent
     assert world.counts.get("adults"), world.counts
 
@@ -815,9 +816,11 @@ SHARDS = max(1, -(-STEPS // SHARD_STEPS))
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not STEPS, reason="the long run: set DMP_MODEL_STEPS (.ci/run: 1 000)")
+@pytest.mark.skipif(not STEPS, reason="the long run: set DMP_MODEL_STEPS (.ci/run: 10 000)")
 @pytest.mark.parametrize("shard", range(SHARDS))
-def test_a_long_run_follows_the_model(world: World, shard: int) -> None:
+def test_a_long_run_follows_the_model(
+    world: World, shard: int, figures: Callable[[str], None]
+) -> None:
     world.api, world.page = Unchecked(world.api.client, world.api.tokens), 100
     share = STEPS // SHARDS + (shard < STEPS % SHARDS)
     steps, rounds = 0, 0
@@ -825,5 +828,7 @@ def test_a_long_run_follows_the_model(world: World, shard: int) -> None:
         examples = max(1, (share - steps) // 50)
         steps = _run(world, examples=examples, steps=50, seed=SHARDS * rounds + shard)
         rounds += 1
-    print(f"\nHTTP model, shard {shard + 1}/{SHARDS}: {steps} steps ({share} asked)")
-    print(f"{world.counts}, 0 discrepancies")
+    figures(
+        f"HTTP model, shard {shard + 1}/{SHARDS}: {steps} steps ({share} asked), "
+        f"{world.counts}, 0 discrepancies"
+    )

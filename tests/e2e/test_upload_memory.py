@@ -3,7 +3,7 @@ peak for a 1 MiB one (SPEC §4), plus one part's copies when the contents go to 
 runs in its own process (``server.run``, as in production); its resident memory is sampled in a
 thread, and its high-water mark (VmHWM) read.
 
-Run alone to see the figures: ``pytest tests/e2e/test_upload_memory.py -s``."""
+Its figures are in the run's « figures » section."""
 
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ def _upload(client: httpx.Client, token: str, size: int, body_format: str) -> No
 
 
 @pytest.mark.parametrize("body_format", sorted(FORMATS))
-def test_peak_memory_does_not_grow_with_the_upload(served, capsys, body_format, request):
+def test_peak_memory_does_not_grow_with_the_upload(served, figures, body_format, request):
     base, token, process = served
     with httpx.Client(base_url=base, timeout=300) as client:
         for _ in range(2):  # warm up: imports, caches, connection pools
@@ -149,11 +149,10 @@ def test_peak_memory_does_not_grow_with_the_upload(served, capsys, body_format, 
     small, large = peaks[1][0], peaks[50][0]
     chosen = request.node.callspec.params["store"]
     allowance = STORE_ALLOWANCE[chosen]
-    with capsys.disabled():
-        print(
-            f"\n{body_format}, {chosen}: server peak RSS: 1 MiB upload {small / MIB:.1f} MiB, "
-            f"50 MiB upload {large / MIB:.1f} MiB, difference {(large - small) / MIB:.1f} MiB; "
-            f"high-water mark growth during the 50 MiB upload {peaks[50][1] / MIB:.1f} MiB"
-        )
+    figures(
+        f"{body_format}, {chosen}: server peak RSS: 1 MiB upload {small / MIB:.1f} MiB, "
+        f"50 MiB upload {large / MIB:.1f} MiB, difference {(large - small) / MIB:.1f} MiB; "
+        f"high-water mark growth during the 50 MiB upload {peaks[50][1] / MIB:.1f} MiB"
+    )
     assert large - small < 16 * MIB + allowance
     assert peaks[50][1] < 16 * MIB + allowance

@@ -110,7 +110,7 @@ def _files(blob_dir: Path) -> set[str]:
 
 
 def test_round_trip_into_fresh_places_and_into_the_same_place(
-    ctx, cast_and_docs, other, tmp_path, clock
+    ctx, cast_and_docs, other, tmp_path, clock, figures
 ):
     cast, before = cast_and_docs
     taken = take_backup(ctx, tmp_path / "backup")
@@ -125,8 +125,8 @@ def test_round_trip_into_fresh_places_and_into_the_same_place(
     restored = restore_backup(other, tmp_path / "backup")
     after = {dmp: _digests(other, cast, dmp) for dmp in before}
     identical = sum(after[d][i] == h for d in before for i, h in before[d].items() if i in after[d])
-    print(
-        f"\nfresh place: {sum(len(d) for d in before.values())} document(s) backed up, "
+    figures(
+        f"fresh place: {sum(len(d) for d in before.values())} document(s) backed up, "
         f"{restored.blobs} file(s) restored, {identical} hash-identical"
     )
     assert after == before
@@ -136,7 +136,7 @@ def test_round_trip_into_fresh_places_and_into_the_same_place(
     [restoration] = verification.restorations
     assert restoration.chains_behind >= 1
     assert restoration.entries_lost >= 2
-    print(f"verify: {restoration}")
+    figures(f"verify: {restoration}")
 
     restored = restore_backup(ctx, tmp_path / "backup")  # the same place, over the live data
     assert {dmp: _digests(ctx, cast, dmp) for dmp in before} == before
@@ -145,7 +145,8 @@ def test_round_trip_into_fresh_places_and_into_the_same_place(
     verification = verify_audit(ctx)
     assert verification.ok, verification.breaks
     assert len(verification.restorations) == 2
-    print(f"same place: {restored.blobs} file(s) restored; verify: {verification.restorations[-1]}")
+    figures(f"same place: {restored.blobs} file(s) restored")
+    figures(f"verify: {verification.restorations[-1]}")
     # The content and key of the document written after the backup are orphans now: swept.
     [orphan] = list((ctx.settings.blob_dir / "objects").rglob(f"{later}-0"))
     clock.advance(hours=2)
@@ -175,7 +176,7 @@ def cast_and_docs(ctx):
 
 @pytest.mark.parametrize("place", ["fresh", "same"])
 def test_what_was_destroyed_after_the_backup_stays_destroyed(
-    ctx, cast_and_docs, clock, tmp_path, place, request
+    ctx, cast_and_docs, clock, tmp_path, place, request, figures
 ):
     cast, before = cast_and_docs
     take_backup(ctx, tmp_path / "backup")
@@ -199,8 +200,8 @@ def test_what_was_destroyed_after_the_backup_stays_destroyed(
     target = ctx if place == "same" else request.getfixturevalue("other")
     restored = restore_backup(target, tmp_path / "backup")
     engine, blob_dir = target.engine, target.settings.blob_dir
-    print(
-        f"\n{place}: {restored.blobs} file(s) restored, {restored.blobs_skipped} skipped, "
+    figures(
+        f"{place}: {restored.blobs} file(s) restored, {restored.blobs_skipped} skipped, "
         f"{restored.records_destroyed} DMP and {restored.documents_destroyed} document(s) "
         f"destroyed again, {restored.files_removed} file(s) removed"
     )
@@ -232,7 +233,7 @@ def test_what_was_destroyed_after_the_backup_stays_destroyed(
     assert verification.ok, verification.breaks
 
 
-def test_a_backup_taken_while_documents_are_written_restores_whole(ctx, other, tmp_path):
+def test_a_backup_taken_while_documents_are_written_restores_whole(ctx, other, tmp_path, figures):
     cast = populate(ctx)
     stop, written = threading.Event(), []
 
@@ -253,8 +254,8 @@ def test_a_backup_taken_while_documents_are_written_restores_whole(ctx, other, t
         thread.join()
     restore_backup(other, tmp_path / "backup")
     restored = _digests(other, cast, cast.alice_dmp)  # every content the snapshot refers to
-    print(
-        f"\nonline: {len(written)} document(s) written during the run, {len(restored)} in "
+    figures(
+        f"online: {len(written)} document(s) written during the run, {len(restored)} in "
         "the backup, every one readable"
     )
     assert 5 <= len(restored) <= len(written)
