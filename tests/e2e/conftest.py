@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
+import anyio.to_thread
 import httpx
 import pytest
 
@@ -48,6 +50,21 @@ def server(ctx: Context) -> Iterator[str]:
 def api(server: str, tokens: dict[str, str]) -> Iterator[Api]:
     with httpx.Client(base_url=server, timeout=60) as client:
         yield Api(client, tokens)
+
+
+@pytest.fixture
+def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The functions sent to the thread pool from now on, by name (Starlette's and FastAPI's
+    hops all go through ``anyio.to_thread.run_sync``)."""
+    sent: list[str] = []
+    real = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(getattr(func, "func", func).__name__)  # run_in_threadpool's partial
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    return sent
 
 
 # --- the patient portal ---------------------------------------------------------------------------

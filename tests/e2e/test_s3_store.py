@@ -59,6 +59,16 @@ def test_a_document_lands_in_s3_encrypted_and_reads_back(api, ctx, cast, s3_serv
     assert raw.headers["etag"] == f'"{hashlib.sha256(content).hexdigest()}"'
 
 
+def test_with_an_object_store_a_consult_hops_to_the_thread_pool(api, ctx, request):
+    """A read from the object store is a network round trip: never on the event loop."""
+    doc_id = provide(api, pdf(2_000))
+    sent = request.getfixturevalue("hops")
+    raw = api.get(f"/fhir/Binary/{doc_id}.0", as_="chloe", headers={"Accept": "*/*"})
+    assert raw.status_code == 200, raw.text
+    assert not ctx.consult_on_loop
+    assert {"authenticate", "_retrieve"} <= set(sent), sent
+
+
 def test_destruction_removes_the_objects(api, ctx, cast, clock, s3_server):
     kept, destroyed = provide(api, pdf(2_000)), provide(api, pdf(3_000))
     bucket = ctx.settings.blob_s3.bucket

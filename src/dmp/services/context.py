@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 
 from argon2 import PasswordHasher
 from sqlalchemy import Engine
 
 from dmp.adapters.blindindex import BlindIndex
-from dmp.adapters.blobs import BlobStore
+from dmp.adapters.blobs import BlobStore, LocalBlobStore
 from dmp.adapters.db.uow import UnitOfWork
 from dmp.adapters.keystore import DataKeys
 from dmp.adapters.notify.base import Notifier
@@ -57,6 +58,14 @@ class Context:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
+
+    @cached_property
+    def consult_on_loop(self) -> bool:
+        """Whether a consult's requests run on the server's event loop, not in its thread pool
+        (ADR 7): on PostgreSQL, with the contents in local files. On SQLite, whose write lock
+        may be waited for up to 30 s, or with an object store, a network round trip for each
+        read, they hop to the thread pool."""
+        return self.engine.dialect.name == "postgresql" and isinstance(self.blobs, LocalBlobStore)
 
     def reader(self) -> UnitOfWork:
         """A unit of work for reads that write nothing (no audit entry): no transaction, no

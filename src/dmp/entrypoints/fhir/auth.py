@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dmp.domain import inputs
 from dmp.domain.model import AccessMode, ProfessionalActor
+from dmp.entrypoints.fhir.bodies import call_consult
 from dmp.errors import InvalidInput, Unauthenticated
 from dmp.services import directory
 from dmp.services.context import Context
@@ -38,13 +39,14 @@ async def context(request: Request) -> Context:
     return app_context(request)
 
 
-def professional(
+async def professional(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> ProfessionalActor:
     if credentials is None:
         raise Unauthenticated("Jeton d'accès manquant : en-tête « Authorization: Bearer … ».")
-    return directory.authenticate(app_context(request), credentials.credentials)
+    ctx = app_context(request)
+    return await call_consult(ctx, directory.authenticate, ctx, credentials.credentials)
 
 
 Professional = Annotated[ProfessionalActor, Depends(professional)]

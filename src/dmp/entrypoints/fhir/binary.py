@@ -3,10 +3,10 @@ FHIR ``Binary`` resource (JSON or XML), as the request negotiates (``negotiation
 content's own type first, so that ``Accept: */*`` gets the bytes, and a FHIR format when the
 client prefers it (``Accept: application/fhir+json, */*;q=0.1``).
 
-A content up to 1 MiB (most documents: a consultation letter, a lab report) is decrypted whole in
-the request's thread and sent in one write; a larger one streams from the blob store, decrypted
-as it goes, and a Binary resource's base64 is encoded as it streams too: memory stays bounded
-whatever the size. Streamed, each chunk would cost a hop to the thread pool and back (ADR 7).
+A content up to 1 MiB (most documents: a consultation letter, a lab report) is decrypted whole
+and sent in one write; a larger one streams from the blob store, decrypted as it goes, and a
+Binary resource's base64 is encoded as it streams too: memory stays bounded whatever the size.
+Both run where the consult runs (``Context.consult_on_loop``, ADR 7).
 """
 
 from __future__ import annotations
@@ -14,18 +14,20 @@ from __future__ import annotations
 import base64
 import binascii
 import mimetypes
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from dmp.domain.model import Content
+from dmp.domain.model import Content, ProfessionalActor
 from dmp.entrypoints.fhir import ids, openapi
-from dmp.entrypoints.fhir.auth import Access, Ctx, Professional
+from dmp.entrypoints.fhir.auth import Access, AccessRequest, Ctx, Professional
+from dmp.entrypoints.fhir.bodies import call_consult
 from dmp.entrypoints.fhir.errors import FHIR_JSON, FHIR_XML
 from dmp.entrypoints.fhir.negotiation import FHIR_TYPES, JSON, XML, choose
 from dmp.services import documents
+from dmp.services.context import Context
 
 router = APIRouter(prefix="/fhir", tags=["Documents (MHD)"])
 RAW = "raw"
@@ -85,9 +87,16 @@ def file_name(canonical: str, mime_type: str) -> str:
     responses=openapi.binary_responses(),
     response_class=StreamingResponse,
 )
-def retrieve_document(
+async def retrieve_document(
     request: Request, id: str, ctx: Ctx, actor: Professional, access: Access
 ) -> Response:
+    return await call_consult(ctx, _retrieve, request, id, ctx, actor, access)
+
+
+def _retrieve(
+    request: Request, id: str, ctx: Context, actor: ProfessionalActor, access: AccessRequest
+) -> Response:
+    """The content opened (its read audited) and answered: where ``call_consult`` runs it."""
     dmp_id, doc_id, position = ids.parse_binary_id(id)
     choose(request, (_ANY_CONTENT, *_FHIR))  # nothing we could answer: 406 before any read
     content, stream = documents.open_content(ctx, access.reading(actor), dmp_id, doc_id, position)
@@ -102,17 +111,25 @@ def retrieve_document(
     if kind != RAW:
         body = _resource(kind, canonical, content, stream)
         media = FHIR_JSON if kind == JSON else FHIR_XML
-        return _answer(body, whole, media_type=media, headers=headers)
+        return _answer(ctx, body, whole, media_type=media, headers=headers)
     headers["Content-Length"] = str(content.size)
     headers["Content-Type"] = _CHARSET.get(content.mime_type, content.mime_type)
     name = file_name(canonical, content.mime_type)
     headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    return _answer(stream, whole, headers=headers)
+    return _answer(ctx, stream, whole, headers=headers)
 
 
-def _answer(chunks: Iterator[bytes], whole: bool, **fields: Any) -> Response:
-    """Whole: decrypted here, on the request's thread, every segment checked before the first
-    byte leaves (a tampered content is an error answer, not a cut-off one)."""
+def _answer(ctx: Context, chunks: Iterator[bytes], whole: bool, **fields: Any) -> Response:
+    """Whole: decrypted here, every segment checked before the first byte leaves (a tampered
+    content is an error answer, not a cut-off one). Streamed: read and decrypted chunk by chunk
+    on the event loop where the consult runs there (``ctx.consult_on_loop``), between the writes
+    of the other requests; a chunk sent to the thread pool would wait its turn on a busy loop
+    twice, and a long content then took seconds (ADR 7). Elsewhere, in the thread pool."""
     if whole:
         return Response(b"".join(chunks), **fields)
-    return StreamingResponse(chunks, **fields)
+    return StreamingResponse(_on_the_loop(chunks) if ctx.consult_on_loop else chunks, **fields)
+
+
+async def _on_the_loop(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk

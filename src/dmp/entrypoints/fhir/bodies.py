@@ -14,6 +14,7 @@ from starlette.requests import ClientDisconnect
 from dmp.domain.inputs import never_meant
 from dmp.entrypoints.fhir.errors import UnsupportedMediaType
 from dmp.errors import InvalidInput, TooLarge
+from dmp.services.context import Context
 
 JSON_TYPES = frozenset({"application/fhir+json", "application/json"})
 PATCH_TYPES = JSON_TYPES | {"application/json-patch+json"}
@@ -158,4 +159,15 @@ def resource_of(body: Any, resource_type: str) -> dict[str, Any]:
 
 async def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """A use case (blocking: database, files) run in the thread pool."""
+    return await run_in_threadpool(function, *args, **kwargs)
+
+
+async def call_consult(ctx: Context, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A consult's use case (authentication, a search, a read, a content's opening): run
+    here, on the event loop, where ``ctx.consult_on_loop`` says so; it is short and waits on
+    nothing but the database (at most a row lock that an audit append holds to its commit) and
+    local files. The hop to the thread pool and back, with its thread switches, cost more CPU
+    than the use case itself (ADR 7). Elsewhere, in the thread pool."""
+    if ctx.consult_on_loop:
+        return function(*args, **kwargs)
     return await run_in_threadpool(function, *args, **kwargs)

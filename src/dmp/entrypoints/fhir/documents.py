@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from dmp.entrypoints.fhir import docref, ids, openapi, patch, preferences
 from dmp.entrypoints.fhir.auth import Access, Ctx, Professional
-from dmp.entrypoints.fhir.bodies import PATCH_TYPES, base_url, call, read_json
+from dmp.entrypoints.fhir.bodies import PATCH_TYPES, base_url, call, call_consult, read_json
 from dmp.entrypoints.fhir.errors import FhirResponse, outcome
 from dmp.entrypoints.fhir.negotiation import resource_format, respond
 from dmp.services import documents, submission
@@ -43,12 +43,13 @@ PATCH_HELP = (
     responses=openapi.responses("DocumentReference.", "DocumentReference"),
     response_class=FhirResponse,
 )
-def read_document_reference(
+async def read_document_reference(
     request: Request, id: str, ctx: Ctx, actor: Professional, access: Access
 ) -> Response:
     dmp_id, doc_id = ids.parse_document_id(id)
     resource_format(request)  # a format we do not have is refused before anything is read
-    doc = documents.get_document(ctx, access.reading(actor), dmp_id, doc_id)
+    reading = access.reading(actor)
+    doc = await call_consult(ctx, documents.get_document, ctx, reading, dmp_id, doc_id)
     headers = preferences.version_headers(doc)
     if preferences.not_modified(request, headers["ETag"]):
         return Response(status_code=304, headers=headers)

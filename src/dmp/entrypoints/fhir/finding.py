@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from dmp.domain.model import Document
 from dmp.entrypoints.fhir import docref, docsearch, mapping, openapi, preferences
 from dmp.entrypoints.fhir.auth import Access, Ctx, Professional
-from dmp.entrypoints.fhir.bodies import base_url, call, read_body
+from dmp.entrypoints.fhir.bodies import base_url, call_consult, read_body
 from dmp.entrypoints.fhir.errors import FhirResponse
 from dmp.entrypoints.fhir.negotiation import empty_searchset, resource_format, respond
 from dmp.entrypoints.fhir.search import Parameters
@@ -55,7 +55,9 @@ async def _search(
     request.state.searchset = empty_searchset(request, p.link(url))
     resource_format(request)  # a format we do not have is refused before anything is read
     plan = docsearch.plan(p)
-    found = await call(documents.find_documents, ctx, reading, plan.patient, plan.query)
+    found = await call_consult(
+        ctx, documents.find_documents, ctx, reading, plan.patient, plan.query
+    )
     page = [] if plan.only_total else found[plan.offset : plan.offset + plan.count]
     entries = [_entry(doc, ctx, base, plan.elements) for doc in page]
     links = _links(p, url, plan, len(found))
