@@ -121,10 +121,10 @@ def _retrieve(
 
 def _answer(ctx: Context, chunks: Iterator[bytes], whole: bool, **fields: Any) -> Response:
     """Whole: decrypted here, every segment checked before the first byte leaves (a tampered
-    content is an error answer, not a cut-off one). Streamed: read and decrypted chunk by chunk
-    on the event loop where the consult runs there (``ctx.consult_on_loop``), between the writes
-    of the other requests; a chunk sent to the thread pool would wait its turn on a busy loop
-    twice, and a long content then took seconds (ADR 7). Elsewhere, in the thread pool."""
+    content is an error answer, not a cut-off one). Streamed: read and decrypted chunk by chunk,
+    on the event loop when the consult runs there (``ctx.consult_on_loop``), between the writes
+    of the other requests: a chunk sent to the thread pool would wait its turn twice on a loop
+    busy with consults, and a long content then took seconds (ADR 7)."""
     if whole:
         return Response(b"".join(chunks), **fields)
     return StreamingResponse(_on_the_loop(chunks) if ctx.consult_on_loop else chunks, **fields)
