@@ -25,8 +25,18 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 MAX_POSITION = 999
 
 
+# RFC 4648's base32 alphabet, lowercase, and every pair of its digits: a UUID's 128 bits and two
+# zero bits of padding are 13 pairs. ``base64.b32encode`` is Python code in the versions we run
+# on, and a search's page wrote ~140 ids with it: 2 µs each against 0.7 µs (ADR 7).
+_BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
+_PAIRS = tuple(high + low for high in _BASE32 for low in _BASE32)
+_SHIFTS = tuple(range(120, -1, -10))
+
+
 def compact(value: UUID) -> str:
-    return base64.b32encode(value.bytes).decode("ascii").rstrip("=").lower()
+    """The UUID in lowercase base32 without padding, as ``base64.b32encode`` writes it."""
+    bits = value.int << 2
+    return "".join([_PAIRS[(bits >> shift) & 1023] for shift in _SHIFTS])
 
 
 def expand(text: str) -> UUID | None:
