@@ -6,6 +6,7 @@ audit entry. See SPEC §2–3.
 
 from dmp.policy.access import (
     Access,
+    document_visible,
     open_for_writing,
     open_record,
     read_document,
@@ -60,6 +61,7 @@ __all__ = [
     "deny",
     "designate_medecin_traitant",
     "destroy",
+    "document_visible",
     "export_record",
     "fresh_step_up",
     "grant",

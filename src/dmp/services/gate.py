@@ -16,7 +16,7 @@ unless the policy says the person may learn why (``policy.told_why``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Generic, Literal, NoReturn, TypeVar, overload
@@ -324,6 +324,7 @@ def look_up(ctx: Context, uow: UnitOfWork, reading: Reading, ins_index: str) -> 
 
 
 Stored_co = TypeVar("Stored_co", bound=StoredDocument, covariant=True)
+Stored = TypeVar("Stored", bound=StoredDocument)
 
 
 @dataclass(frozen=True, slots=True)
@@ -482,21 +483,21 @@ class Door:
 
     def readable_documents(self) -> list[Admitted[AuthoredDocument]]:
         """Every document of the DMP this person may read, newest first (with their authors)."""
-        found = []
-        for document in self.uow.documents.of_record(self.dmp_id):
-            facts = document.facts
-            decision = policy.read_document(self.access, facts, self.ctx.matrix)
-            if decision:
-                found.append(Admitted(document, facts, decision))
-        return found
+        return self._visible(self.uow.documents.of_record(self.dmp_id))
 
     def readable_among(self, document_ids: Sequence[UUID]) -> list[Admitted[StoredDocument]]:
         """Those of these documents this person may read now, in one statement (the access
         history names a document by its title only then)."""
+        return self._visible(self.uow.documents.some(self.dmp_id, document_ids))
+
+    def _visible(self, documents: Iterable[Stored]) -> list[Admitted[Stored]]:
+        """Those of these documents this person may read: ``policy.read_document`` for each,
+        the DMP's opening decided once for them all."""
+        opened = policy.open_record(self.access)
         found = []
-        for document in self.uow.documents.some(self.dmp_id, document_ids):
+        for document in documents:
             facts = document.facts
-            decision = policy.read_document(self.access, facts, self.ctx.matrix)
+            decision = policy.document_visible(self.access, facts, self.ctx.matrix, opened)
             if decision:
                 found.append(Admitted(document, facts, decision))
         return found

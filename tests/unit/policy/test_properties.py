@@ -40,6 +40,7 @@ from dmp.policy import (
     declare_authorization,
     designate_medecin_traitant,
     destroy,
+    document_visible,
     export_record,
     grant,
     look_up,
@@ -180,6 +181,24 @@ holders = st.builds(PatientActor, account_id=ids, dmp_id=ids, step_up_at=st.just
     RepresentativeActor, account_id=ids, dmp_id=ids, step_up_at=st.just(NOW)
 )
 anyone = holders | excluded_actors() | st.builds(SystemActor, name=st.just("operator"))
+
+
+professionals = st.builds(
+    ProfessionalActor, professional_id=ids, rpps=st.just("10000000001"),
+    profession=st.sampled_from([MEDECIN, "21", "60"]), occupational_health=st.booleans(),
+    samu_regulator=st.booleans(), establishment_id=st.none() | ids,
+    establishment_excluded=st.booleans(), attached_only_to_excluded=st.booleans(),
+)  # fmt: skip
+
+
+@given(anyone | professionals, records, st.sampled_from(AccessMode), justifications, documents)
+def test_a_documents_visibility_once_opened_is_read_document(
+    actor: Actor, record: RecordFacts, mode: AccessMode, why: str | None, doc: DocumentFacts
+) -> None:
+    """The services decide the DMP's opening once for a search's documents (``Door``)."""
+    access = Access(actor, record, mode, why)
+    opened = open_record(access)
+    assert document_visible(access, doc, MATRIX, opened) == read_document(access, doc, MATRIX)
 
 
 def establishments(excluded: st.SearchStrategy[bool]) -> st.SearchStrategy[Establishment]:
