@@ -5,8 +5,8 @@ takes no transaction (and, on SQLite, no write lock); a database that does not a
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import create_engine, insert, select, text, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import insert, select, text, update
 
 from dmp.adapters.db import engine as engines
 from dmp.adapters.db.engine import make_engine
@@ -103,6 +103,20 @@ def test_a_connection_used_a_moment_ago_is_lent_unchecked_and_replaced_after_it_
         uow.connection.execute(text("SELECT 1"))
     with UnitOfWork(engine, read_only=True) as uow:
         assert uow.connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != dead
+    engine.dispose()
+
+
+def test_a_pool_with_every_connection_lent_is_unavailable_not_an_error_of_ours(postgres_url):
+    """SQLAlchemy's pool gives up after ``pool_timeout`` with its own ``TimeoutError``, not a
+    driver's error: it is a 503 too, and the connection given back is lent again."""
+    engine = create_engine(postgres_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    holder = UnitOfWork(engine, read_only=True).__enter__()
+    with pytest.raises(DatabaseUnavailable) as raised, UnitOfWork(engine, read_only=True):
+        pass
+    assert raised.value.status == 503
+    holder.__exit__(None, None, None)
+    with UnitOfWork(engine, read_only=True) as uow:
+        assert uow.connection.execute(text("SELECT 1")).scalar_one() == 1
     engine.dispose()
 
 

@@ -54,6 +54,9 @@ class UnitOfWork:
             if unavailable(error):
                 raise DatabaseUnavailable() from error
             raise
+        except sa_exc.TimeoutError as error:  # every pooled connection lent, for pool_timeout
+            self._discard()
+            raise DatabaseUnavailable() from error
         conn = self._connection
         self.directory = DirectoryRepository(conn)
         self.records = RecordRepository(conn)
