@@ -229,14 +229,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 def _figures(terminalreporter: pytest.TerminalReporter) -> None:
     """The figures the passed tests reported (the ``figures`` fixture)."""
-    lines = [
-        f"{report.nodeid}: {value}"
+    found = [
+        (report.nodeid, value)
         for report in terminalreporter.stats.get("passed", [])
         if getattr(report, "when", "") == "call"
         for name, value in getattr(report, "user_properties", [])
         if name == "figure"
     ]
-    if lines:
+    if found:
         terminalreporter.section("figures")
-        for line in sorted(lines):
-            terminalreporter.write_line(line)
+        # By test; a test's own figures in the order it reported them.
+        for nodeid, value in sorted(found, key=lambda figure: figure[0]):
+            terminalreporter.write_line(f"{nodeid}: {value}")

@@ -9,10 +9,18 @@ from dmp.domain.model import Confidentiality, ContentInput, DocumentMetadata
 from dmp.services.documents import Submission
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<</Type/Catalog>>endobj\n" + b"0" * 400 + b"\n%%EOF\n"
+
+
 CDA = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<ClinicalDocument xmlns="urn:hl7-org:v3">'
     b"<title>Lettre de liaison</title></ClinicalDocument>"
 )
+
+
+def sized_pdf(size: int) -> bytes:
+    """A PDF of exactly ``size`` bytes, its body every byte value in turn."""
+    body = bytes(range(256)) * (size // 256 + 1)
+    return (b"%PDF-1.4\n" + body)[: size - 6] + b"%%EOF\n"
 
 
 def metadata(**overrides: object) -> DocumentMetadata:

@@ -15,15 +15,11 @@ from dmp.adapters.db import tables as t
 from dmp.entrypoints.fhir import ids
 from dmp.entrypoints.fhir.binary import WHOLE_UP_TO
 from tests.e2e.fhir import FHIR_JSON, created_id, provide_bundle
+from tests.factories import sized_pdf
 from tests.personas import ALICE_INS
 
 SIZES = {"whole": WHOLE_UP_TO, "streamed": WHOLE_UP_TO + 3 * 65536 + 17}
 RAW = {"Accept": "*/*"}
-
-
-def _pdf(size: int) -> bytes:
-    body = bytes(range(256)) * (size // 256 + 1)
-    return (b"%PDF-1.4\n" + body)[: size - 6] + b"%%EOF\n"
 
 
 def _provide(api, content: bytes) -> str:
@@ -34,7 +30,7 @@ def _provide(api, content: bytes) -> str:
 
 @pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
 def test_a_content_reads_back_whole_in_both_formats(api, size):
-    content = _pdf(size)
+    content = sized_pdf(size)
     doc_id = _provide(api, content)
     raw = api.get(f"/fhir/Binary/{doc_id}.0", as_="chloe", headers=RAW)
     assert raw.status_code == 200, raw.text
@@ -48,7 +44,7 @@ def test_a_content_reads_back_whole_in_both_formats(api, size):
 
 
 def test_a_tampered_content_is_an_error_answer_not_a_cut_off_one(api, ctx):
-    doc_id = _provide(api, _pdf(SIZES["whole"]))
+    doc_id = _provide(api, sized_pdf(SIZES["whole"]))
     document = ids.parse_document_id(doc_id)[1]
     with ctx.engine.connect() as conn:
         key = conn.execute(

@@ -12,6 +12,7 @@ import pytest
 
 from dmp.entrypoints.fhir.binary import WHOLE_UP_TO
 from tests.e2e.fhir import created_id, ins_token, provide_bundle
+from tests.factories import sized_pdf
 from tests.personas import ALICE_INS
 
 CONSULT = {"authenticate", "find_documents", "get_document", "_retrieve"}
@@ -20,7 +21,7 @@ SIZES = {"whole": 200 * 1024, "streamed": WHOLE_UP_TO + 3 * 65536 + 17}
 
 @pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
 def test_a_consult_runs_on_the_event_loop_on_postgresql(api, ctx, request, size):
-    content = (b"%PDF-1.4\n" + bytes(range(256)) * (size // 256))[: size - 6] + b"%%EOF\n"
+    content = sized_pdf(size)
     response = api.post("/fhir", json=provide_bundle(ALICE_INS, content), as_="bruno")
     assert response.status_code == 200, response.text
     doc_id = created_id(response)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 
 from argon2 import PasswordHasher
 from sqlalchemy import Engine
@@ -59,7 +58,7 @@ class Context:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
 
-    @cached_property
+    @property
     def consult_on_loop(self) -> bool:
         """Whether a consult's requests run on the server's event loop, not in its thread pool
         (ADR 7): on PostgreSQL, with the contents in local files. On SQLite, whose write lock
