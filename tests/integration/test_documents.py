@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta
 
 import pytest
@@ -20,6 +21,7 @@ from dmp.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge, Un
 from dmp.policy import DocumentChange
 from dmp.services import authorizations
 from dmp.services.audit import SYSTEM_CHAIN
+from dmp.services.directory import authenticate, issue_token
 from dmp.services.documents import (
     DocumentQuery,
     Reading,
@@ -31,6 +33,7 @@ from dmp.services.history import read_history
 from dmp.services.jobs import run_jobs
 from dmp.services.submission import Submission, change_document, destroy_documents, submit_documents
 from tests.factories import CDA, PDF, metadata, pdf_submission
+from tests.integration.test_distribution import statements
 from tests.personas import ALICE_INS, ins, populate
 
 ALL = DocumentQuery(statuses=frozenset(DocStatus))
@@ -352,3 +355,28 @@ def test_a_submission_for_an_ins_without_dmp_writes_nothing_but_its_refusal(ctx,
         ctx.blind_index(stranger),
     )
     assert not [p for p in settings.blob_dir.rglob("*") if p.is_file()]
+
+
+def test_a_document_names_its_author_as_the_token_had_them_without_reading_the_directory(ctx, cast):
+    """The author and the MHD context come from the actor authentication built (one statement
+    that reads the token's professional and establishment): storing the document reads neither
+    again."""
+    authorizations.authorize(ctx, cast.alice, cast.alice_dmp, cast.chu)
+    hugo = cast.professionals["hugo"]
+    actor = authenticate(ctx, issue_token(ctx, hugo.rpps, finess=cast.chu.finess).token)
+    with statements(ctx) as seen:
+        [doc] = submit_documents(ctx, actor, ALICE_INS, [pdf_submission()])
+    directory = [s for s in seen if re.search(r"\bFROM (professionals|establishments)\b", s)]
+    assert seen  # the capture works
+    assert directory == []
+    assert (doc.author.given_name, doc.author.family_name) == (hugo.given_name, hugo.family_name)
+    assert doc.author.establishment_name == cast.chu.name
+    assert (doc.author.rpps, doc.author.finess) == (hugo.rpps, cast.chu.finess)
+    hospital = ctx.valuesets.document_contexts[cast.chu.kind]
+    assert (doc.metadata.facility_type, doc.metadata.practice_setting) == tuple(hospital)
+    # As stored, and as read back by someone else.
+    [found] = [
+        d for d in find_documents(ctx, Reading(cast.chloe), cast.alice_dmp, ALL) if d.id == doc.id
+    ]
+    assert found.author == doc.author
+    assert found.metadata.facility_type == doc.metadata.facility_type

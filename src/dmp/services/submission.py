@@ -249,7 +249,7 @@ def _insert(ctx: Context, door: Door, p: _Prepared, now: datetime) -> Document:
     flags = _flags(p)
     dmp_id, doc_id, uow, actor = door.dmp_id, p.document_id, door.uow, door.actor
     pro = actor if isinstance(actor, ProfessionalActor) else None
-    facility_type, practice_setting = _context_of(ctx, uow, pro, p.submission.metadata)
+    facility_type, practice_setting = _context_of(ctx, pro, p.submission.metadata)
     m: DocumentMetadata = replace(
         p.submission.metadata,
         masked=flags.masked,
@@ -322,7 +322,7 @@ def _insert(ctx: Context, door: Door, p: _Prepared, now: datetime) -> Document:
         status=DocStatus.CURRENT,
         class_code=p.class_code,
         metadata=m,
-        author=_author_of(uow, pro),
+        author=_author_of(pro),
         submitted_at=now,
         contents=tuple(content_of(c) for c in p.contents),
         replaces_id=p.submission.replaces_id,
@@ -334,38 +334,32 @@ def _insert(ctx: Context, door: Door, p: _Prepared, now: datetime) -> Document:
 
 
 def _context_of(
-    ctx: Context, uow: Any, pro: ProfessionalActor | None, m: DocumentMetadata
+    ctx: Context, pro: ProfessionalActor | None, m: DocumentMetadata
 ) -> tuple[str, str]:
-    """The MHD context the producer gave, or that of who produced the document: the
+    """The MHD context the producer gave, or that of who produced the document: the kind of
     establishment the author acts for, a professional alone, the patient (see the value sets)."""
-    producer = "patient" if pro is None else "alone"
-    if pro is not None and pro.establishment_id is not None:
-        establishment = uow.directory.establishment(pro.establishment_id)
-        producer = establishment.kind if establishment is not None else producer
+    producer = "patient" if pro is None else (pro.establishment_kind or "alone")
     default = ctx.valuesets.document_contexts.get(
         producer, ctx.valuesets.document_contexts["alone"]
     )
     return m.facility_type or default[0], m.practice_setting or default[1]
 
 
-def _author_of(uow: Any, pro: ProfessionalActor | None) -> Author:
+def _author_of(pro: ProfessionalActor | None) -> Author:
+    """The author as the directory had them when the actor was authenticated (in this request):
+    no statement of its own."""
     if pro is None:
         return Author(None, None, "Le patient", "patient")
-    found = uow.directory.professional(pro.professional_id)
-    name = pro.display_name or (found.display_name if found else pro.rpps)
-    establishment = (
-        uow.directory.establishment(pro.establishment_id) if pro.establishment_id else None
-    )
     return Author(
         pro.professional_id,
         pro.establishment_id,
-        name,
+        pro.display_name or pro.rpps,
         pro.profession,
         pro.rpps,
         pro.establishment_finess,
-        found.given_name if found else None,
-        found.family_name if found else None,
-        establishment.name if establishment else None,
+        pro.given_name,
+        pro.family_name,
+        pro.establishment_name,
     )
 
 
