@@ -2,7 +2,7 @@
 
 A 50 MiB document arrives as ~67 MiB of base64 inside a JSON string. ``json.loads`` would hold the
 body, the string and the decoded bytes at once. Instead the body goes to a temporary file as it
-arrives and is scanned on the way (regular expressions over each chunk, so at C speed): a JSON
+arrives and is scanned on the way (``bytes.find`` over each chunk, so at C speed): a JSON
 string longer than ``LONG_STRING`` stays in the file, its offsets noted, and a placeholder takes
 its place in a small *skeleton* copy of the document, which ``json`` then parses. Where the
 placeholder stands for a ``data`` element (``Binary.data``, ``Attachment.data``), the content is
@@ -33,7 +33,6 @@ MIB = 1024 * 1024
 LONG_STRING = 16 * 1024  # longer JSON strings stay on disk
 MAX_SKELETON = 4 * MIB  # the metadata of a bundle, without its contents
 READ_BLOCK = 192 * 1024  # a multiple of 4: whole base64 quanta
-_STOP = re.compile(rb'["\\]')
 _ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
 _WHITESPACE = b" \t\r\n"
 
@@ -65,34 +64,41 @@ class _Scanner:
     start: int = 0
 
     def feed(self, chunk: bytes) -> None:
-        pos, size = 0, len(chunk)
+        # bytes.find (memchr) rather than a regular expression: a 200 KiB content is scanned in
+        # ~20 µs instead of ~600 µs. ``quote`` is the next quote at or after ``pos`` (``size``
+        # when the chunk has none), looked for again only once passed, so that a string with
+        # many escapes is not searched to its end at each of them.
+        pos, size, quote = 0, len(chunk), -1
         while pos < size:
+            if quote < pos:
+                found = chunk.find(b'"', pos)
+                quote = size if found < 0 else found
             if not self.in_string:
-                quote = chunk.find(b'"', pos)
-                end = size if quote < 0 else quote + 1
+                end = min(quote + 1, size)
                 self._emit(chunk[pos:end])
-                if quote >= 0:
+                if quote < size:
                     self.in_string, self.current, self.start = True, bytearray(), self.offset + end
                 pos = end
             elif self.escaped:
-                self._keep(chunk[pos : pos + 1])
+                self._keep(chunk, pos, pos + 1)
                 self.escaped, pos = False, pos + 1
             else:
-                stop = _STOP.search(chunk, pos)
-                end = size if stop is None else stop.start()
-                self._keep(chunk[pos:end])
-                pos = end
-                if stop is not None and chunk[end] == 0x5C:  # a backslash: keep what it escapes
-                    self._keep(b"\\")
-                    self.escaped, pos = True, end + 1
-                elif stop is not None:
-                    self._close(self.offset + end)
-                    pos = end + 1
+                backslash = chunk.find(b"\\", pos, quote)
+                if backslash >= 0:  # keep it and what it escapes
+                    self._keep(chunk, pos, backslash + 1)
+                    self.escaped, pos = True, backslash + 1
+                elif quote < size:
+                    self._keep(chunk, pos, quote)
+                    self._close(self.offset + quote)
+                    pos = quote + 1
+                else:
+                    self._keep(chunk, pos, size)
+                    pos = size
         self.offset += size
 
-    def _keep(self, piece: bytes) -> None:
+    def _keep(self, chunk: bytes, start: int, end: int) -> None:
         if self.current is not None:
-            self.current += piece
+            self.current += chunk[start:end]
             if len(self.current) > LONG_STRING:
                 self.current = None  # from now on, this string stays on disk only
 
