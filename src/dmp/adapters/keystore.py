@@ -78,6 +78,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.schema import CreateIndex
 
 from dmp.adapters.crypto import KeyRing, WrappedKey
+from dmp.adapters.db.hot import Hot, HotInsert
 from dmp.adapters.files import private_sqlite_file
 from dmp.errors import ConfigurationError, Conflict, IntegrityError, Unavailable
 
@@ -217,9 +218,10 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-_PUT = insert(data_keys)
-_GET = select(data_keys.c.key_id, data_keys.c.wrapped).where(
-    data_keys.c.dmp_id == bindparam("dmp_id")
+# A feed writes a key, and reads its DMP's: through the driver on PostgreSQL (ADR 7).
+_PUT = HotInsert(data_keys)
+_GET = Hot(
+    select(data_keys.c.key_id, data_keys.c.wrapped).where(data_keys.c.dmp_id == bindparam("dmp_id"))
 )
 _GET_MANY = select(data_keys.c.dmp_id, data_keys.c.key_id, data_keys.c.wrapped).where(
     data_keys.c.dmp_id.in_(bindparam("ids", expanding=True))
@@ -303,14 +305,14 @@ class KeyStore:
         }
         try:
             with self._begin() as conn:
-                conn.execute(_PUT, {**row, "created_at": self._clock()})
+                _PUT.run(conn, {**row, "created_at": self._clock()})
         except sa_exc.IntegrityError:
             raise Conflict("Ce DMP a déjà une clé de chiffrement.") from None
 
     def get(self, dmp_id: UUID) -> WrappedKey | None:
         with self._read() as conn:
-            row = conn.execute(_GET, {"dmp_id": dmp_id}).first()
-        return None if row is None else WrappedKey(row.key_id, bytes(row.wrapped))
+            row = _GET.first(conn, {"dmp_id": dmp_id})
+        return None if row is None else WrappedKey(row[0], bytes(row[1]))
 
     def get_many(self, ids: Sequence[UUID], group: UUID | None = None) -> dict[UUID, WrappedKey]:
         """The wrapped keys of ``ids`` that exist, in one query per 500 ids. With ``group`` (the

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Dialect
+from sqlalchemy import Connection, Dialect, Table, insert
 from sqlalchemy import exc as sa_exc
 
 Row = Sequence[Any]
@@ -37,10 +37,11 @@ class _Compiled:
 class Hot:
     """A statement of the hot paths: ``rows``, ``first`` or ``run`` it on a connection."""
 
-    __slots__ = ("_compiled", "stmt")
+    __slots__ = ("_columns", "_compiled", "stmt")
 
-    def __init__(self, stmt: Any) -> None:
+    def __init__(self, stmt: Any, columns: frozenset[str] | None = None) -> None:
         self.stmt = stmt
+        self._columns = columns  # an INSERT's: the columns it writes, as SQLAlchemy would
         self._compiled: _Compiled | None = None
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[Row]:
@@ -82,7 +83,10 @@ class Hot:
         return fetched
 
     def _compile(self, dialect: Dialect) -> _Compiled:
-        compiled = self.stmt.compile(dialect=dialect)
+        if self._columns is None:
+            compiled = self.stmt.compile(dialect=dialect)
+        else:
+            compiled = self.stmt.compile(dialect=dialect, column_keys=sorted(self._columns))
         sql = str(compiled)
         if "POSTCOMPILE" in sql or compiled.escaped_bind_names:
             raise TypeError("a hot statement takes neither IN lists nor escaped parameter names")
@@ -103,6 +107,28 @@ class Hot:
             returns_rows=bool(compiled.returning or getattr(self.stmt, "is_select", False)),
         )
         return self._compiled
+
+
+class HotInsert:
+    """An INSERT of the hot paths into ``table``: one :class:`Hot` statement per set of columns
+    written (SQLAlchemy too compiles one per set), the others left to the database's defaults.
+    A column whose default SQLAlchemy computes would be left out: refused when compiled."""
+
+    __slots__ = ("_shapes", "table")
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self._shapes: dict[frozenset[str], Hot] = {}
+
+    def run(self, conn: Connection, values: Mapping[str, Any]) -> None:
+        shape = frozenset(values)
+        hot = self._shapes.get(shape)
+        if hot is None:
+            left_out = [c.key for c in self.table.columns if c.default and c.key not in shape]
+            if left_out:
+                raise TypeError(f"a hot insert writes every column with a default: {left_out}")
+            hot = self._shapes[shape] = Hot(insert(self.table), shape)
+        hot.run(conn, values)
 
 
 def _processed(row: Row, results: tuple[tuple[int, Callable[[Any], Any]], ...]) -> Row:

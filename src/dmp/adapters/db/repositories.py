@@ -31,7 +31,7 @@ from sqlalchemy import Uuid as SqlUuid
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dmp.adapters.db import tables as t
-from dmp.adapters.db.hot import Hot
+from dmp.adapters.db.hot import Hot, HotInsert
 from dmp.domain.accounts import Account, Challenge, OneTimeCode, Passkey, StoredSession
 from dmp.domain.directory import (
     ApiTokenListing,
@@ -292,7 +292,13 @@ _HOT_CONTENTS_OF_RECORD = Hot(_CONTENTS_OF_RECORD)
 _HOT_CONTENTS_OF_DOCUMENT = Hot(_CONTENTS_OF_DOCUMENT)
 _HOT_AUDIT_HEAD, _HOT_AUDIT_HEAD_LOCKED = Hot(_AUDIT_HEAD), Hot(_AUDIT_HEAD_LOCKED)
 _HOT_AUDIT_APPEND_AND_MOVE = Hot(_AUDIT_APPEND_AND_MOVE)
-HOT_STATEMENTS = tuple(v for k, v in list(globals().items()) if k.startswith("_HOT_"))
+# What an ITI-65 feed writes, and its check of the producer's unique id.
+_HOT_MASTER_IDENTIFIER = Hot(_MASTER_IDENTIFIER)
+_HOT_ADD_DOCUMENT = HotInsert(t.documents)
+_HOT_ADD_CONTENT = HotInsert(t.document_contents)
+_HOT_ADD_MESSAGE = HotInsert(t.outbox)
+HOT_STATEMENTS = tuple(v for v in list(globals().values()) if isinstance(v, Hot))
+HOT_INSERTS = tuple(v for v in list(globals().values()) if isinstance(v, HotInsert))
 
 
 @dataclass(frozen=True, slots=True)
@@ -978,8 +984,9 @@ class AccountRepository(_Repository):
 
 class DocumentRepository(_Repository):
     def add(self, values: dict[str, Any], contents: list[dict[str, Any]]) -> None:
-        self.conn.execute(insert(t.documents), values)
-        self.conn.execute(insert(t.document_contents), contents)
+        _HOT_ADD_DOCUMENT.run(self.conn, values)
+        for content in contents:
+            _HOT_ADD_CONTENT.run(self.conn, content)
 
     def get(
         self, dmp_id: UUID, document_id: UUID, *, for_update: bool = False
@@ -1005,7 +1012,7 @@ class DocumentRepository(_Repository):
 
     def master_identifier_taken(self, dmp_id: UUID, master_identifier: str) -> bool:
         params = {"dmp_id": dmp_id, "master_identifier": master_identifier}
-        return self.conn.execute(_MASTER_IDENTIFIER, params).first() is not None
+        return _HOT_MASTER_IDENTIFIER.first(self.conn, params) is not None
 
     def of_record(self, dmp_id: UUID) -> list[AuthoredDocument]:
         """The DMP's documents, newest first, each with its author (as ``with_author``)."""
@@ -1242,7 +1249,7 @@ class OutboxRepository(_Repository):
     def add(self, values: dict[str, Any]) -> None:
         """Queued: pending, due at once."""
         defaults = {"state": _PENDING, "next_attempt_at": values["created_at"], "attempts": 0}
-        self.conn.execute(insert(_outbox), defaults | values)
+        _HOT_ADD_MESSAGE.run(self.conn, defaults | values)
 
     def claim(self, now: datetime, lease_until: datetime, claim: UUID) -> OutboxMessage | None:
         """The message due first, now ``sending`` under ``claim`` until ``lease_until`` (one
