@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import itertools
 import json
 from collections.abc import AsyncIterator
@@ -97,3 +98,39 @@ def test_nothing_readable_is_left_on_disk(tmp_path):
     body.feed(b'{"data": "' + base64.b64encode(b"secret health data" * 2000) + b'"}')
     assert list(tmp_path.iterdir()) == []  # unlinked at creation
     body.close()
+
+
+@st.composite
+def _nearly_base64(draw: st.DrawFn) -> bytes:
+    """Valid base64, with now and then characters put in: outside the alphabet, padding,
+    whitespace (which is dropped)."""
+    text = bytearray(base64.b64encode(draw(st.binary(max_size=40))))
+    for _ in range(draw(st.integers(min_value=0, max_value=4))):
+        position = draw(st.integers(min_value=0, max_value=len(text)))
+        text[position:position] = draw(
+            st.sampled_from([b"*", b"-", b"_", b"=", b"==", b" ", b"\n"])
+        )
+    return bytes(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=_nearly_base64(),
+    cuts=st.lists(st.integers(min_value=0, max_value=64), max_size=4),
+)
+def test_decode_base64_is_strict_base64(text, cuts):
+    """Whatever the blocks, the bytes of strict base64 (binascii's strict mode, on the whole
+    text without its whitespace), or a refusal where it refuses; a text whose length is not a
+    multiple of 4 is refused."""
+    edges = [0, *sorted({c % (len(text) + 1) for c in cuts}), len(text)]
+    blocks = [text[start:end] for start, end in itertools.pairwise(edges)]
+    bare = text.translate(None, b" \n")
+    try:
+        expected = binascii.a2b_base64(bare, strict_mode=True) if len(bare) % 4 == 0 else None
+    except binascii.Error:
+        expected = None
+    if expected is None:
+        with pytest.raises(InvalidInput):
+            b"".join(decode_base64(blocks))
+    else:
+        assert b"".join(decode_base64(blocks)) == expected
