@@ -179,7 +179,7 @@ def seed_revision_0002(ctx) -> Seeded:
     look-ups of an INS without DMP in the system chain — all with the INS and addresses in
     clear, written as that revision wrote them."""
     now = ctx.now()
-    bruno = ProfessionalActor(uuid4(), rpps(1), "10", display_name="Bruno Martin")
+    bruno = ProfessionalActor(uuid4(), rpps(1), "10", given_name="Bruno", family_name="Martin")
     creator = bruno.professional_id
     with ctx.engine.begin() as conn:
         conn.execute(

@@ -96,13 +96,19 @@ class ProfessionalActor:
     establishment_excluded: bool = False
     establishment_finess: str | None = None
     attached_only_to_excluded: bool = False  # every establishment they belong to is excluded
-    display_name: str | None = None  # "Prénom Nom", as the directory has it, when known
     # As the directory had them when the actor was authenticated: what a document they add
     # names as its author, and the kind of establishment its MHD context derives from.
     given_name: str | None = None
     family_name: str | None = None
     establishment_name: str | None = None
     establishment_kind: str | None = None
+
+    @property
+    def display_name(self) -> str | None:
+        """The name as the directory writes it ("Prénom Nom"), when known."""
+        if self.given_name is None or self.family_name is None:
+            return None
+        return f"{self.given_name} {self.family_name}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -189,7 +189,6 @@ def professional_actor(
         establishment_excluded=establishment.excluded if establishment else False,
         establishment_finess=establishment.finess if establishment else None,
         attached_only_to_excluded=professional.attached_only_to_excluded,
-        display_name=professional.display_name,
         given_name=professional.given_name,
         family_name=professional.family_name,
         establishment_name=establishment.name if establishment else None,
