@@ -9,8 +9,6 @@ from dmp.domain.model import Confidentiality, ContentInput, DocumentMetadata
 from dmp.services.documents import Submission
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<</Type/Catalog>>endobj\n" + b"0" * 400 + b"\n%%EOF\n"
-
-
 CDA = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<ClinicalDocument xmlns="urn:hl7-org:v3">'
     b"<title>Lettre de liaison</title></ClinicalDocument>"

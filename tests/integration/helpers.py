@@ -1,12 +1,15 @@
-"""Raw access to the stored data, as an attacker or a backup would see it."""
+"""Raw access to the stored data, as an attacker or a backup would see it, and to the statements
+that reach it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, LargeBinary, inspect, text
+from sqlalchemy import Connection, Engine, LargeBinary, event, inspect, text
 
 from dmp.adapters.db.tables import metadata
 from dmp.adapters.notify.base import Message
@@ -120,3 +123,18 @@ def end_session(engine: Engine, pid: int) -> None:
     url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     with engine.dialect.loaded_dbapi.connect(url, autocommit=True) as other:
         other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+@contextmanager
+def statements(ctx: Any) -> Iterator[list[str]]:
+    """The SQL statements run on the data database meanwhile, each on one line."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: object) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(ctx.engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", note)

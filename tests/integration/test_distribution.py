@@ -7,17 +7,15 @@ a DMP by the blind index of the INS, is named here and in the ADR."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 
 from dmp.adapters.db.tables import metadata
 from dmp.services.directory import authenticate, issue_token
 from dmp.services.documents import Reading, find_documents, get_document, open_content
 from dmp.services.submission import submit_documents
 from tests.factories import pdf_submission
+from tests.integration.helpers import statements
 from tests.personas import ALICE_INS, Cast, populate
 
 # Distributed by dmp_id, all colocated: what a DMP holds (health data, its access rules, its trail).
@@ -87,20 +85,6 @@ def unrouted_tables(statement: str) -> list[str]:
 
 def unrouted(statements: list[str]) -> list[str]:
     return [statement for statement in statements if unrouted_tables(statement)]
-
-
-@contextmanager
-def statements(ctx) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(_conn, _cursor, statement: str, *_args: object) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(ctx.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(ctx.engine, "before_cursor_execute", note)
 
 
 def test_every_table_is_placed():

@@ -33,7 +33,7 @@ from dmp.services.history import read_history
 from dmp.services.jobs import run_jobs
 from dmp.services.submission import Submission, change_document, destroy_documents, submit_documents
 from tests.factories import CDA, PDF, metadata, pdf_submission
-from tests.integration.test_distribution import statements
+from tests.integration.helpers import statements
 from tests.personas import ALICE_INS, ins, populate
 
 ALL = DocumentQuery(statuses=frozenset(DocStatus))
