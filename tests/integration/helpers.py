@@ -126,15 +126,17 @@ def end_session(engine: Engine, pid: int) -> None:
 
 
 @contextmanager
-def statements(ctx: Any) -> Iterator[list[str]]:
-    """The SQL statements run on the data database meanwhile, each on one line."""
+def statements(ctx: Any, engine: Engine | None = None) -> Iterator[list[str]]:
+    """The SQL statements run meanwhile on the data database (or on ``engine``: the key store's,
+    say), each on one line."""
     seen: list[str] = []
+    engine = engine or ctx.engine
 
     def note(_conn: Any, _cursor: Any, statement: str, *_args: object) -> None:
         seen.append(" ".join(statement.split()))
 
-    event.listen(ctx.engine, "before_cursor_execute", note)
+    event.listen(engine, "before_cursor_execute", note)
     try:
         yield seen
     finally:
-        event.remove(ctx.engine, "before_cursor_execute", note)
+        event.remove(engine, "before_cursor_execute", note)

@@ -16,6 +16,7 @@ from dmp.services.documents import DocumentQuery, Reading, find_documents, open_
 from dmp.services.migration import migrate_database
 from dmp.services.submission import submit_documents
 from tests.factories import PDF, pdf_submission
+from tests.integration.helpers import statements
 from tests.personas import populate
 
 
@@ -60,3 +61,25 @@ def test_document_keys_join_their_dmps_group_and_an_upgrade_groups_earlier_keys(
         assert migrate_database(later).grouped == 0  # nothing left: it runs again harmlessly
     finally:
         later.engine.dispose()
+
+
+def test_a_search_and_a_retrieval_each_read_the_key_store_once(ctx, settings, clock):
+    """ITI-67 reads the DMP's key and its documents' in one query; ITI-68 the two it opens."""
+    cast = populate(ctx)
+    docs = submit_documents(
+        ctx, cast.bruno, cast.alice_dmp, [pdf_submission(), pdf_submission(title="Bilan")]
+    )
+    for step in ("search", "retrieve"):
+        later = build(settings, clock=clock)  # another process: no key in its cache
+        try:
+            with statements(later, later.keys.store.engine) as seen:
+                if step == "search":
+                    found = find_documents(later, Reading(cast.bruno), cast.alice_dmp)
+                    assert {d.metadata.title for d in found} == {d.metadata.title for d in docs}
+                else:
+                    _, chunks = open_content(later, Reading(cast.bruno), cast.alice_dmp, docs[0].id)
+                    assert hashlib.sha256(b"".join(chunks)).digest() == hashlib.sha256(PDF).digest()
+            assert len(seen) == 1, (step, seen)
+        finally:
+            later.engine.dispose()
+            later.keys.store.engine.dispose()

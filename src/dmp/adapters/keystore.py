@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,6 +63,7 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    any_,
     bindparam,
     create_engine,
     delete,
@@ -75,6 +76,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex
 
 from dmp.adapters.crypto import KeyRing, WrappedKey
@@ -223,17 +225,21 @@ _PUT = HotInsert(data_keys)
 _GET = Hot(
     select(data_keys.c.key_id, data_keys.c.wrapped).where(data_keys.c.dmp_id == bindparam("dmp_id"))
 )
-_GET_MANY = select(data_keys.c.dmp_id, data_keys.c.key_id, data_keys.c.wrapped).where(
-    data_keys.c.dmp_id.in_(bindparam("ids", expanding=True))
+_KEYS = select(data_keys.c.dmp_id, data_keys.c.key_id, data_keys.c.wrapped)
+_GET_MANY = _KEYS.where(data_keys.c.dmp_id.in_(bindparam("ids", expanding=True)))
+_IN_GROUP = _KEYS.where(data_keys.c.group_id == bindparam("group_id"))
+_GET_GROUP = _IN_GROUP.where(data_keys.c.dmp_id.in_(bindparam("ids", expanding=True)))
+# A search's and a retrieval's keys, through the driver on PostgreSQL: the ids as one array
+# (an IN list would be a different statement for each length).
+_HOT_GET_GROUP = Hot(
+    _IN_GROUP.where(data_keys.c.dmp_id == any_(bindparam("ids", type_=postgresql.ARRAY(Uuid))))
 )
-_GET_GROUP = _GET_MANY.where(data_keys.c.group_id == bindparam("group_id"))
+# A whole group, up to a bound (what a cache can hold): a DMP's key and its documents'.
+_HOT_GROUP = Hot(_IN_GROUP.limit(bindparam("limit")))
 
 
-def _wrapped(conn: Connection, query: Any, params: dict[str, Any]) -> dict[UUID, WrappedKey]:
-    return {
-        row.dmp_id: WrappedKey(row.key_id, bytes(row.wrapped))
-        for row in conn.execute(query, params)
-    }
+def _wrapped(rows: Iterable[Sequence[Any]]) -> dict[UUID, WrappedKey]:
+    return {owner: WrappedKey(key_id, bytes(wrapped)) for owner, key_id, wrapped in rows}
 
 
 class KeyStore:
@@ -325,12 +331,24 @@ class KeyStore:
             for start in range(0, len(ids), 500):
                 batch = list(ids[start : start + 500])
                 if group is not None:
-                    found.update(_wrapped(conn, _GET_GROUP, {"ids": batch, "group_id": group}))
+                    found.update(_wrapped(self._in_group(conn, batch, group)))
                     batch = [i for i in batch if i not in found]
                     if not batch:
                         continue
-                found.update(_wrapped(conn, _GET_MANY, {"ids": batch}))
+                found.update(_wrapped(conn.execute(_GET_MANY, {"ids": batch})))
         return found
+
+    def group_keys(self, group: UUID, limit: int) -> dict[UUID, WrappedKey]:
+        """The keys of ``group`` (a DMP's: its own and its documents'), at most ``limit`` of
+        them, whichever the database gives first: one range of the group index."""
+        with self._read() as conn:
+            return _wrapped(_HOT_GROUP.rows(conn, {"group_id": group, "limit": limit}))
+
+    def _in_group(self, conn: Connection, ids: list[UUID], group: UUID) -> Iterable[Any]:
+        params = {"ids": ids, "group_id": group}
+        if self._sqlite:
+            return conn.execute(_GET_GROUP, params)
+        return _HOT_GET_GROUP.rows(conn, params)
 
     def delete(self, dmp_id: UUID, note: Shredding | None = None) -> bool:
         """Delete a key and, in the same transaction, note its shredding in the ledger (what a
@@ -491,6 +509,26 @@ class DataKeys:
         if wrapped is None:
             raise KeyDestroyed()
         data_key = self._keyring.unwrap(dmp_id, wrapped)
+        self._remember(dmp_id, data_key, generation)
+        return data_key
+
+    def get_with_group(self, dmp_id: UUID) -> bytes:
+        """The DMP's key, as ``get``; when it is not cached, read with the keys of its group
+        (its documents') in one key-store query, all of them unwrapped and cached: a search
+        opens them next. At most half the cache's size of them; those left out are read when
+        asked for."""
+        with self._lock:
+            if (cached := self._cache.get(dmp_id)) is not None:
+                self._cache.move_to_end(dmp_id)
+                return cached
+            generation = self._destructions
+        group = self._store.group_keys(dmp_id, limit=max(1, self._cache_size // 2))
+        own = group.pop(dmp_id, None)
+        if own is None:  # destroyed, left out, or not grouped yet (``dmp db upgrade``)
+            return self.get(dmp_id)
+        for owner, wrapped in group.items():
+            self._remember(owner, self._keyring.unwrap(owner, wrapped), generation)
+        data_key = self._keyring.unwrap(dmp_id, own)
         self._remember(dmp_id, data_key, generation)
         return data_key
 

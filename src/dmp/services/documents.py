@@ -199,10 +199,17 @@ def content_of(values: dict[str, Any]) -> Content:
 
 
 def _open(
-    ctx: Context, uow: UnitOfWork, reading: Reading, patient: UUID | Ins, action: str
+    ctx: Context,
+    uow: UnitOfWork,
+    reading: Reading,
+    patient: UUID | Ins,
+    action: str,
+    *,
+    search: bool = False,
 ) -> Door:
-    """Open the DMP (by id, or by INS) for reading, tell of a first or an emergency access."""
-    door = gate.enter(ctx, uow, reading, action, patient, policy.open_record)
+    """Open the DMP (by id, or by INS) for reading, tell of a first or an emergency access. A
+    ``search`` reads the keys of the DMP's documents with the DMP's."""
+    door = gate.enter(ctx, uow, reading, action, patient, policy.open_record, group_keys=search)
     note_access(door)
     return door
 
@@ -223,7 +230,7 @@ def find_documents(
     """The documents of the DMP (given by id, or by the patient's INS in the same transaction)
     that this reader may see and that match the query, newest first."""
     with ctx.uow() as uow:
-        door = _open(ctx, uow, reading, dmp_id, "document.search")
+        door = _open(ctx, uow, reading, dmp_id, "document.search", search=True)
         readable = door.readable_documents()
         visible = frozenset(d.document.id for d in readable)
         found = [d for d in as_documents(ctx, door, readable, visible) if matches(d, query)]
@@ -354,7 +361,7 @@ def find_submission_set(
     """The documents of one SubmissionSet (ITI-65 ``List``) that this reader may see; a set of
     which they see none is answered as one that does not exist."""
     with ctx.uow() as uow:
-        door = _open(ctx, uow, reading, dmp_id, "document.search")
+        door = _open(ctx, uow, reading, dmp_id, "document.search", search=True)
         readable = [d for d in door.readable_documents() if d.document.submission_set_id == set_id]
         if not readable:
             door.refuse(gate.NO_DOCUMENT, target=("submission-set", set_id), what="Lot")

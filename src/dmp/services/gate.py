@@ -155,8 +155,12 @@ def _live(record: StoredRecord | None) -> StoredRecord | None:
     return None if record is None or record.state == DESTROYING else record
 
 
-def _load(ctx: Context, uow: UnitOfWork, record: StoredRecord, reading: Reading) -> Loaded:
-    cipher = FieldCipher(record.dmp_id, ctx.keys.get(record.dmp_id))
+def _load(
+    ctx: Context, uow: UnitOfWork, record: StoredRecord, reading: Reading, group_keys: bool = False
+) -> Loaded:
+    keys = ctx.keys
+    data_key = keys.get_with_group(record.dmp_id) if group_keys else keys.get(record.dmp_id)
+    cipher = FieldCipher(record.dmp_id, data_key)
     identity = identity_from_json(cipher.open("identity", "record", record.identity_enc))
     minor = identity.is_minor_on(ctx.now().date())
     actor = reading.actor
@@ -234,16 +238,19 @@ def enter(
     lock: bool = False,
     target: tuple[str, object] | None = None,
     at_point_of_care: bool = False,
+    group_keys: bool = False,
 ) -> Door:
     """Open the DMP of ``patient`` (its id, or the patient's INS) for ``action``, as ``decide``
     rules; or write the refusal, commit it and raise. ``lock`` takes the DMP's row for the
-    transaction (changes). ``target`` is what the audit entries name (the DMP by default)."""
+    transaction (changes). ``target`` is what the audit entries name (the DMP by default).
+    ``group_keys``: the keys of the DMP's documents are read with the DMP's (one key-store
+    query for a search)."""
     key = _key(ctx, patient)
     record = _record(uow, key, lock)
     if _live(record) is None:
         _absent(ctx, uow, reading, action, key, record)
     assert record is not None
-    loaded = _load(ctx, uow, record, reading)
+    loaded = _load(ctx, uow, record, reading, group_keys)
     door = Door(ctx, uow, reading, action, loaded, target or ("record", loaded.dmp_id))
     decision = decide(door.access)
     if not decision:
