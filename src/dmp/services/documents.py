@@ -104,38 +104,42 @@ def _within(moment: datetime, start: datetime | None, end: datetime | None) -> b
 
 def _codes_match(doc: Document, query: DocumentQuery) -> bool:
     m = doc.metadata
-    return all(
-        (
-            not query.type_codes or m.type_code in query.type_codes,
-            not query.class_codes or doc.class_code in query.class_codes,
-            not query.security_labels or bool(security_labels(doc) & query.security_labels),
-            not query.facility_types or m.facility_type in query.facility_types,
-            not query.practice_settings or m.practice_setting in query.practice_settings,
-            not query.format_codes or m.format_code in query.format_codes,
-            not query.events,
-            not query.related,
-        )
+    return (
+        (not query.type_codes or m.type_code in query.type_codes)
+        and (not query.class_codes or doc.class_code in query.class_codes)
+        and (not query.security_labels or bool(security_labels(doc) & query.security_labels))
+        and (not query.facility_types or m.facility_type in query.facility_types)
+        and (not query.practice_settings or m.practice_setting in query.practice_settings)
+        and (not query.format_codes or m.format_code in query.format_codes)
+        and not query.events
+        and not query.related
     )
 
 
 def matches(doc: Document, query: DocumentQuery) -> bool:
+    """Whether the document answers every parameter of the query. Each test is made only when
+    its parameter was given, and the first that fails ends it: a search without filters tests
+    each document's status alone."""
     m = doc.metadata
-    checks = (
-        not query.statuses or doc.status in query.statuses,
-        not query.ids or doc.id in query.ids,
-        not query.identifiers or bool(identifiers_of(doc) & query.identifiers),
-        _codes_match(doc, query),
-        not query.author_rpps or doc.author.rpps in query.author_rpps,
-        _starts(doc.author.given_name, query.author_given),
-        _starts(doc.author.family_name, query.author_family),
-        _within(m.creation_time, query.created_from, query.created_to),
-        _within(doc.submitted_at, query.submitted_from, query.submitted_to),
-        query.period_from is None
-        or (m.service_stop or m.service_start or m.creation_time) >= query.period_from,
-        query.period_to is None or (m.service_start or m.creation_time) <= query.period_to,
-        not query.author_name or _folded(query.author_name) in _folded(doc.author.display_name),
+    return (
+        (not query.statuses or doc.status in query.statuses)
+        and (not query.ids or doc.id in query.ids)
+        and (not query.identifiers or bool(identifiers_of(doc) & query.identifiers))
+        and _codes_match(doc, query)
+        and (not query.author_rpps or doc.author.rpps in query.author_rpps)
+        and (not query.author_given or _starts(doc.author.given_name, query.author_given))
+        and (not query.author_family or _starts(doc.author.family_name, query.author_family))
+        and _within(m.creation_time, query.created_from, query.created_to)
+        and _within(doc.submitted_at, query.submitted_from, query.submitted_to)
+        and (
+            query.period_from is None
+            or (m.service_stop or m.service_start or m.creation_time) >= query.period_from
+        )
+        and (query.period_to is None or (m.service_start or m.creation_time) <= query.period_to)
+        and (
+            not query.author_name or _folded(query.author_name) in _folded(doc.author.display_name)
+        )
     )
-    return all(checks)
 
 
 def _folded(text: str) -> str:
