@@ -14,6 +14,7 @@ An id that does not parse names nothing: it is answered 404, like a document one
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from uuid import UUID
 
@@ -34,8 +35,11 @@ _PAIRS = tuple(high + low for high in _BASE32 for low in _BASE32)
 _SHIFTS = tuple(range(120, -1, -10))
 
 
+@functools.lru_cache(maxsize=4096)
 def compact(value: UUID) -> str:
-    """The UUID in lowercase base32 without padding, as ``base64.b32encode`` writes it."""
+    """The UUID in lowercase base32 without padding, as ``base64.b32encode`` writes it.
+    Remembered for the last few thousand UUIDs: a search's page writes its DMP's id with each
+    document, and each document's id three times (its id, its content's, its full URL)."""
     bits = value.int << 2
     return "".join([_PAIRS[(bits >> shift) & 1023] for shift in _SHIFTS])
 
