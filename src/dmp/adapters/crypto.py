@@ -281,15 +281,16 @@ class _ChunkReader:
 
     def read(self, size: int) -> bytes:
         """Up to ``size`` bytes; fewer only when the chunks are exhausted."""
-        out = bytearray()
-        while len(out) < size:
+        parts, wanted = [], size
+        while wanted > 0:
             if not self._pending:
                 chunk = next(self._chunks, None)
                 if chunk is None:
                     break
                 self._pending = memoryview(chunk)
                 continue
-            wanted = size - len(out)
-            out += self._pending[:wanted]
-            self._pending = self._pending[wanted:]
-        return bytes(out)
+            part = self._pending[:wanted]
+            parts.append(part)
+            wanted -= len(part)
+            self._pending = self._pending[len(part) :]
+        return b"".join(parts)  # the one copy
