@@ -229,7 +229,7 @@ _KEYS = select(data_keys.c.dmp_id, data_keys.c.key_id, data_keys.c.wrapped)
 _GET_MANY = _KEYS.where(data_keys.c.dmp_id.in_(bindparam("ids", expanding=True)))
 _IN_GROUP = _KEYS.where(data_keys.c.group_id == bindparam("group_id"))
 _GET_GROUP = _IN_GROUP.where(data_keys.c.dmp_id.in_(bindparam("ids", expanding=True)))
-# A search's and a retrieval's keys, through the driver on PostgreSQL: the ids as one array
+# The keys a read opens in its DMP's group, through the driver on PostgreSQL: the ids as one array
 # (an IN list would be a different statement for each length).
 _HOT_GET_GROUP = Hot(
     _IN_GROUP.where(data_keys.c.dmp_id == any_(bindparam("ids", type_=postgresql.ARRAY(Uuid))))
