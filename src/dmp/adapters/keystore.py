@@ -500,11 +500,9 @@ class DataKeys:
 
     def get(self, dmp_id: UUID) -> bytes:
         """The DMP's data key; ``KeyDestroyed`` if it was destroyed (or never created)."""
-        with self._lock:
-            if (cached := self._cache.get(dmp_id)) is not None:
-                self._cache.move_to_end(dmp_id)
-                return cached
-            generation = self._destructions
+        cached, generation = self._cached(dmp_id)
+        if cached is not None:
+            return cached
         wrapped = self._store.get(dmp_id)
         if wrapped is None:
             raise KeyDestroyed()
@@ -517,11 +515,9 @@ class DataKeys:
         (its documents') in one key-store query, all of them unwrapped and cached: a search
         opens them next. At most half the cache's size of them; those left out are read when
         asked for."""
-        with self._lock:
-            if (cached := self._cache.get(dmp_id)) is not None:
-                self._cache.move_to_end(dmp_id)
-                return cached
-            generation = self._destructions
+        cached, generation = self._cached(dmp_id)
+        if cached is not None:
+            return cached
         group = self._store.group_keys(dmp_id, limit=max(1, self._cache_size // 2))
         own = group.pop(dmp_id, None)
         if own is None:  # destroyed, left out, or not grouped yet (``dmp db upgrade``)
@@ -549,6 +545,14 @@ class DataKeys:
             self._destructions += 1
             self._cache.pop(dmp_id, None)
         return self._store.delete(dmp_id, note)
+
+    def _cached(self, dmp_id: UUID) -> tuple[bytes | None, int]:
+        """The key if cached (now the most recently used), and the destructions counted so far:
+        a key read from the store after a destruction started is not cached."""
+        with self._lock:
+            if (cached := self._cache.get(dmp_id)) is not None:
+                self._cache.move_to_end(dmp_id)
+            return cached, self._destructions
 
     def _remember(self, dmp_id: UUID, data_key: bytes, generation: int | None = None) -> None:
         with self._lock:

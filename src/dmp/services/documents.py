@@ -95,7 +95,7 @@ def folded(text: str) -> str:
 
 
 def _starts(name: str | None, wanted: tuple[str, ...]) -> bool:
-    return not wanted or (name is not None and any(folded(name).startswith(w) for w in wanted))
+    return name is not None and any(folded(name).startswith(w) for w in wanted)
 
 
 def _within(moment: datetime, start: datetime | None, end: datetime | None) -> bool:
