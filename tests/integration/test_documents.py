@@ -297,6 +297,32 @@ def test_a_document_with_several_contents(ctx, cast):
         open_content(ctx, Reading(cast.chloe), cast.alice_dmp, doc.id, 2)
 
 
+def test_documents_are_read_with_their_contents_in_one_statement(ctx, cast):
+    """A search, a read and a retrieval read a document's contents with it, in position order:
+    no statement of their own."""
+    two = Submission(
+        metadata(type_code="11490-0", format_code="urn:ihe:iti:xds-sd:pdf:2008"),
+        [ContentInput("application/pdf", [PDF]), ContentInput("text/xml", [CDA])],
+    )
+    [several, single] = submit_documents(ctx, cast.bruno, cast.alice_dmp, [two, pdf_submission()])
+    expected = {
+        several.id: [(0, "application/pdf", len(PDF)), (1, "text/xml", len(CDA))],
+        single.id: [(0, "application/pdf", len(PDF))],
+    }
+    reading = Reading(cast.chloe)
+    with statements(ctx) as seen:
+        found = find_documents(ctx, reading, cast.alice_dmp, ALL)
+        read = get_document(ctx, reading, cast.alice_dmp, several.id)
+        content, stream = open_content(ctx, reading, cast.alice_dmp, several.id, 1)
+        assert b"".join(stream) == CDA
+    assert seen  # the capture works
+    assert [s for s in seen if s.startswith("SELECT document_contents.")] == []
+    listed = {d.id: [(c.position, c.mime_type, c.size) for c in d.contents] for d in found}
+    assert {i: listed[i] for i in expected} == expected
+    assert [(c.position, c.mime_type, c.size) for c in read.contents] == expected[several.id]
+    assert (content.position, content.sha256) == (1, hashlib.sha256(CDA).hexdigest())
+
+
 def test_search_by_ins_in_one_transaction(ctx, cast):
     doc = _add(ctx, cast.bruno, cast.alice_dmp)
     by_ins = find_documents(ctx, Reading(cast.chloe), ALICE_INS)

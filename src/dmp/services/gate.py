@@ -363,6 +363,8 @@ class Door:
             reading.actor, loaded.facts, reading.mode, reading.justification
         )
         self.decision = policy.deny("not-authorized")  # set by whoever opens the door
+        # The contents read with their documents (they never change once written).
+        self._contents: dict[UUID, list[StoredContent]] = {}
 
     @property
     def dmp_id(self) -> UUID:
@@ -473,8 +475,10 @@ class Door:
         document: StoredDocument | None
         if lock:
             document = self.uow.documents.get(self.dmp_id, document_id, for_update=True)
+        elif found := self.uow.documents.with_author(self.dmp_id, document_id):
+            document, self._contents[document_id] = found
         else:
-            document = self.uow.documents.with_author(self.dmp_id, document_id)
+            document = None
         target = ("document", document_id)
         if document is None:
             self.refuse(NO_DOCUMENT, target=target, what="Document", action=action)
@@ -490,7 +494,11 @@ class Door:
 
     def readable_documents(self) -> list[Admitted[AuthoredDocument]]:
         """Every document of the DMP this person may read, newest first (with their authors)."""
-        return self._visible(self.uow.documents.of_record(self.dmp_id))
+        documents = []
+        for document, contents in self.uow.documents.of_record(self.dmp_id):
+            documents.append(document)
+            self._contents[document.id] = contents
+        return self._visible(documents)
 
     def readable_among(self, document_ids: Sequence[UUID]) -> list[Admitted[StoredDocument]]:
         """Those of these documents this person may read now, in one statement (the access
@@ -510,8 +518,11 @@ class Door:
         return found
 
     def contents(self, document_ids: Sequence[UUID]) -> dict[UUID, list[StoredContent]]:
-        """The contents of documents the door let through."""
-        return self.uow.documents.contents(self.dmp_id, document_ids)
+        """The contents of documents the door let through (read with them, or now)."""
+        missing = [i for i in document_ids if i not in self._contents]
+        if missing:
+            self._contents.update(self.uow.documents.contents(self.dmp_id, missing))
+        return {i: self._contents[i] for i in document_ids}
 
     def readable(self, document_ids: Sequence[UUID | None]) -> frozenset[UUID]:
         """Which of these documents (other versions, say) this person may read."""

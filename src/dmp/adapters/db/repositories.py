@@ -208,19 +208,24 @@ _DOCUMENTS_WITH_AUTHORS = select(
         _author_est, _author_est.c.id == _doc.c.author_establishment_id
     )
 )
-_DOCUMENT = _DOCUMENTS_WITH_AUTHORS.where(
+# ... and with its contents (one row per content, a row of NULLs for a document without any):
+# a read needs them next, and they never change once written.
+_content = t.document_contents
+_DOCUMENTS_WITH_CONTENTS = _DOCUMENTS_WITH_AUTHORS.add_columns(
+    *(column.label(f"content_{column.name}") for column in _content.c)
+).outerjoin(_content, and_(_content.c.dmp_id == _doc.c.dmp_id, _content.c.document_id == _doc.c.id))
+_DOCUMENT = _DOCUMENTS_WITH_CONTENTS.where(
     _doc.c.dmp_id == bindparam("dmp_id"), _doc.c.id == bindparam("document_id")
-)
+).order_by(_content.c.position)
 # Newest first; documents sent in one submission share their time and come by their own date.
-_DOCUMENTS_OF = _DOCUMENTS_WITH_AUTHORS.where(_doc.c.dmp_id == bindparam("dmp_id")).order_by(
-    _doc.c.submitted_at.desc(), _doc.c.creation_time.desc(), _doc.c.id
+_DOCUMENTS_OF = _DOCUMENTS_WITH_CONTENTS.where(_doc.c.dmp_id == bindparam("dmp_id")).order_by(
+    _doc.c.submitted_at.desc(), _doc.c.creation_time.desc(), _doc.c.id, _content.c.position
 )
 _STORED_DOCUMENTS = select(_doc)
 _MASTER_IDENTIFIER = select(_doc.c.id).where(
     _doc.c.dmp_id == bindparam("dmp_id"),
     _doc.c.master_identifier == bindparam("master_identifier"),
 )
-_content = t.document_contents
 _CONTENTS_OF_RECORD = (
     select(_content)
     .where(_content.c.dmp_id == bindparam("dmp_id"))
@@ -249,6 +254,11 @@ _in_field_order(StoredRecord, _RECORD_BY_ID)
 _in_field_order(StoredDocument, _STORED_DOCUMENTS)
 _in_field_order(AuthoredDocument, _DOCUMENTS_WITH_AUTHORS)
 _in_field_order(StoredContent, _CONTENTS_OF_RECORD)
+_AUTHORED = len(fields(AuthoredDocument))
+if list(_DOCUMENTS_WITH_CONTENTS.selected_columns.keys())[_AUTHORED:] != [
+    f"content_{field.name}" for field in fields(StoredContent)
+]:
+    raise TypeError("the contents do not follow their document in StoredContent's order")
 # A head's columns are ChainHead's fields, by name and in order: every append (every read)
 # builds its chain's head from the values alone, as cheaply as it read two of them by name.
 _AUDIT_HEAD = select(*(t.audit_heads.c[f.name] for f in fields(ChainHead))).where(
@@ -982,6 +992,21 @@ class AccountRepository(_Repository):
         return self.conn.execute(stmt).rowcount
 
 
+WithContents = tuple[AuthoredDocument, list[StoredContent]]
+
+
+def _with_contents(rows: Sequence[Sequence[Any]]) -> list[WithContents]:
+    """Each document of the rows (one row per content, a document's rows together) with its
+    contents."""
+    found: list[WithContents] = []
+    for row in rows:
+        if not found or found[-1][0].id != row[1]:  # row[1]: the document's id
+            found.append((AuthoredDocument(*row[:_AUTHORED]), []))
+        if row[_AUTHORED] is not None:  # a content's dmp_id: NULL when the document has none
+            found[-1][1].append(StoredContent(*row[_AUTHORED:]))
+    return found
+
+
 class DocumentRepository(_Repository):
     def add(self, values: dict[str, Any], contents: list[dict[str, Any]]) -> None:
         _HOT_ADD_DOCUMENT.run(self.conn, values)
@@ -996,10 +1021,12 @@ class DocumentRepository(_Repository):
         )
         return self._first(StoredDocument, stmt.with_for_update() if for_update else stmt)
 
-    def with_author(self, dmp_id: UUID, document_id: UUID) -> AuthoredDocument | None:
-        """The document, with its author's RPPS, names and FINESS (``author_*``)."""
+    def with_author(self, dmp_id: UUID, document_id: UUID) -> WithContents | None:
+        """The document, with its author's RPPS, names and FINESS (``author_*``), and its
+        contents in position order."""
         params = {"dmp_id": dmp_id, "document_id": document_id}
-        return self._first(AuthoredDocument, _HOT_DOCUMENT, params)
+        found = _with_contents(_HOT_DOCUMENT.rows(self.conn, params))
+        return found[0] if found else None
 
     def some(self, dmp_id: UUID, document_ids: Sequence[UUID]) -> list[StoredDocument]:
         """These documents of the DMP (those that still exist), in one statement."""
@@ -1014,9 +1041,10 @@ class DocumentRepository(_Repository):
         params = {"dmp_id": dmp_id, "master_identifier": master_identifier}
         return _HOT_MASTER_IDENTIFIER.first(self.conn, params) is not None
 
-    def of_record(self, dmp_id: UUID) -> list[AuthoredDocument]:
-        """The DMP's documents, newest first, each with its author (as ``with_author``)."""
-        return self._built(AuthoredDocument, _HOT_DOCUMENTS_OF, {"dmp_id": dmp_id})
+    def of_record(self, dmp_id: UUID) -> list[WithContents]:
+        """The DMP's documents, newest first, each with its author and its contents (as
+        ``with_author``): one statement."""
+        return _with_contents(_HOT_DOCUMENTS_OF.rows(self.conn, {"dmp_id": dmp_id}))
 
     def contents(
         self, dmp_id: UUID, document_ids: Sequence[UUID]
