@@ -5,7 +5,8 @@ the cursor's description read column by column, the result's metadata. Measured 
 (psycopg 3, CPU per execution): a DMP's 20 documents with their authors 950 µs through
 SQLAlchemy, 427 µs through psycopg; the DMP's row 273 against 126 µs; the chain's head 234
 against 132 µs. These statements are built once, at import; :class:`Hot` also compiles each once
-and, on PostgreSQL, runs it on the connection's own psycopg cursor, with SQLAlchemy's
+and, on PostgreSQL, runs it on the connection's own psycopg cursor (rows in the binary format:
+no text to parse for UUIDs, times and bytes), with SQLAlchemy's
 conversions of the values both ways (its bind and result processors: the UTC datetimes), so the
 rows are those SQLAlchemy would give (``tests/integration/test_hot_statements.py`` holds them to
 it). The rest stays SQLAlchemy's: a driver error becomes SQLAlchemy's own exception (the
@@ -67,7 +68,7 @@ class Hot:
             values[name] = process(values[name])
         driver = conn.connection.driver_connection
         assert driver is not None
-        cursor = driver.cursor()
+        cursor = driver.cursor(binary=True)
         try:
             conn.dispatch.before_cursor_execute(conn, cursor, compiled.sql, values, None, False)
             cursor.execute(compiled.sql, values)
